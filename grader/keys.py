@@ -1,0 +1,156 @@
+"""Answer keys: every reference, alternative and named mistake, computed once from a problem set.
+
+Grading reads the key, so most runs never import torch; only follow-through recomputes from
+the problem set. A key records the hash of its problem source and the torch version, so a
+stale key is detected (`grader key check`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from grader import __version__
+from grader.problemset import Part, ProblemSet
+from grader.sampling import seed_for
+
+
+class VariantKey(BaseModel):
+    name: str
+    value: Any
+    marks: float
+    note: str = ""
+
+
+class PartKey(BaseModel):
+    id: str
+    kind: str
+    marks: float
+    prompt: str = ""
+    reference: Any = None
+    alternatives: list[VariantKey] = Field(default_factory=list)
+    mistakes: list[VariantKey] = Field(default_factory=list)
+    uses: list[str] = Field(default_factory=list)
+    follow_through: list[list[str]] = Field(default_factory=list, description="Routes of part ids.")
+    seed: int | None = Field(None, description="Seed of the sample points (formula parts).")
+
+
+class AnswerKey(BaseModel):
+    assignment: str
+    title: str
+    total: float
+    source_hash: str
+    torch_version: str
+    grader_version: str
+    parts: list[PartKey]
+
+    def part(self, part_id: str) -> PartKey:
+        for p in self.parts:
+            if p.id == part_id:
+                return p
+        raise KeyError(part_id)
+
+
+def torch_version() -> str:
+    import torch
+
+    return str(torch.__version__)
+
+
+def to_torch_args(values: list[Any]) -> list[Any]:
+    """Values of used parts as a reference function expects them: arrays become float64 tensors."""
+    import torch
+
+    out: list[Any] = []
+    for v in values:
+        if isinstance(v, np.ndarray):
+            out.append(torch.as_tensor(v, dtype=torch.float64))
+        else:
+            out.append(v)
+    return out
+
+
+def compute_part(part: Part, args: list[Any], ps_id: str) -> tuple[Any, dict[str, Any]]:
+    """Reference value (normalised) of one part given the normalised values of its `uses`."""
+    if part.kind.sampled:
+        import numpy.random as npr
+
+        seed = seed_for(ps_id, part.id)
+        sample = part.reference(npr.default_rng(seed))  # type: ignore[misc]
+        sample.meta.setdefault("seed", seed)
+        sample.meta.setdefault("method", "sampled points")
+        return part.kind.normalise(sample), {"seed": seed}
+    return part.kind.normalise(part.reference(*to_torch_args(args))), {}  # type: ignore[misc]
+
+
+def _variant_values(part: Part, reference: Any, args: list[Any], variants: list) -> list[VariantKey]:
+    out = []
+    for v in variants:
+        if part.kind.sampled:
+            value = part.kind.with_values(reference, np.asarray(v.compute(reference.env), dtype=np.float64))
+        else:
+            value = part.kind.normalise(v.compute(*to_torch_args(args)))
+        out.append(VariantKey(name=v.name, value=part.kind.encode(value), marks=v.marks, note=v.note))
+    return out
+
+
+def build_key(ps: ProblemSet) -> AnswerKey:
+    """Compute every reference of a problem set (imports torch)."""
+    values: dict[str, Any] = {}
+    parts: list[PartKey] = []
+    for part in ps:
+        key = PartKey(id=part.id, kind=part.kind.name, marks=part.marks, prompt=part.prompt)
+        if part.reference is not None:
+            args = [values[u] for u in part.uses]
+            reference, extra = compute_part(part, args, ps.id)
+            values[part.id] = reference
+            key.reference = part.kind.encode(reference)
+            key.seed = extra.get("seed")
+            key.alternatives = _variant_values(part, reference, args, part.alternatives)
+            key.mistakes = _variant_values(part, reference, args, part.mistakes)
+            key.uses = list(part.uses)
+            key.follow_through = [list(r.uses) for r in part.routes]
+        parts.append(key)
+    return AnswerKey(
+        assignment=ps.id,
+        title=ps.title,
+        total=ps.total,
+        source_hash=ps.source_hash(),
+        torch_version=torch_version(),
+        grader_version=__version__,
+        parts=parts,
+    )
+
+
+def key_path(reference_dir: Path, assignment: str) -> Path:
+    return Path(reference_dir) / f"{assignment}.json"
+
+
+def write_key(key: AnswerKey, reference_dir: Path) -> Path:
+    path = key_path(reference_dir, key.assignment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(key.model_dump(mode="json"), indent=1, sort_keys=False) + "\n")
+    return path
+
+
+def read_key(path: Path) -> AnswerKey:
+    return AnswerKey.model_validate_json(Path(path).read_text())
+
+
+def load_or_build_key(ps: ProblemSet, reference_dir: Path | None) -> tuple[AnswerKey, list[str]]:
+    """The committed key when it matches the problem source, else a fresh in-memory build."""
+    notes: list[str] = []
+    if reference_dir is not None:
+        path = key_path(reference_dir, ps.id)
+        if path.exists():
+            key = read_key(path)
+            if key.source_hash == ps.source_hash():
+                return key, notes
+            notes.append(f"answer key {path} is stale (problem source changed); graded with a fresh build — run `grader key build`")
+        else:
+            notes.append(f"no answer key at {path}; graded with a fresh build — run `grader key build`")
+    return build_key(ps), notes

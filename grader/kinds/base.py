@@ -1,0 +1,72 @@
+"""The contract every answer kind fulfils: parse the student's text, compare with a target.
+
+A kind never decides marks on its own. It says how much of a target an answer matches
+(`Match.fraction`), and `grader.scoring` decides which targets to try (reference,
+alternatives, follow-through, named mistakes) and turns the best match into a score.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Match:
+    """How well an answer matches one target. `fraction` is the share of the marks earned."""
+
+    fraction: float
+    feedback: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def full(self) -> bool:
+        return self.fraction >= 1.0
+
+
+class Kind(ABC):
+    """One kind of answer (`int`, `matrix`, `expr`, ...)."""
+
+    name: ClassVar[str]
+    #: Accepted forms shown in hints and answer templates; the first is the canonical one.
+    examples: ClassVar[tuple[str, ...]] = ()
+    #: True for kinds graded by a person (status `manual`).
+    manual: ClassVar[bool] = False
+    #: True for kinds whose reference is a sampled formula (`grader.sampling.Sample`).
+    sampled: ClassVar[bool] = False
+
+    @abstractmethod
+    def parse(self, raw: Any) -> Any:
+        """Read a raw TOML/JSON/YAML value. Raises `InvalidAnswer` with a specific hint."""
+
+    @abstractmethod
+    def compare(self, answer: Any, target: Any) -> Match:
+        """How much of `target` (a normalised reference value) the parsed answer matches."""
+
+    def normalise(self, value: Any) -> Any:
+        """Turn what a reference function returned (tensor, list, int...) into this kind's value."""
+        return value
+
+    def canonical(self, value: Any) -> str:
+        """How the grader read a parsed answer or a reference, for reports."""
+        return str(value)
+
+    def encode(self, value: Any) -> Any:
+        """A normalised value as JSON data for the answer key."""
+        return value
+
+    def decode(self, data: Any) -> Any:
+        """Inverse of `encode`."""
+        return data
+
+    def with_values(self, reference: Any, values: Any) -> Any:
+        """Sampled kinds: a target at the reference's points with other true values (variants)."""
+        raise NotImplementedError(f"{self.name} is not a sampled kind")
+
+    def describe(self) -> str:
+        """A short phrase for feedback and templates, e.g. 'a 4×4 matrix'."""
+        return self.name
+
+    def hint(self) -> str:
+        return ", ".join(f"`{e}`" for e in self.examples[:3])

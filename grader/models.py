@@ -1,0 +1,79 @@
+"""Pydantic models at the boundaries: what a submission is and what a report says.
+
+These are the public contract of answer-format.md ("What comes out"); fields may be added,
+never renamed or removed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Status(str, Enum):
+    correct = "correct"
+    partial = "partial"
+    incorrect = "incorrect"
+    invalid = "invalid"
+    missing = "missing"
+    manual = "manual"
+    error = "error"
+
+
+class Submission(BaseModel):
+    """One student's answers to one assignment, as read from disk (step 1 of the data flow)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    assignment: str
+    student: str
+    answers: dict[str, Any]
+    submitted_at: datetime | None = None
+    source: str = Field(description="Path of the file the answers were read from.")
+    warnings: list[str] = Field(default_factory=list)
+
+
+class PartResult(BaseModel):
+    """The verdict on one part."""
+
+    id: str
+    score: float
+    max_score: float
+    status: Status
+    feedback: str
+    answer: str | None = Field(None, description="The student's answer as typed (truncated).")
+    canonical: str | None = Field(None, description="How the grader read the answer.")
+    kind: str = ""
+    matched: str | None = Field(
+        None, description="What the answer matched: reference, an alternative, follow-through or a named mistake."
+    )
+    details: dict[str, Any] = Field(default_factory=dict, description="Method, seed, sample points, ...")
+
+
+class SubmissionReport(BaseModel):
+    """One submission, graded. Serialised as the per-student JSON report."""
+
+    assignment: str
+    student: str
+    score: float
+    max_score: float
+    parts: list[PartResult]
+    warnings: list[str] = Field(default_factory=list)
+    submitted_at: datetime | None = None
+    source: str | None = None
+    key_hash: str | None = Field(None, description="Hash of the answer key used, for reproducibility.")
+    grader_version: str | None = None
+
+    @property
+    def has_error(self) -> bool:
+        return any(p.status is Status.error for p in self.parts)
+
+
+class BrokenSubmission(BaseModel):
+    """A file that could not be read as a submission at all (bad TOML, unknown assignment...)."""
+
+    source: str
+    reason: str

@@ -1,0 +1,195 @@
+"""The instructor's API: a homework sheet written as Python.
+
+A problem set declares its inputs as tensors and its parts as functions that *compute* the
+reference answer (with torch for anything a layer, loss or gradient produces)::
+
+    hw = ProblemSet("csc321-hw4", title="CSC321 Homework 4")
+
+    @hw.part("q2a", marks=3, kind=Matrix(4, 4, per_entry=True))
+    def q2a():
+        return F.conv2d(X, K, bias, padding=1)[0, 0]
+
+    @q2a.mistake("kernel flipped", note="That is a true convolution; conv layers cross-correlate.")
+    def _():
+        return F.conv2d(X, K.flip(-1, -2), bias, padding=1)[0, 0]
+
+    @hw.part("q3a.h", marks=0.5, kind=Vector(5), uses=["q3a.conv"])   # follow-through
+    def q3a_h(conv):
+        return torch.relu(conv)
+
+A part that `uses` other parts receives their values as arguments: the references when the
+key is built, and the student's own answers when follow-through is tried. Formula parts
+(`kind.sampled`) instead receive a seeded `numpy.random.Generator` and return a
+`grader.sampling.Sample`; their variants receive the sample's `env` and return the values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from grader.kinds.base import Kind
+
+Reference = Callable[..., Any]
+
+
+@dataclass
+class Variant:
+    """An accepted alternative (full marks, named) or a named mistake (partial credit)."""
+
+    name: str
+    compute: Reference
+    marks: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class FollowThroughRoute:
+    """Recompute this part from the student's own answers to `uses`."""
+
+    uses: tuple[str, ...]
+    compute: Reference
+
+
+@dataclass
+class Part:
+    id: str
+    marks: float
+    kind: Kind
+    reference: Reference | None = None
+    prompt: str = ""
+    uses: tuple[str, ...] = ()
+    follow_through: bool = True
+    alternatives: list[Variant] = field(default_factory=list)
+    mistakes: list[Variant] = field(default_factory=list)
+    extra_routes: list[FollowThroughRoute] = field(default_factory=list)
+
+    # -- decorators that read like the homework's marking scheme ------------------------------
+    def alternative(self, name: str, note: str = "") -> Callable[[Reference], Reference]:
+        """Another reading of the question that earns full marks; feedback names it."""
+
+        def register(fn: Reference) -> Reference:
+            self.alternatives.append(Variant(name, fn, self.marks, note))
+            return fn
+
+        return register
+
+    def mistake(self, name: str, marks: float = 0.0, note: str = "") -> Callable[[Reference], Reference]:
+        """A recognisable wrong answer: earns `marks` and is named in the feedback."""
+
+        def register(fn: Reference) -> Reference:
+            self.mistakes.append(Variant(name, fn, marks, note))
+            return fn
+
+        return register
+
+    def follow_through_from(self, *uses: str) -> Callable[[Reference], Reference]:
+        """A further follow-through route from other parts (e.g. loss from the logit)."""
+
+        def register(fn: Reference) -> Reference:
+            self.extra_routes.append(FollowThroughRoute(tuple(uses), fn))
+            return fn
+
+        return register
+
+    @property
+    def routes(self) -> list[FollowThroughRoute]:
+        """Every follow-through route, the main `uses` first."""
+        if not self.follow_through or self.reference is None:
+            return []
+        main = [FollowThroughRoute(self.uses, self.reference)] if self.uses else []
+        return main + self.extra_routes
+
+    @property
+    def manual(self) -> bool:
+        return self.kind.manual
+
+    def __call__(self, *args: Any) -> Any:  # a decorated part still computes like its function
+        if self.reference is None:
+            raise TypeError(f"part {self.id} has no reference")
+        return self.reference(*args)
+
+
+class ProblemSet:
+    """An assignment: an ordered collection of parts with an id students put in their file."""
+
+    def __init__(self, id: str, *, title: str = "", total: float | None = None, source: str = "") -> None:
+        self.id = id
+        self.title = title or id
+        self.expected_total = total
+        self.source = source
+        self.parts: dict[str, Part] = {}
+        self.module_file: Path | None = None
+
+    def add(self, part: Part) -> Part:
+        if part.id in self.parts:
+            raise ValueError(f"{self.id}: part {part.id!r} defined twice")
+        for dep in part.uses:
+            if dep not in self.parts:
+                raise ValueError(f"{self.id}: part {part.id!r} uses {dep!r}, which must be defined before it")
+        self.parts[part.id] = part
+        return part
+
+    def part(
+        self,
+        id: str,
+        marks: float,
+        kind: Kind,
+        *,
+        uses: Iterable[str] = (),
+        prompt: str = "",
+        follow_through: bool = True,
+    ) -> Callable[[Reference], Part]:
+        """Decorator: the function computes the reference answer."""
+
+        def register(fn: Reference) -> Part:
+            return self.add(
+                Part(id, marks, kind, fn, prompt or (inspect.getdoc(fn) or ""), tuple(uses), follow_through)
+            )
+
+        return register
+
+    def manual(self, id: str, marks: float, prompt: str = "") -> Part:
+        """A free-text part graded by a person."""
+        from grader.kinds.text import Text
+
+        return self.add(Part(id, marks, Text(), None, prompt))
+
+    @property
+    def total(self) -> float:
+        return float(sum(p.marks for p in self.parts.values()))
+
+    def __iter__(self) -> Iterator[Part]:
+        return iter(self.parts.values())
+
+    def source_hash(self) -> str:
+        """Hash of the problem set's source file: a key built from other source is stale."""
+        data = self.module_file.read_bytes() if self.module_file else self.id.encode()
+        return hashlib.sha256(data).hexdigest()[:16]
+
+
+def load_problem_sets(directory: Path) -> dict[str, ProblemSet]:
+    """Import every `*.py` in `directory` and collect the `ProblemSet` objects they define."""
+    found: dict[str, ProblemSet] = {}
+    for path in sorted(Path(directory).glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        module_name = f"grader_problems_{path.stem.replace('-', '_')}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+        for value in vars(module).values():
+            if isinstance(value, ProblemSet):
+                value.module_file = path
+                if value.id in found and found[value.id] is not value:
+                    raise ValueError(f"problem set {value.id!r} defined in two files")
+                found[value.id] = value
+    return found

@@ -1,0 +1,195 @@
+"""Score one submission: parse each answer, try the targets in order, award marks.
+
+Order of targets for a part (the first full match wins):
+  1. the reference;
+  2. accepted alternatives (conventions, other readings), named in the feedback;
+  3. follow-through: the reference recomputed from the student's own earlier answers;
+  4. named mistakes, which earn their stated marks and are named in the feedback.
+Otherwise the best partial match (e.g. per-entry credit) stands. Any exception inside one
+part marks that part `error`; the rest of the submission is still graded.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader import __version__
+from grader.errors import InvalidAnswer
+from grader.keys import AnswerKey, PartKey, compute_part
+from grader.kinds.base import Kind, Match
+from grader.models import PartResult, Status, Submission, SubmissionReport
+from grader.problemset import Part, ProblemSet
+
+ANSWER_ECHO_LIMIT = 500
+
+
+def echo(raw: Any) -> str:
+    """The answer as typed, cut to a readable length for reports."""
+    text = raw if isinstance(raw, str) else repr(raw)
+    text = text.replace("\x00", "\\0")
+    return text if len(text) <= ANSWER_ECHO_LIMIT else text[:ANSWER_ECHO_LIMIT] + f"… ({len(text)} characters)"
+
+
+def fmt_marks(x: float) -> str:
+    return f"{x:g}"
+
+
+@dataclass
+class GradingContext:
+    """What one submission's grading remembers between parts (for follow-through)."""
+
+    parsed: dict[str, Any] = field(default_factory=dict)
+    correct: dict[str, bool] = field(default_factory=dict)
+
+
+class PartGrader:
+    """Grades one part of one problem set against its key."""
+
+    def __init__(self, part: Part, key: PartKey, assignment: str) -> None:
+        self.part = part
+        self.key = key
+        self.kind: Kind = part.kind
+        self.assignment = assignment
+        self.reference = self.kind.decode(key.reference) if key.reference is not None else None
+        self.alternatives = [(v, self.kind.decode(v.value)) for v in key.alternatives]
+        self.mistakes = [(v, self.kind.decode(v.value)) for v in key.mistakes]
+
+    def result(self, status: Status, score: float, feedback: str, raw: Any = None, **extra: Any) -> PartResult:
+        return PartResult(
+            id=self.part.id,
+            score=round(score, 6),
+            max_score=self.part.marks,
+            status=status,
+            feedback=feedback,
+            answer=None if raw is None else echo(raw),
+            kind=self.kind.name,
+            **extra,
+        )
+
+    def grade(self, raw: Any, ctx: GradingContext) -> PartResult:
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return self.result(Status.missing, 0.0, "No answer given.", raw)
+        if self.kind.manual:
+            return self.result(Status.manual, 0.0, "Awaiting a grader's score (free-text part).", raw)
+        try:
+            answer = self.kind.parse(raw)
+        except InvalidAnswer as exc:
+            return self.result(Status.invalid, 0.0, "Could not read this answer: " + exc.feedback(), raw)
+        ctx.parsed[self.part.id] = answer
+        canonical = self.kind.canonical(answer)
+        verdict = self.judge(answer, ctx)
+        ctx.correct[self.part.id] = verdict.status is Status.correct
+        return self.result(
+            verdict.status,
+            verdict.fraction * self.part.marks,
+            verdict.feedback,
+            raw,
+            canonical=canonical,
+            matched=verdict.matched,
+            details=verdict.details,
+        )
+
+    # -- the order of targets ----------------------------------------------------------------
+    def judge(self, answer: Any, ctx: GradingContext) -> "Verdict":
+        best = self.kind.compare(answer, self.reference)
+        if best.full:
+            return Verdict(Status.correct, 1.0, join("Correct.", best.feedback), "reference", best.details)
+        for variant, target in self.alternatives:
+            m = self.kind.compare(answer, target)
+            if m.full:
+                note = f"Correct: matches the accepted {variant.name} reading." + (f" {variant.note}" if variant.note else "")
+                return Verdict(Status.correct, 1.0, join(note, m.feedback), f"alternative: {variant.name}", m.details)
+            if m.fraction > best.fraction:
+                best = m
+        ft = self.follow_through(answer, ctx)
+        if ft is not None:
+            return ft
+        for variant, target in self.mistakes:
+            m = self.kind.compare(answer, target)
+            if m.full:
+                credit = max(variant.marks / self.part.marks if self.part.marks else 0.0, best.fraction)
+                text = f"Not quite: this is the answer you get with a known mistake — {variant.name}."
+                if variant.note:
+                    text += f" {variant.note}"
+                if credit > 0:
+                    text += f" Earns {fmt_marks(credit * self.part.marks)} of {fmt_marks(self.part.marks)}."
+                status = Status.partial if credit > 0 else Status.incorrect
+                return Verdict(status, credit, join(text, best.feedback if best.fraction else ""), f"mistake: {variant.name}", best.details)
+        status = Status.partial if best.fraction > 0 else Status.incorrect
+        lead = "Partly correct." if best.fraction > 0 else "Incorrect."
+        return Verdict(status, best.fraction, join(lead, best.feedback), None, best.details)
+
+    def follow_through(self, answer: Any, ctx: GradingContext) -> "Verdict | None":
+        """Full marks when the answer is right *given* the student's own wrong earlier answers."""
+        for route in self.part.routes:
+            if not route.uses or any(u not in ctx.parsed for u in route.uses):
+                continue
+            wrong = [u for u in route.uses if not ctx.correct.get(u, False)]
+            if not wrong:
+                continue  # earlier answers were right: the reference already covers this route
+            try:
+                values = [ctx.parsed[u] for u in route.uses]
+                sub = Part(self.part.id, self.part.marks, self.kind, route.compute, uses=route.uses)
+                target, _ = compute_part(sub, values, self.assignment)
+            except Exception:  # the student's values may not fit the computation at all
+                continue
+            m = self.kind.compare(answer, target)
+            if m.full:
+                text = (
+                    f"Correct by follow-through: consistent with your own answer to {', '.join(wrong)}, "
+                    "which was marked wrong."
+                )
+                return Verdict(Status.correct, 1.0, text, f"follow-through: {', '.join(route.uses)}", m.details)
+        return None
+
+
+@dataclass
+class Verdict:
+    status: Status
+    fraction: float
+    feedback: str
+    matched: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def join(*texts: str) -> str:
+    return " ".join(t.strip() for t in texts if t and t.strip())
+
+
+class AssignmentGrader:
+    """Grades submissions for one assignment; builds the per-part graders once."""
+
+    def __init__(self, ps: ProblemSet, key: AnswerKey) -> None:
+        self.ps = ps
+        self.key = key
+        self.graders = [PartGrader(part, key.part(part.id), ps.id) for part in ps]
+
+    def grade(self, sub: Submission) -> SubmissionReport:
+        ctx = GradingContext()
+        results: list[PartResult] = []
+        warnings = list(sub.warnings)
+        known = set(self.ps.parts)
+        for unknown in sorted(set(sub.answers) - known):
+            warnings.append(f"unknown part id {unknown!r} ignored")
+        for pg in self.graders:
+            try:
+                results.append(pg.grade(sub.answers.get(pg.part.id), ctx))
+            except Exception as exc:  # a grader bug costs this part only, and is reported as ours
+                tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+                results.append(
+                    pg.result(Status.error, 0.0, f"The grader failed on this part ({tb}); staff have been notified by the run's exit code.", sub.answers.get(pg.part.id))
+                )
+        return SubmissionReport(
+            assignment=self.ps.id,
+            student=sub.student,
+            score=round(sum(r.score for r in results), 6),
+            max_score=self.ps.total,
+            parts=results,
+            warnings=warnings,
+            submitted_at=sub.submitted_at,
+            source=sub.source,
+            key_hash=self.key.source_hash,
+            grader_version=__version__,
+        )
