@@ -68,6 +68,9 @@ class Part:
     alternatives: list[Variant] = field(default_factory=list)
     mistakes: list[Variant] = field(default_factory=list)
     extra_routes: list[FollowThroughRoute] = field(default_factory=list)
+    #: Model answers as a student would type them: shown on the solution sheet and
+    #: self-tested by `grader key check` (each must earn full marks).
+    solutions: tuple[str, ...] = ()
 
     # -- decorators that read like the homework's marking scheme ------------------------------
     def alternative(self, name: str, note: str = "") -> Callable[[Reference], Reference]:
@@ -144,13 +147,13 @@ class ProblemSet:
         uses: Iterable[str] = (),
         prompt: str = "",
         follow_through: bool = True,
+        solutions: Iterable[str] = (),
     ) -> Callable[[Reference], Part]:
         """Decorator: the function computes the reference answer."""
 
         def register(fn: Reference) -> Part:
-            return self.add(
-                Part(id, marks, kind, fn, prompt or (inspect.getdoc(fn) or ""), tuple(uses), follow_through)
-            )
+            doc = prompt or (inspect.getdoc(fn) or "")
+            return self.add(Part(id, marks, kind, fn, doc, tuple(uses), follow_through, solutions=tuple(solutions)))
 
         return register
 
