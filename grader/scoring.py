@@ -168,19 +168,29 @@ class AssignmentGrader:
 
     def grade(self, sub: Submission) -> SubmissionReport:
         ctx = GradingContext()
-        results: list[PartResult] = []
+        results = [self.grade_part(i, sub, ctx) for i in range(len(self.graders))]
+        return self.assemble(sub, results)
+
+    def grade_part(self, index: int, sub: Submission, ctx: GradingContext) -> PartResult:
+        """Grade part number `index`; a grader bug costs this part only and is reported as ours."""
+        pg = self.graders[index]
+        raw = sub.answers.get(pg.part.id)
+        try:
+            return pg.grade(raw, ctx)
+        except Exception as exc:
+            reason = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            return pg.result(
+                Status.error,
+                0.0,
+                f"The grader itself failed on this part ({reason}). This is not your mistake; course staff will look at it.",
+                raw,
+            )
+
+    def assemble(self, sub: Submission, results: list[PartResult]) -> SubmissionReport:
+        """The report from per-part results (in problem-set order)."""
         warnings = list(sub.warnings)
-        known = set(self.ps.parts)
-        for unknown in sorted(set(sub.answers) - known):
+        for unknown in sorted(set(map(str, sub.answers)) - set(self.ps.parts)):
             warnings.append(f"unknown part id {unknown!r} ignored")
-        for pg in self.graders:
-            try:
-                results.append(pg.grade(sub.answers.get(pg.part.id), ctx))
-            except Exception as exc:  # a grader bug costs this part only, and is reported as ours
-                tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-                results.append(
-                    pg.result(Status.error, 0.0, f"The grader failed on this part ({tb}); staff have been notified by the run's exit code.", sub.answers.get(pg.part.id))
-                )
         return SubmissionReport(
             assignment=self.ps.id,
             student=sub.student,
