@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,8 @@ class Part:
     #: Model answers as a student would type them: shown on the solution sheet and
     #: self-tested by `grader key check` (each must earn full marks).
     solutions: tuple[str, ...] = ()
+    #: (test, text): feedback added to a wrong answer no named target explains, when test(answer).
+    hints: list[tuple[Callable[[Any], bool], str]] = field(default_factory=list)
 
     # -- decorators that read like the homework's marking scheme ------------------------------
     def alternative(self, name: str, note: str = "") -> Callable[[Reference], Reference]:
@@ -97,6 +100,16 @@ class Part:
         def register(fn: Reference) -> Reference:
             self.extra_routes.append(FollowThroughRoute(tuple(uses), fn))
             return fn
+
+        return register
+
+    def hint(self, text: str) -> Callable[[Callable[[Any], bool]], Callable[[Any], bool]]:
+        """Feedback for a wrong answer the parsed value of which passes the test (e.g. a 2×2 conv
+        output: padding forgotten), when no reference, alternative or mistake explains it."""
+
+        def register(test: Callable[[Any], bool]) -> Callable[[Any], bool]:
+            self.hints.append((test, text))
+            return test
 
         return register
 
@@ -165,7 +178,7 @@ class ProblemSet:
 
     @property
     def total(self) -> float:
-        return float(sum(p.marks for p in self.parts.values()))
+        return math.fsum(p.marks for p in self.parts.values())  # 30 × 0.4 is exactly 12
 
     def __iter__(self) -> Iterator[Part]:
         return iter(self.parts.values())

@@ -80,7 +80,9 @@ class PartGrader:
         ctx.parsed[self.part.id] = answer
         canonical = self.kind.canonical(answer)
         verdict = self.judge(answer, ctx)
-        ctx.correct[self.part.id] = verdict.status is Status.correct
+        # Only an answer equal to the reference makes follow-through pointless downstream; one
+        # right by follow-through itself still carries the earlier error along a chain (conv → h → z).
+        ctx.correct[self.part.id] = verdict.matched == "reference"
         return self.result(
             verdict.status,
             verdict.fraction * self.part.marks,
@@ -119,7 +121,8 @@ class PartGrader:
                 return Verdict(status, credit, join(text, best.feedback if best.fraction else ""), f"mistake: {variant.name}", best.details)
         status = Status.partial if best.fraction > 0 else Status.incorrect
         lead = "Partly correct." if best.fraction > 0 else "Incorrect."
-        return Verdict(status, best.fraction, join(lead, best.feedback), None, best.details)
+        hints = [text for test, text in self.part.hints if test(answer)]
+        return Verdict(status, best.fraction, join(lead, best.feedback, *hints), None, best.details)
 
     def follow_through(self, answer: Any, ctx: GradingContext) -> "Verdict | None":
         """Full marks when the answer is right *given* the student's own wrong earlier answers."""
@@ -139,7 +142,7 @@ class PartGrader:
             if m.full:
                 text = (
                     f"Correct by follow-through: consistent with your own answer to {', '.join(wrong)}, "
-                    "which was marked wrong."
+                    "which differs from the reference."
                 )
                 return Verdict(Status.correct, 1.0, text, f"follow-through: {', '.join(route.uses)}", m.details)
         return None
