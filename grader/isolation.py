@@ -1,0 +1,446 @@
+"""Grading under hard limits: a pool of worker processes that the parent can kill.
+
+Why processes: a thread cannot be killed and `signal.alarm` does not interrupt a long C call
+(a huge integer power, a numpy allocation), so the only wall-clock limit that always holds is
+killing the process doing the work. Why not `multiprocessing.Pool`: it cannot kill one stuck
+task. Why forkserver: forking a process that has imported torch is unsafe.
+
+Each worker is started once per run, caps its address space (RLIMIT_AS), loads the graders
+once, then grades whole submissions, sending one message per part. The parent waits on every
+pipe with a deadline `budget` seconds after each busy worker's last message. A worker past its
+deadline is killed: that part becomes `invalid` ("too complex to check within 2 s"), and a
+fresh worker resumes the submission at the next part with the GradingContext built so far,
+so follow-through from earlier parts still works. A worker that dies on its own costs the
+part it was on an `error` (a grader crash, not the student's fault).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from grader.models import BrokenSubmission, PartResult, Status, Submission, SubmissionReport
+from grader.scoring import AssignmentGrader, GradingContext
+
+DEFAULT_BUDGET = 2.0
+# Address-space cap per worker. Measured (bench/one_submission.py notes): a worker that has
+# imported torch and run a follow-through recomputation maps ~0.9 GB of virtual memory, most
+# of it reserved and never touched, so 1 GB leaves too little room; 2 GB still stops a
+# runaway allocation long before the machine (24 GB, 2 workers) is at risk.
+DEFAULT_MEMORY = 2 * 2**30
+START_TIMEOUT = 300.0  # loading problem sets (and building a stale key) is not a part's fault
+CACHE_ENTRIES = 50_000
+CACHE_RAW_LIMIT = 4_096  # longer answers are rare and unlikely to repeat: not worth a key
+
+# Modules every worker needs: imported once in the fork server, so a new worker starts fast.
+PRELOAD = ["numpy", "pydantic", "grader.scoring", "grader.kinds", "grader.parsing"]
+
+Loader = Callable[[], Mapping[str, AssignmentGrader]]
+Outcome = SubmissionReport | BrokenSubmission
+
+
+class PoolError(RuntimeError):
+    """The pool itself cannot work (a worker cannot even start)."""
+
+
+@dataclass(frozen=True)
+class LoadProblemSets:
+    """A picklable loader: every problem set in a directory, graded with its answer key."""
+
+    problems: Path
+    reference: Path | None = None
+
+    def __call__(self) -> dict[str, AssignmentGrader]:
+        from grader.keys import load_or_build_key
+        from grader.problemset import load_problem_sets
+
+        graders = {}
+        for ps_id, ps in load_problem_sets(self.problems).items():
+            key, _notes = load_or_build_key(ps, self.reference)
+            graders[ps_id] = AssignmentGrader(ps, key)
+        return graders
+
+
+# -- the worker side ---------------------------------------------------------------------------
+@dataclass
+class _Task:
+    """A submission to grade from part `start` on; `failed` holds parts lost to a dead worker."""
+
+    sub: Submission
+    start: int = 0
+    ctx: GradingContext = field(default_factory=GradingContext)
+    results: list[PartResult] = field(default_factory=list)
+    failed: dict[int, tuple[Status, str]] = field(default_factory=dict)
+
+
+def _raw_key(raw: Any) -> str | None:
+    text = json.dumps(raw, sort_keys=True, default=repr, ensure_ascii=False)
+    return text if len(text) <= CACHE_RAW_LIMIT else None
+
+
+class _Worker:
+    """Grades tasks inside a worker process; remembers verdicts on identical answers."""
+
+    def __init__(self, graders: Mapping[str, AssignmentGrader], conn: Connection, cache: bool) -> None:
+        self.graders = graders
+        self.conn = conn
+        self.cache: OrderedDict[tuple, tuple[PartResult, tuple | None]] | None = OrderedDict() if cache else None
+        # Per assignment: which parts later routes read (their parsed value and correctness
+        # travel with each part message), and per part the parts its routes read.
+        self.used: dict[str, set[str]] = {}
+        self.deps: dict[str, list[tuple[str, ...]]] = {}
+        for ps_id, g in graders.items():
+            deps = [tuple(sorted({u for r in pg.part.routes for u in r.uses})) for pg in g.graders]
+            self.deps[ps_id] = deps
+            self.used[ps_id] = {u for d in deps for u in d}
+
+    def run(self, task: _Task) -> None:
+        sub = task.sub
+        grader = self.graders.get(sub.assignment)
+        if grader is None:
+            self.conn.send(("broken", f"unknown assignment {sub.assignment!r}"))
+            return
+        ctx = task.ctx
+        results = task.results
+        used = self.used[sub.assignment]
+        for index in range(task.start, len(grader.graders)):
+            pg = grader.graders[index]
+            if index in task.failed:
+                status, feedback = task.failed[index]
+                result = pg.result(status, 0.0, feedback, sub.answers.get(pg.part.id))
+            else:
+                self._warm_up(pg, ctx)
+                result = self.grade_part(grader, index, sub, ctx)
+            results.append(result)
+            pid = pg.part.id
+            ft = (ctx.parsed.get(pid, _ABSENT), ctx.correct.get(pid)) if pid in used else None
+            self._send_part(index, result, ft)
+        report = grader.assemble(sub, results)
+        self.conn.send(("done", report.model_copy(update={"parts": []})))
+
+    def _warm_up(self, pg: Any, ctx: GradingContext) -> None:
+        """Import torch outside the part's budget when this part may recompute (follow-through).
+
+        The first import takes seconds; it is the worker's setup, not the student's answer.
+        """
+        if "torch" in sys.modules:
+            return
+        for route in pg.part.routes:
+            if route.uses and all(u in ctx.parsed for u in route.uses) and not all(ctx.correct.get(u) for u in route.uses):
+                self.conn.send(("setup", True))
+                import torch  # noqa: F401
+
+                self.conn.send(("setup", False))
+                return
+
+    def grade_part(self, grader: AssignmentGrader, index: int, sub: Submission, ctx: GradingContext) -> PartResult:
+        """`grader.grade_part`, or the verdict already given to the same answer in the same context."""
+        pid = grader.graders[index].part.id
+        key = None
+        if self.cache is not None:
+            raw = _raw_key(sub.answers.get(pid))
+            deps = self.deps[sub.assignment][index]
+            dep_keys = tuple((u, _raw_key(sub.answers.get(u)), ctx.correct.get(u), u in ctx.parsed) for u in deps)
+            if raw is not None and all(d[1] is not None for d in dep_keys):
+                key = (sub.assignment, pid, raw, dep_keys)
+                hit = self.cache.get(key)
+                if hit is not None:
+                    self.cache.move_to_end(key)
+                    result, state = hit
+                    if state is not None:
+                        parsed, correct = state
+                        if parsed is not _ABSENT:
+                            ctx.parsed[pid] = parsed
+                        if correct is not None:
+                            ctx.correct[pid] = correct
+                    return result
+        result = grader.grade_part(index, sub, ctx)
+        if key is not None:
+            state = (ctx.parsed.get(pid, _ABSENT), ctx.correct.get(pid)) if pid in self.used[sub.assignment] else None
+            self.cache[key] = (result, state)
+            if len(self.cache) > CACHE_ENTRIES:
+                self.cache.popitem(last=False)
+        return result
+
+    def _send_part(self, index: int, result: PartResult, ft: tuple | None) -> None:
+        try:
+            self.conn.send(("part", index, result, ft))
+        except Exception:  # a parsed value that cannot be pickled: resumption just loses it
+            self.conn.send(("part", index, result, (_ABSENT, ft[1]) if ft else None))
+
+
+class _Absent:
+    """Marks 'no parsed value' in part messages (None may be a parsed value)."""
+
+    def __reduce__(self) -> str:
+        return "_ABSENT"
+
+
+_ABSENT = _Absent()
+
+
+def _serve(conn: Connection, loader: Loader, memory: int | None, cache: bool) -> None:
+    """A worker process's main function."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # The workers are the parallelism: one thread each keeps them from fighting over cores
+    # (and each extra thread reserves address space under the cap). Read when torch loads.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    if memory:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (memory, hard))
+    try:
+        graders = loader()
+    except BaseException:
+        conn.send(("fatal", traceback.format_exc()))
+        return
+    worker = _Worker(graders, conn, cache)
+    conn.send(("ready",))
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        worker.run(task)
+
+
+# -- the parent side ---------------------------------------------------------------------------
+@dataclass
+class _Job:
+    """One submission in flight, as the parent tracks it across worker restarts."""
+
+    position: int
+    task: _Task
+    next_index: int = 0  # the part the current worker is on
+
+    def record(self, index: int, result: PartResult, ft: tuple | None) -> None:
+        self.task.results.append(result)
+        self.next_index = index + 1
+        if ft is not None:
+            parsed, correct = ft
+            if parsed is not _ABSENT:
+                self.task.ctx.parsed[result.id] = parsed
+            if correct is not None:
+                self.task.ctx.correct[result.id] = correct
+
+    def resume_after(self, status: Status, feedback: str) -> _Task:
+        """The task that carries on after the part a dead worker was on."""
+        failed = dict(self.task.failed)
+        failed[self.next_index] = (status, feedback)
+        self.task = _Task(self.task.sub, self.next_index, self.task.ctx, self.task.results, failed)
+        return self.task
+
+
+@dataclass
+class _Slot:
+    process: Any
+    conn: Connection
+    started: float
+    ready: bool = False
+    job: _Job | None = None
+    deadline: float = 0.0
+
+
+class GradingPool:
+    """N worker processes grading submissions under a per-part wall-clock budget."""
+
+    def __init__(
+        self,
+        loader: Loader,
+        workers: int | None = None,
+        budget: float = DEFAULT_BUDGET,
+        memory: int | None = DEFAULT_MEMORY,
+        cache: bool = True,
+        start_timeout: float = START_TIMEOUT,
+    ) -> None:
+        self.loader = loader
+        self.n_workers = max(1, workers or os.cpu_count() or 1)
+        self.budget = budget
+        self.memory = memory
+        self.cache = cache
+        self.start_timeout = start_timeout
+        self.mp = get_context("forkserver")
+        self.mp.set_forkserver_preload(PRELOAD)
+        self.slots: list[_Slot] = []
+        self.kills = 0  # workers killed at the budget (for tests and run statistics)
+        self.crashes = 0  # workers that died on their own
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def __enter__(self) -> "GradingPool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _spawn(self) -> _Slot:
+        parent, child = self.mp.Pipe(duplex=True)
+        process = self.mp.Process(
+            target=_serve, args=(child, self.loader, self.memory, self.cache), name="grader-worker", daemon=True
+        )
+        process.start()
+        child.close()
+        slot = _Slot(process, parent, time.monotonic())
+        self.slots.append(slot)
+        return slot
+
+    def _discard(self, slot: _Slot) -> None:
+        if slot.process.is_alive():
+            slot.process.kill()
+        slot.process.join()
+        slot.conn.close()
+        self.slots.remove(slot)
+
+    def close(self) -> None:
+        for slot in list(self.slots):
+            try:
+                slot.conn.send(None)
+            except OSError:
+                pass
+        for slot in list(self.slots):
+            slot.process.join(timeout=1.0)
+            self._discard(slot)
+
+    # -- grading ----------------------------------------------------------------------------
+    def grade(self, submissions: Iterable[Submission]) -> Iterator[Outcome]:
+        """Reports in the order of `submissions`, graded in parallel."""
+        todo = iter(enumerate(submissions))
+        resumed: deque[_Job] = deque()  # tasks of killed workers go first
+        finished: dict[int, Outcome] = {}
+        next_out = 0
+        exhausted = False
+        for _ in range(self.n_workers - len(self.slots)):
+            self._spawn()
+        while True:
+            # hand out work to every idle worker
+            for slot in self.slots:
+                if not slot.ready or slot.job is not None:
+                    continue
+                if resumed:
+                    job = resumed.popleft()
+                elif not exhausted:
+                    nxt = next(todo, None)
+                    if nxt is None:
+                        exhausted = True
+                        continue
+                    job = _Job(nxt[0], _Task(nxt[1]))
+                else:
+                    continue
+                slot.job = job
+                job.next_index = job.task.start
+                slot.deadline = time.monotonic() + self.budget
+                slot.conn.send(job.task)
+            while next_out in finished:
+                yield finished.pop(next_out)
+                next_out += 1
+            if exhausted and not resumed and all(s.job is None for s in self.slots):
+                return
+            self._wait(finished, resumed)
+
+    def _wait(self, finished: dict[int, Outcome], resumed: deque[_Job]) -> None:
+        """Wait for messages until the nearest deadline; replace dead workers, kill late ones."""
+        busy = [s for s in self.slots if s.job is not None or not s.ready]
+        timeout = max(0.0, min(map(self._limit, busy)) - time.monotonic()) if busy else None
+        by_conn = {s.conn: s for s in self.slots}
+        by_sentinel = {s.process.sentinel: s for s in self.slots}
+        dead: list[_Slot] = []
+        for obj in wait(list(by_conn) + list(by_sentinel), timeout):
+            slot = by_conn.get(obj) or by_sentinel[obj]
+            # a worker that died may have left its last messages in the pipe: read them first
+            if (not self._drain(slot, finished) or obj is slot.process.sentinel) and slot not in dead:
+                dead.append(slot)
+        for slot in dead:
+            self._retire(slot, resumed, finished, timed_out=False)
+        now = time.monotonic()
+        for slot in [s for s in self.slots if s.job is not None or not s.ready]:
+            if now < self._limit(slot):
+                continue
+            if not self._drain(slot, finished):  # a message may have come since wait() returned
+                self._retire(slot, resumed, finished, timed_out=False)
+            elif (slot.job is not None or not slot.ready) and now >= self._limit(slot):
+                self._retire(slot, resumed, finished, timed_out=True)
+
+    def _limit(self, slot: _Slot) -> float:
+        return slot.deadline if slot.ready else slot.started + self.start_timeout
+
+    def _drain(self, slot: _Slot, finished: dict[int, Outcome]) -> bool:
+        """Read every waiting message of one worker; False when its pipe is closed."""
+        try:
+            while slot.conn.poll():
+                self._handle(slot, slot.conn.recv(), finished)
+        except (EOFError, OSError):
+            return False
+        return True
+
+    def _handle(self, slot: _Slot, msg: tuple, finished: dict[int, Outcome]) -> None:
+        tag = msg[0]
+        slot.deadline = time.monotonic() + self.budget
+        if tag == "setup" and msg[1]:
+            slot.deadline = time.monotonic() + self.start_timeout
+        elif tag == "part":
+            assert slot.job is not None
+            slot.job.record(msg[1], msg[2], msg[3])
+        elif tag == "done":
+            assert slot.job is not None
+            finished[slot.job.position] = msg[1].model_copy(update={"parts": slot.job.task.results})
+            slot.job = None
+        elif tag == "broken":
+            assert slot.job is not None
+            sub = slot.job.task.sub
+            finished[slot.job.position] = BrokenSubmission(source=sub.source, reason=msg[1])
+            slot.job = None
+        elif tag == "ready":
+            slot.ready = True
+        elif tag == "fatal":
+            raise PoolError(f"a grading worker could not load the problem sets:\n{msg[1]}")
+
+    def _retire(self, slot: _Slot, resumed: deque[_Job], finished: dict[int, Outcome], timed_out: bool) -> None:
+        """Kill a late or dead worker, give its submission's current part a verdict, replace it."""
+        self._discard(slot)
+        code = slot.process.exitcode
+        if not slot.ready:
+            why = "did not start in time" if timed_out else f"exited with code {code} while starting"
+            raise PoolError(f"a grading worker {why}")
+        job = slot.job
+        if job is not None:
+            if timed_out:
+                self.kills += 1
+                status = Status.invalid
+                feedback = (
+                    f"Too complex to check within {self.budget:g} s: checking this answer was stopped. "
+                    "Write it in a simpler form."
+                )
+            else:
+                self.crashes += 1
+                status = Status.error
+                feedback = (
+                    f"The grader itself failed on this part (its worker process stopped, exit code {code}). "
+                    "This is not your mistake; course staff will look at it."
+                )
+            if job.next_index in job.task.failed:  # stuck after the last part: cannot progress
+                sub = job.task.sub
+                finished[job.position] = BrokenSubmission(source=sub.source, reason="grading failed repeatedly")
+            else:
+                job.resume_after(status, feedback)
+                resumed.appendleft(job)
+        self._spawn()
+
+
+def grade_isolated(
+    loader: Loader, submissions: Iterable[Submission], **options: Any
+) -> list[Outcome]:
+    """Grade a batch under isolation and return the outcomes in order (a convenience)."""
+    with GradingPool(loader, **options) as pool:
+        return list(pool.grade(submissions))
