@@ -1,0 +1,57 @@
+"""Pydantic records the store hands out and takes in (the store's boundary)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class RunInfo(BaseModel):
+    """One grading run: enough to reproduce every grade it produced."""
+
+    id: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    grader_version: str
+    key_hashes: dict[str, str] = Field(default_factory=dict, description="assignment -> answer-key source hash")
+    command: str = ""
+    kind: str = "run"
+
+
+class ManualScore(BaseModel):
+    """A person's score for one free-text part, with the comment the student sees."""
+
+    assignment: str
+    student: str
+    part_id: str
+    score: float
+    comment: str = ""
+    grader: str = ""
+    at: datetime
+
+
+class Override(BaseModel):
+    """An instructor's replacement score for any part (e.g. after a regrade request)."""
+
+    assignment: str
+    student: str
+    part_id: str
+    score: float
+    reason: str = ""
+    grader: str = ""
+    at: datetime
+
+
+class RegradeRecord(BaseModel):
+    """How one student's total moved when a regrade run replaced an earlier result."""
+
+    run_id: int
+    previous_run_id: int | None
+    assignment: str
+    student: str
+    old_score: float | None
+    new_score: float
+    delta: float
+    parts_changed: list[str]
+    at: datetime

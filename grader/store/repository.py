@@ -1,0 +1,349 @@
+"""Reading and writing the grade store: runs, results, manual scores, overrides, regrades.
+
+Every write is its own transaction, so a manual score is safe the moment it is entered and
+an interrupted run keeps whatever it had recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+
+from grader import __version__
+from grader.models import PartResult, Status, SubmissionReport
+from grader.store import db
+from grader.store.merge import apply_adjustments
+from grader.store.models import ManualScore, Override, RegradeRecord, RunInfo
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; everything is stored in UTC, so say so."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _to_store(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class Store:
+    """The grade database behind one output directory (or any SQLAlchemy URL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, out: Path | None = None, db_url: str | None = None) -> "Store":
+        """OUT/grades.sqlite unless `db_url` (a URL or a SQLite path) is given."""
+        return cls(db.make_engine(db.database_url(out, db_url)))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- runs -----------------------------------------------------------------------------------
+    def begin_run(
+        self,
+        command: str = "",
+        *,
+        kind: str = "run",
+        key_hashes: dict[str, str] | None = None,
+        grader_version: str = __version__,
+        started_at: datetime | None = None,
+    ) -> int:
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                insert(db.runs).values(
+                    started_at=_to_store(started_at or utcnow()),
+                    grader_version=grader_version,
+                    key_hashes=dict(key_hashes or {}),
+                    command=command,
+                    kind=kind,
+                )
+            )
+            return int(row.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(db.runs).where(db.runs.c.id == run_id).values(finished_at=_to_store(utcnow())))
+
+    def run(self, run_id: int) -> RunInfo:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(db.runs).where(db.runs.c.id == run_id)).mappings().one()
+        return _run_info(row)
+
+    def runs(self) -> list[RunInfo]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(db.runs).order_by(db.runs.c.id)).mappings().all()
+        return [_run_info(r) for r in rows]
+
+    def _add_key_hash(self, conn: Connection, run_id: int, assignment: str, key_hash: str | None) -> None:
+        if not key_hash:
+            return
+        hashes = dict(conn.execute(select(db.runs.c.key_hashes).where(db.runs.c.id == run_id)).scalar_one() or {})
+        if hashes.get(assignment) != key_hash:
+            hashes[assignment] = key_hash
+            conn.execute(update(db.runs).where(db.runs.c.id == run_id).values(key_hashes=hashes))
+
+    # -- results --------------------------------------------------------------------------------
+    def record_report(self, run_id: int, report: SubmissionReport) -> None:
+        """Store one graded submission as the autograder produced it (before manual scores)."""
+        warnings = list(report.warnings)
+        with self.engine.begin() as conn:
+            self._add_key_hash(conn, run_id, report.assignment, report.key_hash)
+            # Two files for one student in one run: the store keeps one result per student and
+            # run (the last recorded), and says so in its warnings.
+            mine = and_(
+                db.submissions.c.run_id == run_id,
+                db.submissions.c.assignment == report.assignment,
+                db.submissions.c.student == report.student,
+            )
+            earlier = conn.execute(select(db.submissions.c.source).where(mine)).first()
+            if earlier is not None:
+                warnings.append(f"another submission by this student ({earlier[0]}) was graded in the same run; this one is kept")
+                conn.execute(
+                    db.results.delete().where(
+                        and_(
+                            db.results.c.run_id == run_id,
+                            db.results.c.assignment == report.assignment,
+                            db.results.c.student == report.student,
+                        )
+                    )
+                )
+                conn.execute(db.submissions.delete().where(mine))
+            conn.execute(
+                insert(db.submissions).values(
+                    run_id=run_id,
+                    assignment=report.assignment,
+                    student=report.student,
+                    score=report.score,
+                    max_score=report.max_score,
+                    key_hash=report.key_hash,
+                    grader_version=report.grader_version,
+                    source=report.source,
+                    submitted_at=_to_store(report.submitted_at),
+                    warnings=warnings,
+                )
+            )
+            if report.parts:
+                conn.execute(
+                    insert(db.results),
+                    [
+                        {
+                            "run_id": run_id,
+                            "assignment": report.assignment,
+                            "student": report.student,
+                            "position": i,
+                            "part_id": p.id,
+                            "score": p.score,
+                            "max_score": p.max_score,
+                            "status": p.status.value,
+                            "feedback": p.feedback,
+                            "answer": p.answer,
+                            "canonical": p.canonical,
+                            "kind": p.kind,
+                            "matched": p.matched,
+                            "details": _jsonable(p.details),
+                        }
+                        for i, p in enumerate(report.parts)
+                    ],
+                )
+
+    def assignments(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(db.submissions.c.assignment).distinct().order_by(db.submissions.c.assignment)).scalars())
+
+    def latest_run_ids(self, assignment: str) -> dict[str, int]:
+        """For each student of an assignment, the most recent run that graded them."""
+        s = db.submissions
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(s.c.student, func.max(s.c.run_id)).where(s.c.assignment == assignment).group_by(s.c.student)
+            ).all()
+        return {student: int(run_id) for student, run_id in rows}
+
+    def latest_reports(self, assignment: str) -> list[SubmissionReport]:
+        """Each student's most recent autograded report (manual scores not applied), by student."""
+        s, r = db.submissions, db.results
+        latest = (
+            select(s.c.student.label("student"), func.max(s.c.run_id).label("run_id"))
+            .where(s.c.assignment == assignment)
+            .group_by(s.c.student)
+            .subquery()
+        )
+        with self.engine.connect() as conn:
+            subs = conn.execute(
+                select(s)
+                .join(latest, and_(s.c.student == latest.c.student, s.c.run_id == latest.c.run_id))
+                .where(s.c.assignment == assignment)
+                .order_by(s.c.student)
+            ).mappings().all()
+            parts = conn.execute(
+                select(r)
+                .join(latest, and_(r.c.student == latest.c.student, r.c.run_id == latest.c.run_id))
+                .where(r.c.assignment == assignment)
+                .order_by(r.c.student, r.c.position)
+            ).mappings().all()
+        by_student: dict[str, list[PartResult]] = {}
+        for p in parts:
+            by_student.setdefault(p["student"], []).append(_part(p))
+        return [_report(sub, by_student.get(sub["student"], [])) for sub in subs]
+
+    def reports(self, assignment: str) -> list[SubmissionReport]:
+        """The latest reports with manual scores and overrides applied: what students see."""
+        manual = _group(self.manual_scores(assignment))
+        over = _group(self.overrides(assignment))
+        return [
+            apply_adjustments(rep, manual.get(rep.student, []), over.get(rep.student, []))
+            for rep in self.latest_reports(assignment)
+        ]
+
+    # -- manual scores and overrides ------------------------------------------------------------
+    def set_manual_score(self, score: ManualScore) -> None:
+        self._upsert(db.manual_scores, score.model_dump(), ("score", "comment", "grader", "at"))
+
+    def manual_scores(self, assignment: str, student: str | None = None) -> list[ManualScore]:
+        rows = self._select_keyed(db.manual_scores, assignment, student)
+        return [ManualScore.model_validate({**r, "at": _utc(r["at"])}) for r in rows]
+
+    def delete_manual_score(self, assignment: str, student: str, part_id: str) -> bool:
+        return self._delete_keyed(db.manual_scores, assignment, student, part_id)
+
+    def set_override(self, override: Override) -> None:
+        self._upsert(db.overrides, override.model_dump(), ("score", "reason", "grader", "at"))
+
+    def overrides(self, assignment: str, student: str | None = None) -> list[Override]:
+        rows = self._select_keyed(db.overrides, assignment, student)
+        return [Override.model_validate({**r, "at": _utc(r["at"])}) for r in rows]
+
+    def delete_override(self, assignment: str, student: str, part_id: str) -> bool:
+        return self._delete_keyed(db.overrides, assignment, student, part_id)
+
+    def _upsert(self, table: Any, values: dict[str, Any], changing: tuple[str, ...]) -> None:
+        # Portable upsert (SQLite and PostgreSQL alike): update, and insert when nothing matched.
+        values = {**values, "at": _to_store(values["at"])}
+        key = and_(
+            table.c.assignment == values["assignment"],
+            table.c.student == values["student"],
+            table.c.part_id == values["part_id"],
+        )
+        with self.engine.begin() as conn:
+            done = conn.execute(update(table).where(key).values({c: values[c] for c in changing}))
+            if done.rowcount == 0:
+                conn.execute(insert(table).values(values))
+
+    def _select_keyed(self, table: Any, assignment: str, student: str | None) -> list[dict[str, Any]]:
+        query = select(table).where(table.c.assignment == assignment)
+        if student is not None:
+            query = query.where(table.c.student == student)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query.order_by(table.c.student, table.c.part_id)).mappings()]
+
+    def _delete_keyed(self, table: Any, assignment: str, student: str, part_id: str) -> bool:
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                table.delete().where(
+                    and_(table.c.assignment == assignment, table.c.student == student, table.c.part_id == part_id)
+                )
+            )
+            return done.rowcount > 0
+
+    # -- regrades -------------------------------------------------------------------------------
+    def record_regrade(self, records: Iterable[RegradeRecord]) -> None:
+        rows = [{**r.model_dump(), "at": _to_store(r.at)} for r in records]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(db.regrade_history), rows)
+
+    def regrade_history(self, assignment: str | None = None) -> list[RegradeRecord]:
+        h = db.regrade_history
+        query = select(h).order_by(h.c.id)
+        if assignment is not None:
+            query = query.where(h.c.assignment == assignment)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [RegradeRecord.model_validate({**r, "at": _utc(r["at"])}) for r in rows]
+
+
+def _group(items: Iterable[ManualScore | Override]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        out.setdefault(item.student, []).append(item)
+    return out
+
+
+def _run_info(row: Any) -> RunInfo:
+    return RunInfo(
+        id=row["id"],
+        started_at=_utc(row["started_at"]),
+        finished_at=_utc(row["finished_at"]),
+        grader_version=row["grader_version"],
+        key_hashes=dict(row["key_hashes"] or {}),
+        command=row["command"],
+        kind=row["kind"],
+    )
+
+
+def _part(row: Any) -> PartResult:
+    return PartResult(
+        id=row["part_id"],
+        score=row["score"],
+        max_score=row["max_score"],
+        status=Status(row["status"]),
+        feedback=row["feedback"],
+        answer=row["answer"],
+        canonical=row["canonical"],
+        kind=row["kind"],
+        matched=row["matched"],
+        details=dict(row["details"] or {}),
+    )
+
+
+def _report(row: Any, parts: list[PartResult]) -> SubmissionReport:
+    return SubmissionReport(
+        assignment=row["assignment"],
+        student=row["student"],
+        score=row["score"],
+        max_score=row["max_score"],
+        parts=parts,
+        warnings=list(row["warnings"] or []),
+        submitted_at=_utc(row["submitted_at"]),
+        source=row["source"],
+        key_hash=row["key_hash"],
+        grader_version=row["grader_version"],
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    """Part details as plain JSON data: numpy values become lists, NaN/inf become null
+    (PostgreSQL's JSON type rejects them), anything else unknown becomes its string."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return _jsonable(value.tolist())
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
