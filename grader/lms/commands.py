@@ -13,6 +13,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from grader.lms.gradescope import DEFAULT_PART_BUDGET
+
 # Choices as enums: typer shows them in --help and rejects anything else.
 VisibilityChoice = Enum("VisibilityChoice", {v: v for v in ("visible", "hidden", "after_due_date", "after_published")}, type=str)  # type: ignore[misc]
 FormatChoice = Enum("FormatChoice", {f: f for f in ("toml", "yaml", "json")}, type=str)  # type: ignore[misc]
@@ -26,7 +28,7 @@ def gradescope_command(
     problems: Annotated[Optional[Path], typer.Option(help="Problem sets [default: ROOT/source/problems].")] = None,
     reference: Annotated[Optional[Path], typer.Option(help="Answer keys [default: ROOT/source/reference].")] = None,
     assignment: Annotated[Optional[str], typer.Option(help="The assignment this autograder grades.")] = None,
-    part_budget: Annotated[float, typer.Option(min=0, help="Seconds allowed per part (0: no limit).")] = 30.0,
+    part_budget: Annotated[float, typer.Option(min=0, help="Seconds allowed per part (0: no limit).")] = DEFAULT_PART_BUDGET,
     visibility: Annotated[VisibilityChoice, typer.Option(help="When students see the results.")] = VisibilityChoice.visible,  # type: ignore[attr-defined]
 ) -> None:
     """Grade the submission in ROOT/submission and write ROOT/results/results.json (always)."""
@@ -47,7 +49,7 @@ def export_gradescope_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Zip to write.")] = Path("autograder.zip"),
     problems: Annotated[Path, typer.Option(help="Folder of problem sets.")] = DEFAULT_PROBLEMS,
     reference: Annotated[Path, typer.Option(help="Folder of answer keys.")] = DEFAULT_REFERENCE,
-    part_budget: Annotated[float, typer.Option(min=0, help="Seconds allowed per part on Gradescope.")] = 30.0,
+    part_budget: Annotated[float, typer.Option(min=0, help="Seconds allowed per part on Gradescope.")] = DEFAULT_PART_BUDGET,
 ) -> None:
     """Build the Gradescope autograder zip for ASSIGNMENT (setup.sh, run_autograder, grader, key)."""
     from grader.lms.package import build_zip

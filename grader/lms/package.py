@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 import grader
 from grader.keys import AnswerKey, load_or_build_key
+from grader.lms.gradescope import DEFAULT_PART_BUDGET
 from grader.problemset import ProblemSet, load_problem_sets
 
 #: Runtime dependencies besides torch (kept equal to pyproject's by a test).
@@ -126,7 +127,7 @@ def build_zip(
     out: Path,
     problems_dir: Path,
     reference_dir: Path | None,
-    part_budget: float = 30.0,
+    part_budget: float = DEFAULT_PART_BUDGET,
 ) -> ExportSummary:
     """Write the autograder zip for `assignment` to `out`."""
     sets = load_problem_sets(problems_dir)
