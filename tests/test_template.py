@@ -196,16 +196,27 @@ def test_awkward_strings_round_trip(text: str) -> None:
     assert yaml.safe_load(f"x: {yaml_value(text)}")["x"] == text
 
 
-# -- the real homework -------------------------------------------------------------------------------------
+# -- the real homeworks ------------------------------------------------------------------------------------
+
+HOMEWORKS = ["csc321-hw4", "nyu-intro-ml-hw8", "ai6126-hw1", "nyu-dl-hw2", "assignment4"]  # shared/spec/homeworks.md
+
+
+@pytest.fixture(scope="module")
+def homeworks() -> dict[str, tuple[ProblemSet, AssignmentGrader, dict[str, Any]]]:
+    """Each problem set in problems/ with its grader and a key-filled answer set (built once)."""
+    out = {}
+    for ps_id, ps in load_problem_sets(REPO / "problems").items():
+        out[ps_id] = (ps, AssignmentGrader(ps, build_key(ps)), key_answers(ps))
+    return out
 
 
 @pytest.mark.parametrize("fmt", ["toml", "yaml", "json"])
-def test_csc321_hw4_template(tmp_path: Path, fmt: str) -> None:
-    ps = load_problem_sets(REPO / "problems")["csc321-hw4"]
-    grader = AssignmentGrader(ps, build_key(ps))
+@pytest.mark.parametrize("ps_id", HOMEWORKS)
+def test_homework_template_empty_and_filled(tmp_path: Path, homeworks: dict, ps_id: str, fmt: str) -> None:
+    ps, grader, answers = homeworks[ps_id]
     empty = grader.grade(read(tmp_path, render(ps, fmt), fmt))  # type: ignore[arg-type]
     assert {p.status for p in empty.parts} == {Status.missing} and empty.score == 0
-    full = grader.grade(read(tmp_path, render(ps, fmt, key_answers(ps)), fmt))  # type: ignore[arg-type]
+    full = grader.grade(read(tmp_path, render(ps, fmt, answers), fmt))  # type: ignore[arg-type]
     auto = [p for p in full.parts if not ps.parts[p.id].manual]
-    assert [p.id for p in auto if p.status is not Status.correct] == []
+    assert [(p.id, p.feedback) for p in auto if p.status is not Status.correct] == []
     assert full.score == pytest.approx(sum(p.marks for p in ps if not p.manual))
