@@ -142,7 +142,7 @@ class PartGrader:
             if m.full:
                 text = (
                     f"Correct by follow-through: consistent with your own answer to {', '.join(wrong)}, "
-                    "which differs from the reference."
+                    f"which differ{'s' if len(wrong) == 1 else ''} from the reference."
                 )
                 return Verdict(Status.correct, 1.0, text, f"follow-through: {', '.join(route.uses)}", m.details)
         return None
