@@ -1,0 +1,51 @@
+"""Answer kinds: how each kind of answer is read (`parse`) and checked (`compare`).
+
+`KINDS` maps a kind's name (as stored in answer keys) to its class. `Shape` and
+`ShapeFormula` share the name "shape" (a student types both the same way); the registry
+lists the fixed-size `Shape` under "shape" and the formula one under "shape-formula".
+`KIND_CLASSES` maps class names to classes (kinds stored as constructor calls in keys).
+"""
+
+from grader.kinds.array import Matrix, Vector
+from grader.kinds.base import Kind, Match
+from grader.kinds.choice import Choice
+from grader.kinds.expr import Expr
+from grader.kinds.integer import Int
+from grader.kinds.location import Location, LocationTarget
+from grader.kinds.number import Number
+from grader.kinds.shape import Shape, ShapeFormula
+from grader.kinds.text import Text
+
+KINDS: dict[str, type[Kind]] = {
+    "int": Int,
+    "number": Number,
+    "vector": Vector,
+    "matrix": Matrix,
+    "shape": Shape,
+    "shape-formula": ShapeFormula,
+    "location": Location,
+    "choice": Choice,
+    "expr": Expr,
+    "text": Text,
+}
+
+# By class name, for answer keys that store a kind as its constructor call (grader.kinds.spec).
+KIND_CLASSES: dict[str, type[Kind]] = {cls.__name__: cls for cls in KINDS.values()}
+
+__all__ = [
+    "KINDS",
+    "KIND_CLASSES",
+    "Choice",
+    "Expr",
+    "Int",
+    "Kind",
+    "Location",
+    "LocationTarget",
+    "Match",
+    "Matrix",
+    "Number",
+    "Shape",
+    "ShapeFormula",
+    "Text",
+    "Vector",
+]

@@ -1,0 +1,165 @@
+"""A scalar formula in declared symbols (`3V + 1`, `-2(y-z)h_i`), checked at sampled points.
+
+Symbols: a mapping name -> `Domain` (how to draw it), or just names (drawn from `Real()`).
+Indexed scalar symbols are declared by their canonical text (`"h_i"`); their sample values
+may carry trailing axes (h_i of shape (n, 4), scalars (n, 1) or (n,)), and formulas
+broadcast over them, aligned on the first (point) axis.
+
+Functions are declared by name. Aliases: an entry `"alias=name"` accepts another spelling
+(`functions=("sigmoid", "s=sigmoid")` makes `s(x)` the sigmoid; a bare `"s"` means the same,
+as does `"ln"` for log). Declaring `sigmoid` also accepts `σ(x)`, `\\sigma(x)` and `sigma(x)`
+unless `sigma` is itself a declared symbol; declaring `log` also accepts `ln`. A name may
+not be both a symbol and a function.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from grader.errors import InvalidAnswer
+from grader.kinds.base import Match
+from grader.kinds.number import fmt_number
+from grader.kinds.sampled import SampledKind, agreement, evaluate, pick_miss, point_text, sample_details
+from grader.parsing import canonical as formula_text
+from grader.parsing import parse_math, resolve_names
+from grader.parsing.ast import Call, Node, fold, rebuild
+from grader.parsing.resolve import FUNCTION_ALIASES
+from grader.sampling import Domain, Real, Sample, draw
+
+EXPR_TEXT_LIMIT = 2_000
+AGREE_REL = 1e-6
+AGREE_ABS = 1e-9
+
+# Spellings accepted for a declared function without declaring them (canonical -> aliases).
+IMPLIED_ALIASES = {"sigmoid": ("sigma",), "log": ("ln",)}  # `σ`, `\sigma` are read as `sigma`
+
+
+def function_table(functions: Sequence[str] | Mapping[str, str], symbols: Sequence[str] | Mapping[str, Any] = ()) -> dict[str, str]:
+    """Every accepted function spelling -> its canonical function name.
+
+    `functions` lists names and `alias=name` entries, or is a mapping alias -> name.
+    """
+    table: dict[str, str] = {}
+    items = list(functions.items()) if isinstance(functions, Mapping) else []
+    if not isinstance(functions, Mapping):
+        for entry in functions:
+            alias, eq, target = (part.strip() for part in entry.partition("="))
+            if not eq:  # a bare known alias (`s`, `ln`) declares its function too
+                target = FUNCTION_ALIASES.get(alias, alias)
+            items.append((alias, target))
+    for alias, target in items:
+        table[alias] = target
+        table.setdefault(target, target)
+    declared = set(symbols)
+    clash = declared & set(table)
+    if clash:
+        raise ValueError(f"{sorted(clash)} declared both as symbols and as functions")
+    for target, aliases in IMPLIED_ALIASES.items():
+        if target in table.values():
+            for alias in aliases:
+                if alias not in declared:
+                    table.setdefault(alias, target)
+    return table
+
+
+def _rename_calls(node: Node, table: Mapping[str, str]) -> Node:
+    def up(n: Node, kids: list[Any], _ctx: Any) -> Node:
+        if isinstance(n, Call) and table.get(n.func, n.func) != n.func:
+            return Call(table[n.func], tuple(kids))
+        return rebuild(n, kids)
+
+    return fold(node, up)
+
+
+def read_formula(text: str, symbols: Sequence[str], functions: Mapping[str, str]) -> Node:
+    """Parse and resolve one formula against the declared symbols and functions.
+
+    Aliases the resolver knows (`s`, `sigma` -> sigmoid, `ln` -> log) are passed on to it;
+    a part's own aliases (`f=relu`) are renamed here first.
+    """
+    node = parse_math(text)
+    custom = {a: t for a, t in functions.items() if a != t and FUNCTION_ALIASES.get(a) != t}
+    if custom:
+        node = _rename_calls(node, custom)
+    known = {a for a, t in functions.items() if a == t or FUNCTION_ALIASES.get(a) == t}
+    return resolve_names(node, symbols=list(symbols), functions=sorted(known | set(functions.values())))
+
+
+class Expr(SampledKind):
+    """A formula in declared symbols, equal to the truth at every sampled point."""
+
+    name = "expr"
+
+    def __init__(
+        self,
+        symbols: Mapping[str, Domain] | Sequence[str],
+        functions: Sequence[str] | Mapping[str, str] = ("exp", "log", "ln", "sqrt"),
+        n_points: int = 24,
+    ) -> None:
+        if isinstance(symbols, str):
+            symbols = [symbols]
+        self.symbols: dict[str, Domain] = (
+            dict(symbols) if isinstance(symbols, Mapping) else {s: Real() for s in symbols}
+        )
+        self.functions = function_table(functions, self.symbols)
+        self.n_points = n_points
+        names = list(self.symbols)
+        self.examples = tuple(  # type: ignore[misc]
+            e for e in (
+                f"3{names[0]} + 1" if names else "3V + 1",
+                f"2*({' - '.join(names[:2])})" if len(names) >= 2 else f"{names[0]}^2/2" if names else "V^2/2",
+                r"\frac{" + (names[0] if names else "V") + "}{2}",
+            )
+        )
+
+    def parse(self, raw: Any) -> Node:
+        if isinstance(raw, bool):
+            raise InvalidAnswer("true/false is not a formula", example=self.examples[0])
+        if isinstance(raw, (int, float)):
+            raw = repr(raw)
+        if not isinstance(raw, str):
+            raise InvalidAnswer(f"expected a formula as text, got {type(raw).__name__}", example=self.examples[0])
+        if len(raw) > EXPR_TEXT_LIMIT:
+            raise InvalidAnswer(
+                f"the formula is {len(raw):,} characters long; at most {EXPR_TEXT_LIMIT:,} are read",
+                example=self.examples[0],
+            )
+        return read_formula(raw, list(self.symbols), self.functions)
+
+    def compare(self, answer: Any, target: Any) -> Match:
+        sample: Sample = target
+        truth = np.asarray(sample.value, dtype=np.float64)
+        details = sample_details(sample)
+        evaluated = evaluate(answer, sample.env, truth)
+        if isinstance(evaluated, str):
+            return Match(0.0, f"Your formula could not be evaluated: {evaluated}.", details)
+        got, truth = evaluated
+        ok = agreement(got, truth, AGREE_REL, AGREE_ABS)
+        if ok.all():
+            return Match(1.0, "", details)
+        where = pick_miss(ok, sample.env)
+        return Match(
+            0.0,
+            f"At {point_text(sample.env, where, sample.meta.get('index'))}: yours {fmt_number(got[where])}, expected {fmt_number(truth[where])}.",
+            details,
+        )
+
+    def canonical(self, value: Any) -> str:
+        if isinstance(value, Sample):
+            return f"a formula checked at {value.n_points} sampled points"
+        return formula_text(value)
+
+    def describe(self) -> str:
+        return "a formula in " + ", ".join(self.symbols) if self.symbols else "a formula"
+
+    # -- helpers for problem sets ------------------------------------------------------------
+    def draw(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """`n_points` seeded values of every symbol."""
+        return draw(rng, self.symbols, self.n_points)
+
+    def sample(self, rng: np.random.Generator, truth: Callable[[dict[str, np.ndarray]], Any]) -> Sample:
+        """Draw the symbols and record `truth(env)` there: a reference function in one line."""
+        env = self.draw(rng)
+        return Sample(env=env, value=np.asarray(truth(env), dtype=np.float64), meta={"method": "sampled points"})

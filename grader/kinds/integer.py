@@ -1,0 +1,76 @@
+"""A whole number (a count of parameters, units, multiplications): exact match only.
+
+Any number form is read (`61,706`, `2.904e5`, `55*55*96`), and the value must be exactly
+integral: `2.904e5` is 290400, `6.5` is read but never equals an integer. Feedback on a miss
+says what was read, never the reference.
+"""
+
+from __future__ import annotations
+
+import numbers
+from fractions import Fraction
+from typing import Any
+
+from grader.errors import TooComplex
+from grader.kinds.base import Kind, Match
+from grader.kinds.number import Scalar, fmt_number, read_number, scalar_of
+
+INT_EXAMPLE = "34944"
+INT_DIGITS = 40
+INT_MAGNITUDE_LIMIT = 10**INT_DIGITS
+
+
+def as_exact_int(value: Scalar) -> Scalar:
+    """An integral value as `int`; anything else unchanged (compare reports it)."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Fraction):
+        return value.numerator if value.denominator == 1 else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+class Int(Kind):
+    """An exact integer, e.g. a parameter count."""
+
+    name = "int"
+    examples = ("34944", "34,944", "(11*11*3+1)*96", "2.904e5")
+
+    def parse(self, raw: Any) -> Scalar:
+        value = as_exact_int(read_number(raw, INT_EXAMPLE))
+        if abs(value) >= INT_MAGNITUDE_LIMIT:  # a bound, and keeps the echo exact and re-readable
+            raise TooComplex(
+                f"the number has more than {INT_DIGITS} digits",
+                expected=f"a whole number of at most {INT_DIGITS} digits",
+                example=INT_EXAMPLE,
+            )
+        return value
+
+    def compare(self, answer: Any, target: Any) -> Match:
+        if not isinstance(answer, int):
+            return Match(0.0, f"Expected a whole number; you gave {fmt_number(answer)}.")
+        if answer == target:
+            return Match(1.0)
+        return Match(0.0, f"Your answer was read as {answer}.")
+
+    def normalise(self, value: Any) -> int:
+        value = scalar_of(value)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"an int part's reference must be a whole number, got {value!r}")
+        exact = as_exact_int(value if isinstance(value, (int, float, Fraction)) else float(value))
+        if not isinstance(exact, int):
+            raise ValueError(f"an int part's reference must be a whole number, got {value!r}")
+        return exact
+
+    def canonical(self, value: Any) -> str:
+        return fmt_number(value, 10)
+
+    def encode(self, value: Any) -> int:
+        return int(value)
+
+    def decode(self, data: Any) -> int:
+        return int(data)
+
+    def describe(self) -> str:
+        return "a whole number"

@@ -1,0 +1,136 @@
+"""What formula kinds share: a `Sample` as the target, evaluation at its points, feedback.
+
+A formula is never compared as text. The student's formula is evaluated (vectorised, by
+`grader.parsing.eval_array`) at the sampled points of the reference, and agrees only if it
+matches the truth at every point; NaN and ∞ never agree. On a miss the feedback shows one
+point where the two differ, chosen with the smallest symbol values so it is easy to check.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from grader.errors import InvalidAnswer
+from grader.kinds.base import Kind
+from grader.kinds.number import fmt_number
+from grader.parsing import eval_array
+from grader.sampling import Sample
+
+
+class SampledKind(Kind):
+    """A kind whose targets are `Sample`s (the truth at seeded points)."""
+
+    sampled = True
+
+    def normalise(self, value: Any) -> Sample:
+        if not isinstance(value, Sample):
+            raise TypeError(f"a {self.name} part's reference must return a grader.sampling.Sample, got {type(value).__name__}")
+        env = {k: np.asarray(v, dtype=np.float64) for k, v in value.env.items()}
+        truth = np.asarray(value.value, dtype=np.float64)
+        if truth.ndim == 0:
+            raise ValueError("a Sample's value needs a first axis of points")
+        for k, v in env.items():
+            if v.ndim == 0 or v.shape[0] != truth.shape[0]:
+                raise ValueError(f"sample symbol {k!r} has shape {v.shape}; the value has {truth.shape[0]} points")
+        return Sample(env=env, value=truth, meta=dict(value.meta))
+
+    def encode(self, value: Any) -> dict[str, Any]:
+        return self.normalise(value).to_json()
+
+    def decode(self, data: Any) -> Sample:
+        return Sample.from_json(data)
+
+    def with_values(self, reference: Any, values: Any) -> Sample:
+        """The reference's points with other true values (a named mistake, an alternative)."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim == 0 or values.shape[0] != reference.n_points:
+            values = np.broadcast_to(values, np.shape(reference.value)).copy()
+        return Sample(env=reference.env, value=values, meta=dict(reference.meta))
+
+
+def sample_details(sample: Sample) -> dict[str, Any]:
+    return {
+        "method": sample.meta.get("method", "sampled points"),
+        "seed": sample.meta.get("seed"),
+        "n_points": sample.n_points,
+    }
+
+
+def _pad(a: np.ndarray, ndim: int) -> np.ndarray:
+    """Trailing axes of 1 up to `ndim`: aligns arrays on their first (point) axis."""
+    return a.reshape(a.shape + (1,) * (ndim - a.ndim)) if a.ndim >= 1 else a
+
+
+def evaluate(node: Any, env: Mapping[str, np.ndarray], truth: np.ndarray) -> tuple[np.ndarray, np.ndarray] | str:
+    """The formula's values and the truth broadcast to one shape, or a message why they cannot be.
+
+    Both are aligned on the first (point) axis: `-2(y-z)` with shape (n,) meets a truth of
+    shape (n, 4) for `h_i`, and a formula broadcast over `h_i` meets a truth of shape (n, 1).
+    """
+    try:
+        with np.errstate(all="ignore"):
+            out = np.asarray(eval_array(node, dict(env)), dtype=np.float64)
+    except InvalidAnswer as exc:
+        return exc.message
+    truth = np.asarray(truth, dtype=np.float64)
+    ndim = max(out.ndim, truth.ndim)
+    try:
+        shape = np.broadcast_shapes(_pad(out, ndim).shape, _pad(truth, ndim).shape)
+    except ValueError:
+        return f"the formula has values of shape {out.shape} where {truth.shape} was expected"
+    return np.broadcast_to(_pad(out, ndim), shape), np.broadcast_to(_pad(truth, ndim), shape)
+
+
+def agreement(answer: np.ndarray, truth: np.ndarray, rel: float, abs_: float) -> np.ndarray:
+    """Element-wise agreement; non-finite values on either side never agree."""
+    with np.errstate(all="ignore"):
+        ok = np.abs(answer - truth) <= rel * np.abs(truth) + abs_
+    return ok & np.isfinite(answer) & np.isfinite(truth)
+
+
+def pick_miss(ok: np.ndarray, env: Mapping[str, np.ndarray]) -> tuple[int, ...]:
+    """The disagreeing element whose point has the smallest symbol values (easiest to check)."""
+    misses = np.argwhere(~ok)
+    points = misses[:, 0]
+    size = np.zeros(ok.shape[0])
+    for v in env.values():
+        a = np.abs(np.asarray(v, dtype=np.float64).reshape(ok.shape[0], -1))
+        size += np.nan_to_num(a, nan=np.inf).sum(axis=1)
+    best = int(np.argmin(size[points]))
+    return tuple(int(i) for i in misses[best])
+
+
+def point_text(
+    env: Mapping[str, np.ndarray],
+    where: tuple[int, ...],
+    index: Mapping[str, Any] | None = None,
+    digits: int = 4,
+) -> str:
+    """`V=7, H=10` or `i=2, y=1, h_i=0.41`: the symbol values at one element of the sample.
+
+    `where` is (point, *trailing); `index` (a Sample's meta["index"], e.g. {"i": [1, 4]})
+    names the trailing axes so the element is shown as `i=2`, else as `(entry 2 of 4)`.
+    """
+    p, rest = where[0], where[1:]
+    parts: list[str] = []
+    named = bool(rest) and index is not None and len(index) == len(rest)
+    if named:
+        for (name, bounds), r in zip(index.items(), rest):  # type: ignore[union-attr]
+            lo = bounds[0] if isinstance(bounds, (list, tuple)) and bounds else 0
+            parts.append(f"{name}={int(lo) + r}")
+    for name, arr in env.items():
+        at = np.asarray(arr)[p]
+        if at.size == 1:
+            parts.append(f"{name}={fmt_number(at.reshape(()).item(), digits)}")
+        elif at.ndim == len(rest) and all(r < n or n == 1 for r, n in zip(rest, at.shape)):
+            element = tuple(min(r, n - 1) for r, n in zip(rest, at.shape))
+            text = f"{name}={fmt_number(at[element], digits)}"
+            if not named:
+                text += f" (entry {int(np.ravel_multi_index(element, at.shape)) + 1} of {at.size})"
+            parts.append(text)
+        else:
+            shown = ", ".join(fmt_number(x, digits) for x in at.ravel()[:8])
+            parts.append(f"{name}=[{shown}{', …' if at.size > 8 else ''}]")
+    return ", ".join(parts)

@@ -1,0 +1,324 @@
+"""Tensor shapes: fixed sizes (`46×62×20`) or sizes given by formulas (`F × ⌊(H-K)/S⌋+1`).
+
+Accepted wrappers: `(…)`, `[…]`, `R^{…}`, `\\mathbb{R}^{…}`, `ℝ^{…}`, `torch.Size([…])`, and
+`Z ∈ …` in front. How dimensions are separated:
+  * `Shape` (numbers only): `×`, `\\times`, `x`, `*`, `·`, commas, or just spaces.
+  * `ShapeFormula` (entries are formulas): `×`, `\\times`, commas outside brackets, and `x`
+    with spaces around it (` x `) or between two digits (`5x4`). `*` and `\\cdot` stay
+    multiplication *inside* an entry, so `2*F × H` has two dimensions, `2F` and `H`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from grader.errors import InvalidAnswer
+from grader.kinds._split import check_length, enclosed, example_for, has_top, short, split_top, strip_math
+from grader.kinds.base import Kind, Match
+from grader.kinds.number import describe_native, fmt_number, read_number, scalar_of
+from grader.kinds.expr import function_table, read_formula
+from grader.kinds.sampled import SampledKind, evaluate, pick_miss, point_text, sample_details
+from grader.parsing import canonical as formula_text
+from grader.sampling import Domain, Sample, draw
+
+SHAPE_TEXT_LIMIT = 1_000
+FORMULA_SHAPE_TEXT_LIMIT = 10_000
+MAX_DIMS = 32
+
+_SPACE_OF = re.compile(
+    r"^(?:[^\W\d]\w*\s*(?:∈|\\in(?![A-Za-z]))\s*)?"  # `Z ∈ `
+    r"(?:\\mathbb\s*\{\s*R\s*\}|\\mathbb\s+R|\\mathbb\{R\}|\\R(?![A-Za-z])|\\Re(?![A-Za-z])|ℝ|R)\s*\^\s*",
+)
+_SIZE_CALL = re.compile(r"^(?:torch\s*\.\s*)?Size\s*\((?P<inner>.*)\)$", re.S)
+_IN = re.compile(r"^[^\W\d]\w*\s*(?:∈|\\in(?![A-Za-z]))\s*")
+_FIXED_SEP = re.compile(r"\s*(?:×|\\times(?![A-Za-z])|[xX*·⋅,;]|\\cdot(?![A-Za-z]))\s*")
+_SPACE = re.compile(r"\s+")
+_BATCH = re.compile(r"^(?:-1|−1|N|B|n|None|batch|\?)$")
+_UINT = re.compile(r"^\d{1,18}$")
+MAX_SIZE = 10**12
+
+
+def _dims_text(shape: Sequence[int]) -> str:
+    return "×".join(str(n) for n in shape) if shape else "()"
+
+
+def _unwrap_shape(text: str, limit: int) -> str:
+    """The list of dimensions inside any accepted wrapper."""
+    check_length(text, limit, "shape")
+    text = strip_math(text)
+    m = _SIZE_CALL.match(text)
+    if m:
+        text = m.group("inner").strip()
+    m = _SPACE_OF.match(text)
+    if m:
+        text = text[m.end() :].strip()
+        if enclosed(text, "{"):
+            text = text[1:-1].strip()
+    else:
+        text = _IN.sub("", text)
+    while enclosed(text, "([{"):
+        text = text[1:-1].strip()
+    return text
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _which(positions: Sequence[int]) -> str:
+    if len(positions) == 1:
+        return f"Dimension {positions[0]} is wrong"
+    listed = ", ".join(str(p) for p in positions[:-1]) + f" and {positions[-1]}"
+    return f"Dimensions {listed} are wrong"
+
+
+class Shape(Kind):
+    """A tensor shape with fixed sizes; with `batch`, a leading `N` or `-1` is allowed and ignored."""
+
+    name = "shape"
+    examples = ("46×62×20", "46 x 62 x 20", "(46, 62, 20)", "[46, 62, 20]", r"\mathbb{R}^{46 \times 62 \times 20}")
+
+    def __init__(self, batch: bool = False) -> None:
+        self.batch = batch
+        if batch:
+            self.examples = self.examples + ("N×46×62×20", "(-1, 46, 62, 20)")  # type: ignore[misc]
+
+    def parse(self, raw: Any) -> tuple[int, ...]:
+        with example_for(self.examples[0]):
+            return self._parse(raw)
+
+    def _parse(self, raw: Any) -> tuple[int, ...]:
+        if isinstance(raw, bool):
+            raise InvalidAnswer("true/false is not a shape", example=self.examples[0])
+        if isinstance(raw, int):
+            entries: list[Any] = [raw]
+        elif isinstance(raw, (list, tuple)):
+            if len(raw) > MAX_DIMS:
+                raise InvalidAnswer(f"a shape has at most {MAX_DIMS} dimensions", example=self.examples[0])
+            entries = list(raw)
+        elif isinstance(raw, str):
+            text = _unwrap_shape(raw, SHAPE_TEXT_LIMIT)
+            if not text:
+                return ()
+            parts = split_top(text, _FIXED_SEP) if has_top(text, _FIXED_SEP) else split_top(text, _SPACE)
+            entries = [p.strip() for p in parts]
+            if len(entries) > MAX_DIMS:
+                raise InvalidAnswer(f"a shape has at most {MAX_DIMS} dimensions", example=self.examples[0])
+        else:
+            raise InvalidAnswer(f"expected a shape, got {describe_native(raw)}", example=self.examples[0])
+        sizes: list[int] = []
+        for i, entry in enumerate(entries, 1):
+            if isinstance(entry, str) and _BATCH.match(entry.strip()) or entry == -1:
+                if i == 1 and self.batch:
+                    continue  # the batch dimension is not compared
+                if i == 1:
+                    raise InvalidAnswer(
+                        f"this part's shape has no batch dimension: leave out {short(str(entry))!r}",
+                        example=self.examples[0],
+                    )
+                raise InvalidAnswer(
+                    f"dimension {i} ({short(str(entry))!r}) is not a size; only the first dimension may be a batch dimension",
+                    example=self.examples[0],
+                )
+            sizes.append(self._size(entry, i))
+        return tuple(sizes)
+
+    def _size(self, entry: Any, position: int) -> int:
+        if isinstance(entry, str):
+            text = entry.strip()
+            if not text:
+                raise InvalidAnswer(
+                    f"dimension {position} is empty (two separators in a row?)", example=self.examples[0]
+                )
+            if _UINT.match(text):
+                return int(text)
+            try:
+                value = read_number(text)
+            except InvalidAnswer:
+                raise InvalidAnswer(
+                    f"dimension {position} ({short(text)!r}) is not a number",
+                    expected="whole-number sizes separated by × (this part's sizes are numbers, not formulas)",
+                    example=self.examples[0],
+                ) from None
+        elif isinstance(entry, bool) or not isinstance(entry, (int, float)):
+            raise InvalidAnswer(
+                f"dimension {position} is {describe_native(entry)}, not a size", example=self.examples[0]
+            )
+        else:
+            value = entry
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) and not (hasattr(value, "denominator") and value.denominator == 1):
+            raise InvalidAnswer(
+                f"dimension {position} ({fmt_number(value)}) is not a whole number", example=self.examples[0]
+            )
+        value = int(value)
+        if value < 0:
+            raise InvalidAnswer(f"dimension {position} ({value}) is negative", example=self.examples[0])
+        if value > MAX_SIZE:
+            raise InvalidAnswer(
+                f"dimension {position} ({fmt_number(value)}) is larger than any tensor ({MAX_SIZE:,} at most)",
+                example=self.examples[0],
+            )
+        return value
+
+    def compare(self, answer: Any, target: Any) -> Match:
+        a, t = tuple(answer), tuple(target)
+        if a == t:
+            return Match(1.0)
+        if len(a) != len(t):
+            text = f"Expected {_plural(len(t), 'dimension')}, got {len(a)}."
+            if self.batch and len(a) == len(t) + 1:
+                text += " Leave out the batch dimension, or write it as N."
+            return Match(0.0, text)
+        wrong = [i for i, (x, y) in enumerate(zip(a, t), 1) if x != y]
+        return Match(0.0, f"{_which(wrong)}.")
+
+    def normalise(self, value: Any) -> tuple[int, ...]:
+        if hasattr(value, "detach"):
+            value = value.detach().cpu().numpy()
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        if isinstance(value, (int, np.integer)):
+            value = [value]
+        sizes = []
+        for v in value:
+            v = scalar_of(v)
+            if isinstance(v, bool) or int(v) != v or v < 0:
+                raise ValueError(f"a shape part's reference must be whole sizes, got {value!r}")
+            sizes.append(int(v))
+        return tuple(sizes)
+
+    def canonical(self, value: Any) -> str:
+        return _dims_text(tuple(value))
+
+    def encode(self, value: Any) -> list[int]:
+        return [int(n) for n in value]
+
+    def decode(self, data: Any) -> tuple[int, ...]:
+        return tuple(int(n) for n in data)
+
+    def describe(self) -> str:
+        return "a shape such as 46×62×20" + (" (a leading batch dimension N is ignored)" if self.batch else "")
+
+
+# -- shapes whose sizes are formulas -----------------------------------------------------------------
+
+
+def _formula_separator(symbols: Sequence[str]) -> re.Pattern[str]:
+    x_between_digits = "" if "x" in symbols or "X" in symbols else r"|(?<=\d)[xX](?=\d)"
+    return re.compile(r"\s*(?:×|\\times(?![A-Za-z])|,|(?<=\s)[xX](?=\s)" + x_between_digits + r")\s*")
+
+
+class ShapeFormula(SampledKind):
+    """A shape whose sizes are formulas in declared symbols, checked at sampled settings.
+
+    The reference returns a `Sample` whose `value` has shape (n_points, ndim): the true
+    sizes (e.g. from a real `torch.nn.Conv2d`) at each sampled setting of the symbols.
+    """
+
+    name = "shape"
+
+    def __init__(self, symbols: Mapping[str, Domain], functions: Sequence[str] = ("floor", "ceil")) -> None:
+        self.symbols: dict[str, Domain] = dict(symbols)
+        self.functions = function_table(functions, self.symbols)
+        self._sep = _formula_separator(list(self.symbols))
+        names = list(self.symbols)[:3] or ["H"]
+        self.examples = (  # type: ignore[misc]
+            " × ".join(names),
+            "(" + ", ".join(names) + ")",
+            r"\mathbb{R}^{" + r" \times ".join(names) + "}",
+            "floor((H - K)/S) + 1" if {"H", "K", "S"} <= set(self.symbols) else f"2*{names[0]} x {names[-1]}",
+        )
+
+    def parse(self, raw: Any) -> tuple[Any, ...]:
+        with example_for(self.examples[0]):
+            return self._parse(raw)
+
+    def _parse(self, raw: Any) -> tuple[Any, ...]:
+        if isinstance(raw, bool):
+            raise InvalidAnswer("true/false is not a shape", example=self.examples[0])
+        if isinstance(raw, (int, float)):
+            raw = [raw]
+        if isinstance(raw, (list, tuple)):
+            if not raw or len(raw) > MAX_DIMS:
+                raise InvalidAnswer(f"a shape has 1 to {MAX_DIMS} dimensions", example=self.examples[0])
+            entries = [str(e) if not isinstance(e, str) else e for e in raw]
+        elif isinstance(raw, str):
+            text = _unwrap_shape(raw, FORMULA_SHAPE_TEXT_LIMIT)
+            if not text:
+                raise InvalidAnswer("the shape is empty", example=self.examples[0])
+            entries = [e.strip() for e in split_top(text, self._sep)]
+            if len(entries) > MAX_DIMS:
+                raise InvalidAnswer(f"a shape has at most {MAX_DIMS} dimensions", example=self.examples[0])
+        else:
+            raise InvalidAnswer(f"expected a shape, got {describe_native(raw)}", example=self.examples[0])
+        return tuple(self._entry(e, i) for i, e in enumerate(entries, 1))
+
+    def _entry(self, text: str, position: int) -> Any:
+        if not text.strip():
+            raise InvalidAnswer(
+                f"dimension {position} is empty (two separators in a row?)", example=self.examples[0]
+            )
+        try:
+            return read_formula(text, list(self.symbols), self.functions)
+        except InvalidAnswer as exc:
+            hint = ""
+            if re.search(r"[xX*·⋅]", text):
+                hint = "; dimensions are separated by ×, ' x ' (with spaces) or commas, and * multiplies inside one"
+            raise InvalidAnswer(
+                f"dimension {position} ({short(text)!r}): {exc.message.rstrip('.')}{hint}",
+                position=exc.position,
+                expected=exc.expected,
+                example=self.examples[0],
+            ) from None
+
+    def normalise(self, value: Any) -> Sample:
+        sample = super().normalise(value)
+        if sample.value.ndim == 1:
+            sample = Sample(sample.env, sample.value.reshape(-1, 1), sample.meta)
+        return sample
+
+    def compare(self, answer: Any, target: Any) -> Match:
+        sample: Sample = target
+        truth = np.asarray(sample.value, dtype=np.float64)
+        if truth.ndim == 1:
+            truth = truth.reshape(-1, 1)
+        details = sample_details(sample)
+        ndim = truth.shape[1]
+        if len(answer) != ndim:
+            return Match(0.0, f"Expected {_plural(ndim, 'dimension')}, got {len(answer)}.", details)
+        for d, node in enumerate(answer):
+            column = truth[:, d]
+            evaluated = evaluate(node, sample.env, column)
+            if isinstance(evaluated, str):
+                return Match(0.0, f"Dimension {d + 1} could not be evaluated: {evaluated}.", details)
+            got, column = evaluated
+            with np.errstate(invalid="ignore"):  # sizes are integers: exact up to float noise
+                close = np.abs(got - column) <= 1e-9 * np.maximum(1.0, np.abs(column))
+            ok = close & np.isfinite(got) & np.isfinite(column)
+            if not ok.all():
+                where = pick_miss(ok, sample.env)
+                return Match(
+                    0.0,
+                    f"Dimension {d + 1} disagrees at {point_text(sample.env, where[:1])}: "
+                    f"you give {fmt_number(got[where])}, the true size there is {fmt_number(column[where])}.",
+                    details,
+                )
+        return Match(1.0, "", details)
+
+    def canonical(self, value: Any) -> str:
+        if isinstance(value, Sample):
+            return f"a shape checked at {value.n_points} sampled settings"
+        return " × ".join(formula_text(n) for n in value)
+
+    def describe(self) -> str:
+        return "a shape whose sizes are formulas in " + ", ".join(self.symbols)
+
+    def draw(self, rng: np.random.Generator, n: int = 48) -> dict[str, np.ndarray]:
+        """Seeded values of every symbol (for a problem set's reference function)."""
+        return draw(rng, self.symbols, n)
+
