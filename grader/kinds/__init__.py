@@ -10,6 +10,7 @@ from grader.kinds.array import Matrix, Vector
 from grader.kinds.base import Kind, Match
 from grader.kinds.choice import Choice
 from grader.kinds.expr import Expr
+from grader.kinds.index_expr import IndexExpr
 from grader.kinds.integer import Int
 from grader.kinds.location import Location, LocationTarget
 from grader.kinds.number import Number
@@ -26,6 +27,7 @@ KINDS: dict[str, type[Kind]] = {
     "location": Location,
     "choice": Choice,
     "expr": Expr,
+    "index-expr": IndexExpr,
     "text": Text,
 }
 
@@ -37,6 +39,7 @@ __all__ = [
     "KIND_CLASSES",
     "Choice",
     "Expr",
+    "IndexExpr",
     "Int",
     "Kind",
     "Location",

@@ -36,6 +36,13 @@ class Kind(ABC):
     #: True for kinds whose reference is a sampled formula (`grader.sampling.Sample`).
     sampled: ClassVar[bool] = False
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Kind":
+        # Remember the constructor call so an answer key can rebuild this kind without
+        # importing the problem set (and torch): see grader.kinds.spec.
+        self = super().__new__(cls)
+        self._init_call = (args, kwargs)
+        return self
+
     @abstractmethod
     def parse(self, raw: Any) -> Any:
         """Read a raw TOML/JSON/YAML value. Raises `InvalidAnswer` with a specific hint."""

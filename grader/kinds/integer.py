@@ -15,7 +15,7 @@ from grader.errors import TooComplex
 from grader.kinds.base import Kind, Match
 from grader.kinds.number import Scalar, fmt_number, read_number, scalar_of
 
-INT_EXAMPLE = "34944"
+INT_EXAMPLE = "1234"
 INT_DIGITS = 40
 INT_MAGNITUDE_LIMIT = 10**INT_DIGITS
 
@@ -35,7 +35,7 @@ class Int(Kind):
     """An exact integer, e.g. a parameter count."""
 
     name = "int"
-    examples = ("34944", "34,944", "(11*11*3+1)*96", "2.904e5")
+    examples = ("1234", "1,234", "(3*3*1+1)*4", "1.5e3")
 
     def parse(self, raw: Any) -> Scalar:
         value = as_exact_int(read_number(raw, INT_EXAMPLE))

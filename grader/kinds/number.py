@@ -22,7 +22,7 @@ from grader.kinds.base import Kind, Match
 from grader.parsing import parse_number
 
 NUMBER_TEXT_LIMIT = 10_000
-NUMBER_EXAMPLE = "0.9933"
+NUMBER_EXAMPLE = "0.25"
 
 Scalar = int | Fraction | float
 
@@ -154,7 +154,7 @@ class Number(Kind):
     """A real number, e.g. a loss or an activation; tensors from references become floats."""
 
     name = "number"
-    examples = ("0.9933", "9.933e-1", "-1/3*(log(0.2)+log(0.5)+log(0.9))", "1.2×10^-3")
+    examples = ("0.25", "2.5e-1", "-1/2*(log(0.8)+log(0.4))", "1.2×10^-3")
 
     def __init__(self, rel_tol: float = 0.005, abs_tol: float = 1e-9) -> None:
         if rel_tol < 0 or abs_tol < 0:

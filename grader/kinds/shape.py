@@ -79,12 +79,12 @@ class Shape(Kind):
     """A tensor shape with fixed sizes; with `batch`, a leading `N` or `-1` is allowed and ignored."""
 
     name = "shape"
-    examples = ("46×62×20", "46 x 62 x 20", "(46, 62, 20)", "[46, 62, 20]", r"\mathbb{R}^{46 \times 62 \times 20}")
+    examples = ("32×32×3", "32 x 32 x 3", "(32, 32, 3)", "[32, 32, 3]", r"\mathbb{R}^{32 \times 32 \times 3}")
 
     def __init__(self, batch: bool = False) -> None:
         self.batch = batch
         if batch:
-            self.examples = self.examples + ("N×46×62×20", "(-1, 46, 62, 20)")  # type: ignore[misc]
+            self.examples = self.examples + ("N×32×32×3", "(-1, 32, 32, 3)")  # type: ignore[misc]
 
     def parse(self, raw: Any) -> tuple[int, ...]:
         with example_for(self.examples[0]):
@@ -202,7 +202,7 @@ class Shape(Kind):
         return tuple(int(n) for n in data)
 
     def describe(self) -> str:
-        return "a shape such as 46×62×20" + (" (a leading batch dimension N is ignored)" if self.batch else "")
+        return "a shape such as 32×32×3" + (" (a leading batch dimension N is ignored)" if self.batch else "")
 
 
 # -- shapes whose sizes are formulas -----------------------------------------------------------------
@@ -231,7 +231,8 @@ class ShapeFormula(SampledKind):
             " × ".join(names),
             "(" + ", ".join(names) + ")",
             r"\mathbb{R}^{" + r" \times ".join(names) + "}",
-            "floor((H - K)/S) + 1" if {"H", "K", "S"} <= set(self.symbols) else f"2*{names[0]} x {names[-1]}",
+            # Deliberately not a formula of any real part: examples are shown to students.
+            f"2*{names[0]} x {names[-1]}",
         )
 
     def parse(self, raw: Any) -> tuple[Any, ...]:

@@ -7,9 +7,9 @@ from grader.kinds import KIND_CLASSES, KINDS, Kind
 
 
 def test_every_kind_is_exported_and_registered():
-    for name in ["Int", "Number", "Vector", "Matrix", "Shape", "ShapeFormula", "Location", "LocationTarget", "Choice", "Expr", "Text"]:
+    for name in ["Int", "Number", "Vector", "Matrix", "Shape", "ShapeFormula", "Location", "LocationTarget", "Choice", "Expr", "IndexExpr", "Text"]:
         assert hasattr(kinds, name)
-    assert set(KINDS) == {"int", "number", "vector", "matrix", "shape", "shape-formula", "location", "choice", "expr", "text"}
+    assert set(KINDS) == {"int", "number", "vector", "matrix", "shape", "shape-formula", "location", "choice", "expr", "index-expr", "text"}
     for key, cls in KINDS.items():
         assert issubclass(cls, Kind)
         assert cls.name == key.replace("-formula", "")
@@ -17,5 +17,5 @@ def test_every_kind_is_exported_and_registered():
 
 
 def test_sampled_flags():
-    assert {n for n, cls in KINDS.items() if cls.sampled} == {"expr", "shape-formula"}
+    assert {n for n, cls in KINDS.items() if cls.sampled} == {"expr", "shape-formula", "index-expr"}
     assert KINDS["text"].manual
