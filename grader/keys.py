@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from grader import __version__
+from grader.kinds.spec import kind_to_spec
 from grader.problemset import Part, ProblemSet
 from grader.sampling import seed_for
 
@@ -29,6 +30,7 @@ class VariantKey(BaseModel):
 class PartKey(BaseModel):
     id: str
     kind: str
+    kind_spec: dict[str, Any] = Field(description="The kind's constructor call (grader.kinds.spec).")
     marks: float
     prompt: str = ""
     reference: Any = None
@@ -37,6 +39,7 @@ class PartKey(BaseModel):
     uses: list[str] = Field(default_factory=list)
     follow_through: list[list[str]] = Field(default_factory=list, description="Routes of part ids.")
     seed: int | None = Field(None, description="Seed of the sample points (formula parts).")
+    has_hints: bool = Field(False, description="The problem set has hints that test wrong answers.")
 
 
 class AnswerKey(BaseModel):
@@ -44,6 +47,7 @@ class AnswerKey(BaseModel):
     title: str
     total: float
     source_hash: str
+    source_file: str = Field("", description="File name of the problem set in the problems folder.")
     torch_version: str
     grader_version: str
     parts: list[PartKey]
@@ -103,7 +107,14 @@ def build_key(ps: ProblemSet) -> AnswerKey:
     values: dict[str, Any] = {}
     parts: list[PartKey] = []
     for part in ps:
-        key = PartKey(id=part.id, kind=part.kind.name, marks=part.marks, prompt=part.prompt)
+        key = PartKey(
+            id=part.id,
+            kind=part.kind.name,
+            kind_spec=kind_to_spec(part.kind),
+            marks=part.marks,
+            prompt=part.prompt,
+            has_hints=bool(part.hints),
+        )
         if part.reference is not None:
             args = [values[u] for u in part.uses]
             reference, extra = compute_part(part, args, ps.id)
@@ -120,6 +131,7 @@ def build_key(ps: ProblemSet) -> AnswerKey:
         title=ps.title,
         total=ps.total,
         source_hash=ps.source_hash(),
+        source_file=ps.module_file.name if ps.module_file else "",
         torch_version=torch_version(),
         grader_version=__version__,
         parts=parts,

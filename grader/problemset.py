@@ -185,27 +185,50 @@ class ProblemSet:
 
     def source_hash(self) -> str:
         """Hash of the problem set's source file: a key built from other source is stale."""
-        data = self.module_file.read_bytes() if self.module_file else self.id.encode()
-        return hashlib.sha256(data).hexdigest()[:16]
+        return source_hash(self.module_file) if self.module_file else hashlib.sha256(self.id.encode()).hexdigest()[:16]
 
 
-def load_problem_sets(directory: Path) -> dict[str, ProblemSet]:
-    """Import every `*.py` in `directory` and collect the `ProblemSet` objects they define."""
-    found: dict[str, ProblemSet] = {}
-    for path in sorted(Path(directory).glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        module_name = f"grader_problems_{path.stem.replace('-', '_')}"
+def source_hash(path: Path) -> str:
+    """Hash of a problem-set file, computed without importing it."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def problem_files(directory: Path) -> list[Path]:
+    """The problem-set modules of a folder (files starting with `_` are helpers)."""
+    return [p for p in sorted(Path(directory).glob("*.py")) if not p.name.startswith("_")]
+
+
+def load_problem_file(path: Path) -> dict[str, ProblemSet]:
+    """Import one problem-set module and collect the `ProblemSet` objects it defines."""
+    path = Path(path)
+    module_name = f"grader_problems_{path.stem.replace('-', '_')}"
+    digest = source_hash(path)
+    cached = sys.modules.get(module_name)
+    # Re-import only when the file changed: importing a set is slow (torch, module building).
+    if cached is not None and getattr(cached, "__file__", None) == str(path) and getattr(cached, "_grader_source_hash", None) == digest:
+        module = cached
+    else:
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
-            continue
+            return {}
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         spec.loader.exec_module(module)
-        for value in vars(module).values():
-            if isinstance(value, ProblemSet):
-                value.module_file = path
-                if value.id in found and found[value.id] is not value:
-                    raise ValueError(f"problem set {value.id!r} defined in two files")
-                found[value.id] = value
+        module._grader_source_hash = digest  # type: ignore[attr-defined]
+    found: dict[str, ProblemSet] = {}
+    for value in vars(module).values():
+        if isinstance(value, ProblemSet):
+            value.module_file = path
+            found[value.id] = value
+    return found
+
+
+def load_problem_sets(directory: Path) -> dict[str, ProblemSet]:
+    """Import every problem-set module in `directory` (this imports torch)."""
+    found: dict[str, ProblemSet] = {}
+    for path in problem_files(directory):
+        for ps_id, ps in load_problem_file(path).items():
+            if ps_id in found and found[ps_id] is not ps:
+                raise ValueError(f"problem set {ps_id!r} defined in two files")
+            found[ps_id] = ps
     return found

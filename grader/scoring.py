@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from grader import __version__
 from grader.errors import InvalidAnswer
 from grader.keys import AnswerKey, PartKey, compute_part
 from grader.kinds.base import Kind, Match
+from grader.kinds.spec import kind_from_spec
 from grader.models import PartResult, Status, Submission, SubmissionReport
 from grader.problemset import Part, ProblemSet
 
@@ -44,23 +45,63 @@ class GradingContext:
     correct: dict[str, bool] = field(default_factory=dict)
 
 
-class PartGrader:
-    """Grades one part of one problem set against its key."""
+class ProblemSource:
+    """The problem set behind a key, imported only when first needed.
 
-    def __init__(self, part: Part, key: PartKey, assignment: str) -> None:
-        self.part = part
+    Grading reads the answer key alone; the problem set (and torch with it) is imported only
+    when follow-through must recompute a reference or a part's hint must test an answer.
+    """
+
+    def __init__(self, problem: "ProblemSet | Callable[[], ProblemSet] | None") -> None:
+        self._problem = problem
+
+    @property
+    def loaded(self) -> bool:
+        return isinstance(self._problem, ProblemSet)
+
+    def get(self) -> ProblemSet | None:
+        if self._problem is not None and not isinstance(self._problem, ProblemSet):
+            self._problem = self._problem()
+        return self._problem
+
+    def part(self, part_id: str) -> Part | None:
+        ps = self.get()
+        return ps.parts.get(part_id) if ps is not None else None
+
+
+class PartGrader:
+    """Grades one part against its key."""
+
+    def __init__(self, key: PartKey, assignment: str, source: ProblemSource) -> None:
         self.key = key
-        self.kind: Kind = part.kind
+        self.id = key.id
+        self.marks = key.marks
         self.assignment = assignment
+        self.source = source
+        self.kind: Kind = self._kind()
         self.reference = self.kind.decode(key.reference) if key.reference is not None else None
         self.alternatives = [(v, self.kind.decode(v.value)) for v in key.alternatives]
         self.mistakes = [(v, self.kind.decode(v.value)) for v in key.mistakes]
 
+    def _kind(self) -> Kind:
+        try:
+            return kind_from_spec(self.key.kind_spec)
+        except KeyError:  # a kind defined in the problem set itself: import it from there
+            return self.part.kind
+
+    @property
+    def part(self) -> Part:
+        """The problem-set part (imports the problem set)."""
+        part = self.source.part(self.id)
+        if part is None:
+            raise LookupError(f"part {self.id} is not in the problem set")
+        return part
+
     def result(self, status: Status, score: float, feedback: str, raw: Any = None, **extra: Any) -> PartResult:
         return PartResult(
-            id=self.part.id,
+            id=self.id,
             score=round(score, 6),
-            max_score=self.part.marks,
+            max_score=self.marks,
             status=status,
             feedback=feedback,
             answer=None if raw is None else echo(raw),
@@ -77,15 +118,15 @@ class PartGrader:
             answer = self.kind.parse(raw)
         except InvalidAnswer as exc:
             return self.result(Status.invalid, 0.0, "Could not read this answer: " + exc.feedback(), raw)
-        ctx.parsed[self.part.id] = answer
+        ctx.parsed[self.id] = answer
         canonical = self.kind.canonical(answer)
         verdict = self.judge(answer, ctx)
         # Only an answer equal to the reference makes follow-through pointless downstream; one
         # right by follow-through itself still carries the earlier error along a chain (conv → h → z).
-        ctx.correct[self.part.id] = verdict.matched == "reference"
+        ctx.correct[self.id] = verdict.matched == "reference"
         return self.result(
             verdict.status,
-            verdict.fraction * self.part.marks,
+            verdict.fraction * self.marks,
             verdict.feedback,
             raw,
             canonical=canonical,
@@ -111,30 +152,32 @@ class PartGrader:
         for variant, target in self.mistakes:
             m = self.kind.compare(answer, target)
             if m.full:
-                credit = max(variant.marks / self.part.marks if self.part.marks else 0.0, best.fraction)
+                credit = max(variant.marks / self.marks if self.marks else 0.0, best.fraction)
                 text = f"Not quite: this is the answer you get with a known mistake — {variant.name}."
                 if variant.note:
                     text += f" {variant.note}"
                 if credit > 0:
-                    text += f" Earns {fmt_marks(credit * self.part.marks)} of {fmt_marks(self.part.marks)}."
+                    text += f" Earns {fmt_marks(credit * self.marks)} of {fmt_marks(self.marks)}."
                 status = Status.partial if credit > 0 else Status.incorrect
                 return Verdict(status, credit, join(text, best.feedback if best.fraction else ""), f"mistake: {variant.name}", best.details)
         status = Status.partial if best.fraction > 0 else Status.incorrect
         lead = "Partly correct." if best.fraction > 0 else "Incorrect."
-        hints = [text for test, text in self.part.hints if test(answer)]
+        part = self.source.part(self.id) if self.key.has_hints else None
+        hints = [text for test, text in part.hints if test(answer)] if part is not None else []
         return Verdict(status, best.fraction, join(lead, best.feedback, *hints), None, best.details)
 
     def follow_through(self, answer: Any, ctx: GradingContext) -> "Verdict | None":
         """Full marks when the answer is right *given* the student's own wrong earlier answers."""
-        for route in self.part.routes:
-            if not route.uses or any(u not in ctx.parsed for u in route.uses):
+        for number, uses in enumerate(self.key.follow_through):
+            if not uses or any(u not in ctx.parsed for u in uses):
                 continue
-            wrong = [u for u in route.uses if not ctx.correct.get(u, False)]
+            wrong = [u for u in uses if not ctx.correct.get(u, False)]
             if not wrong:
                 continue  # earlier answers were right: the reference already covers this route
             try:
+                route = self.part.routes[number]  # the first import of the problem set happens here
                 values = [ctx.parsed[u] for u in route.uses]
-                sub = Part(self.part.id, self.part.marks, self.kind, route.compute, uses=route.uses)
+                sub = Part(self.id, self.marks, self.kind, route.compute, uses=route.uses)
                 target, _ = compute_part(sub, values, self.assignment)
             except Exception:  # the student's values may not fit the computation at all
                 continue
@@ -144,7 +187,7 @@ class PartGrader:
                     f"Correct by follow-through: consistent with your own answer to {', '.join(wrong)}, "
                     f"which differ{'s' if len(wrong) == 1 else ''} from the reference."
                 )
-                return Verdict(Status.correct, 1.0, text, f"follow-through: {', '.join(route.uses)}", m.details)
+                return Verdict(Status.correct, 1.0, text, f"follow-through: {', '.join(uses)}", m.details)
         return None
 
 
@@ -162,12 +205,21 @@ def join(*texts: str) -> str:
 
 
 class AssignmentGrader:
-    """Grades submissions for one assignment; builds the per-part graders once."""
+    """Grades submissions for one assignment from its answer key.
 
-    def __init__(self, ps: ProblemSet, key: AnswerKey) -> None:
-        self.ps = ps
+    `problem` is the problem set, a function that imports it, or None; it is only used for
+    follow-through and hints, so most submissions are graded without importing it.
+    """
+
+    def __init__(self, problem: "ProblemSet | Callable[[], ProblemSet] | None", key: AnswerKey) -> None:
         self.key = key
-        self.graders = [PartGrader(part, key.part(part.id), ps.id) for part in ps]
+        self.source = ProblemSource(problem)
+        self.graders = [PartGrader(part_key, key.assignment, self.source) for part_key in key.parts]
+        self.part_ids = {pk.id for pk in key.parts}
+
+    @property
+    def ps(self) -> ProblemSet | None:
+        return self.source.get()
 
     def grade(self, sub: Submission) -> SubmissionReport:
         ctx = GradingContext()
@@ -177,7 +229,7 @@ class AssignmentGrader:
     def grade_part(self, index: int, sub: Submission, ctx: GradingContext) -> PartResult:
         """Grade part number `index`; a grader bug costs this part only and is reported as ours."""
         pg = self.graders[index]
-        raw = sub.answers.get(pg.part.id)
+        raw = sub.answers.get(pg.id)
         try:
             return pg.grade(raw, ctx)
         except Exception as exc:
@@ -192,13 +244,13 @@ class AssignmentGrader:
     def assemble(self, sub: Submission, results: list[PartResult]) -> SubmissionReport:
         """The report from per-part results (in problem-set order)."""
         warnings = list(sub.warnings)
-        for unknown in sorted(set(map(str, sub.answers)) - set(self.ps.parts)):
+        for unknown in sorted(set(map(str, sub.answers)) - self.part_ids):
             warnings.append(f"unknown part id {unknown!r} ignored")
         return SubmissionReport(
-            assignment=self.ps.id,
+            assignment=self.key.assignment,
             student=sub.student,
             score=round(sum(r.score for r in results), 6),
-            max_score=self.ps.total,
+            max_score=self.key.total,
             parts=results,
             warnings=warnings,
             submitted_at=sub.submitted_at,
