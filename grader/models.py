@@ -77,3 +77,4 @@ class BrokenSubmission(BaseModel):
 
     source: str
     reason: str
+    assignment: str | None = Field(None, description="The assignment the file names, when it could be read that far.")

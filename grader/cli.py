@@ -1,0 +1,191 @@
+"""The `grader` command line (console script `grader = "grader.cli:app"`).
+
+Exit codes (answer-format.md): 0 for a normal run — even when answers are wrong, unreadable
+or whole files are broken (those are listed in OUT/run.json and on stderr); 1 when the grader
+itself failed somewhere (a part with status `error`, or a key that could not be built);
+2 for a usage error (no such folder, no problem sets, unknown --assignment).
+
+Command groups that live in other modules attach themselves to `app`. Either import
+`app` and call `app.add_typer(key_app, name="key")` at import time, or define
+`register(app)`; in both cases the module is a `commands` module of a grader subpackage
+(`grader/<pkg>/commands.py`), which is imported when this module loads. A group that fails
+to import is reported on stderr; the other commands still work.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+import grader
+from grader.models import SubmissionReport
+from grader.report.format import fmt_score
+from grader.report.json_report import export_schema
+from grader.runner import DEFAULT_BUDGET, RunSummary, UsageError, grade_directory, run_schema
+
+app = typer.Typer(
+    name="grader",
+    help="Grade deep-learning homework: answers parsed safely, checked against keys computed with PyTorch.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+EXIT_USAGE = 2  # 0 and 1 come from RunSummary.exit_code
+
+
+@app.callback()
+def main() -> None:
+    """Grade deep-learning homework: answers parsed safely, checked against keys computed with PyTorch."""
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def run(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Class folder: every submission below it is graded.")],
+    out: Annotated[Path, typer.Option("--out", help="Where reports are written.")] = Path("out"),
+    problems: Annotated[Path, typer.Option("--problems", help="Folder of problem sets (*.py).")] = Path("problems"),
+    reference: Annotated[Path, typer.Option("--reference", help="Folder of built answer keys (<assignment>.json).")] = Path(
+        "reference"
+    ),
+    assignment: Annotated[
+        Optional[str], typer.Option("--assignment", help="Assignment id for files that do not name one (overrides theirs).")
+    ] = None,
+    budget: Annotated[
+        float,
+        typer.Option(
+            "--budget", min=0, help="Seconds allowed per part; each submission is graded in a killable worker process. 0: no limit, grade in this process."
+        ),
+    ] = DEFAULT_BUDGET,
+    workers: Annotated[
+        Optional[int], typer.Option("--workers", min=1, help="Worker processes [default: the number of CPUs].")
+    ] = None,
+    db: Annotated[
+        Optional[str], typer.Option("--db", help="Grade store: SQLAlchemy URL or SQLite file [default: OUT/grades.sqlite].")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary table.")] = False,
+) -> None:
+    """Grade every submission below DIR; write per-student JSON and Markdown reports, a gradebook
+    CSV and a class summary per assignment, and OUT/run.json. Each report is recorded in the
+    grade store, and manual scores and overrides recorded there are applied to what is written.
+
+    Exit code 0 even when answers are wrong or files are broken (listed in run.json and on
+    stderr); 1 if the grader itself failed on a part; 2 for a usage error.
+    """
+    err = _stderr()
+    started = time.perf_counter()
+    store = _StoreHook(out, db)
+    try:
+        summary = grade_directory(
+            directory,
+            out,
+            problems_dir=problems,
+            reference_dir=reference,
+            assignment=assignment,
+            progress=not quiet,
+            budget=budget or None,
+            workers=workers,
+            on_report=store,
+        )
+    except UsageError as exc:
+        err.print(Text(f"error: {exc}"))
+        raise typer.Exit(EXIT_USAGE) from None
+    finally:
+        store.close()
+    elapsed = time.perf_counter() - started
+
+    for warning in summary.warnings:
+        err.print(Text(f"warning: {warning}"))
+    for broken in summary.broken:
+        err.print(Text(f"broken: {broken.source}: {broken.reason}"))
+    for error in summary.errors:
+        err.print(Text(f"error: {error}"))
+    if summary.error_parts:
+        failed = sorted({r.file for r in summary.reports if r.error_parts})
+        err.print(Text(f"error: the grader failed on {summary.error_parts} part(s) in: {', '.join(failed)}"))
+    if not quiet:
+        _print_table(summary, out, elapsed)
+    raise typer.Exit(summary.exit_code)
+
+
+class _StoreHook:
+    """Records each report in the grade store and returns it with manual scores applied.
+
+    The store is opened at the first report, so a run that stops on a usage error (or grades
+    nothing) leaves no empty run behind.
+    """
+
+    def __init__(self, out: Path, db: str | None) -> None:
+        self.out, self.db = out, db
+        self.recorder: Any = None
+
+    def __call__(self, report: SubmissionReport) -> SubmissionReport:
+        if self.recorder is None:
+            from grader.store.recorder import RunRecorder
+
+            self.recorder = RunRecorder.open(self.out, self.db)
+        return self.recorder.record(report)
+
+    def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
+
+
+def _print_table(summary: RunSummary, out: Path, elapsed: float) -> None:
+    table = Table(title="grader run", title_justify="left")
+    for column, justify in (("assignment", "left"), ("graded", "right"), ("broken", "right"), ("mean", "right"), ("max", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for a in summary.assignments:
+        mean = "-" if a.mean is None else fmt_score(round(a.mean, 2))
+        # Text() so ids are never read as rich markup.
+        table.add_row(Text(a.assignment), str(a.graded), str(a.broken), mean, fmt_score(a.max_score))
+    console = Console()
+    console.print(table)
+    unattributed = sum(1 for b in summary.broken if b.assignment not in {a.assignment for a in summary.assignments})
+    console.print(
+        Text(
+            f"{summary.graded} submission(s) graded, {len(summary.broken)} broken"
+            + (f" ({unattributed} for no known assignment)" if unattributed else "")
+            + f", {summary.error_parts} grader error(s); reports in {out}; took {elapsed:.2f} s"
+        )
+    )
+
+
+@app.command()
+def schema(
+    run_file: Annotated[bool, typer.Option("--run", help="The schema of OUT/run.json instead.")] = False,
+) -> None:
+    """Print the JSON schema of the per-submission report (the LMS contract)."""
+    typer.echo(json.dumps(run_schema() if run_file else export_schema(), indent=2, sort_keys=True))
+
+
+def _attach_command_groups() -> None:
+    """Import every `grader.<pkg>.commands` module so it can attach its sub-commands."""
+    for info in sorted(pkgutil.iter_modules(grader.__path__), key=lambda m: m.name):
+        folder = Path(grader.__path__[0]) / info.name
+        # Look on disk first: importing every subpackage would slow down `grader --help`.
+        if not info.ispkg or not ((folder / "commands.py").is_file() or (folder / "commands").is_dir()):
+            continue
+        name = f"grader.{info.name}.commands"
+        try:
+            module = importlib.import_module(name)
+            register = getattr(module, "register", None)
+            if callable(register):
+                register(app)
+        except Exception as exc:  # one broken group must not take `grader run` down with it
+            _stderr().print(Text(f"warning: commands in {name} not loaded: {exc}"))
+
+
+_attach_command_groups()

@@ -1,0 +1,65 @@
+"""The student's readable report: score, a table of parts, then each answer as read and feedback.
+
+Everything that came from the student (name, answers, how they were read, warnings and
+feedback that may quote them) passes through `grader.report.format`, so it renders as text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.models import PartResult, SubmissionReport
+from grader.report.format import code_block, code_span, escape_text, fmt_score
+
+
+def render_report(report: SubmissionReport) -> str:
+    lines = [
+        f"# {escape_text(report.assignment)}: report for {escape_text(report.student)}",
+        "",
+        f"**Score: {fmt_score(report.score)} / {fmt_score(report.max_score)}**",
+        "",
+    ]
+    if report.source:
+        lines.append(f"- Answers read from {code_span(report.source)}")
+    if report.submitted_at:
+        lines.append(f"- Submitted at {code_span(report.submitted_at.isoformat())}")
+    if report.source or report.submitted_at:
+        lines.append("")
+    if report.warnings:
+        lines += ["## Warnings", ""] + [f"- {escape_text(w)}" for w in report.warnings] + [""]
+    # Part ids and statuses come from the problem set and the grader, never from the student,
+    # so this table is the only place cells are not code-fenced student text.
+    lines += ["## Parts", "", "| Part | Score | Status |", "| --- | ---: | --- |"]
+    for p in report.parts:
+        lines.append(f"| {_table_cell(p.id)} | {fmt_score(p.score)} / {fmt_score(p.max_score)} | {p.status.value} |")
+    lines.append("")
+    for p in report.parts:
+        lines += _part_section(p)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _table_cell(text: str) -> str:
+    return escape_text(text).replace("\\|", "&#124;")
+
+
+def _part_section(p: PartResult) -> list[str]:
+    out = [f"### {escape_text(p.id)} ({p.status.value}, {fmt_score(p.score)} / {fmt_score(p.max_score)})", ""]
+    if p.answer is None:
+        out += ["Your answer: *(none)*", ""]
+    elif "\n" in p.answer or "\r" in p.answer:
+        out += ["Your answer:", "", code_block(p.answer), ""]
+    else:
+        out += [f"Your answer: {code_span(p.answer)}", ""]
+    if p.canonical is not None and p.canonical != p.answer:
+        out += [f"Read as: {code_span(p.canonical)}", ""]
+    if p.feedback:
+        out += [f"Feedback: {escape_text(p.feedback)}", ""]
+    return out
+
+
+def write_markdown(report: SubmissionReport, path: Path) -> Path:
+    """OUT/<assignment>/<student>.md"""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_report(report), encoding="utf-8", newline="\n")
+    return path

@@ -1,0 +1,401 @@
+"""`grader run`: grade every submission below a class folder and write the reports.
+
+Problem sets are loaded once and each assignment's key once (lazily: an assignment nobody
+submitted is never keyed). One bad file becomes a `BrokenSubmission` and the batch goes on;
+a failure of the grader itself (a key that cannot be built, a crash outside a part) is
+recorded in `RunSummary.errors` and makes the exit code 1, as an `error` part does.
+
+With a per-part `budget` (the CLI's default) submissions are graded by `grader.isolation`'s
+pool of killable worker processes, fed with the keys built here, so an answer that hangs a
+check or eats memory costs that part, not the run. If the pool cannot start, the rest is
+graded in this process and the run says so in its warnings.
+
+Outputs are a pure function of the inputs: sorted submissions, no timestamps or durations,
+paths relative to the class folder and OUT, stable number formatting. Two runs over the same
+files are byte-identical; timings are printed by the CLI, never written.
+
+    OUT/run.json                        counts, broken files with reasons, warnings, errors
+    OUT/<assignment>/<student>.json     per-submission report (the LMS contract)
+    OUT/<assignment>/<student>.md       the same for the student to read
+    OUT/<assignment>/gradebook.csv      one row per submission
+    OUT/<assignment>/summary.md         class statistics and common wrong answers
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from grader import __version__
+from grader.keys import AnswerKey, load_or_build_key
+from grader.models import BrokenSubmission, Status, Submission, SubmissionReport
+from grader.problemset import ProblemSet, load_problem_sets
+from grader.report.gradebook import write_gradebook
+from grader.report.json_report import write_json, write_report
+from grader.report.markdown import write_markdown
+from grader.report.summary import PartInfo, class_stats, write_summary
+from grader.scoring import AssignmentGrader
+from grader.submission import discover, read_submission
+
+RUN_FILE = "run.json"
+# Names the per-assignment folder already uses; a student called "summary" must not clobber them.
+RESERVED_NAMES = frozenset({"gradebook", "summary", "run"})
+MAX_NAME = 80
+MAX_RUN_FILE_BYTES = 16 * 1024 * 1024
+
+DEFAULT_BUDGET = 2.0  # seconds per part, as grader.isolation's default
+SUBMISSIONS_PER_WORKER = 20
+
+ReportHook = Callable[[SubmissionReport], SubmissionReport]
+Outcome = SubmissionReport | BrokenSubmission
+
+
+class UsageError(Exception):
+    """The run cannot start (no such folder, no problem sets...): exit code 2."""
+
+
+class ReportEntry(BaseModel):
+    assignment: str
+    student: str
+    file: str = Field(description="The JSON report, relative to OUT; the Markdown report is beside it.")
+    source: str | None = None
+    score: float
+    max_score: float
+    error_parts: int = 0
+
+
+class AssignmentSummary(BaseModel):
+    assignment: str
+    title: str
+    max_score: float
+    graded: int
+    broken: int
+    mean: float | None = None
+    median: float | None = None
+    min: float | None = None
+    max: float | None = None
+    error_parts: int = 0
+
+
+class RunSummary(BaseModel):
+    """OUT/run.json: what a run did, without timestamps so reruns are byte-identical."""
+
+    grader_version: str = __version__
+    graded: int = 0
+    broken: list[BrokenSubmission] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list, description="Failures of the grader itself, outside a part.")
+    assignments: list[AssignmentSummary] = Field(default_factory=list)
+    reports: list[ReportEntry] = Field(default_factory=list)
+
+    @property
+    def error_parts(self) -> int:
+        return sum(r.error_parts for r in self.reports)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when the grader failed somewhere (an `error` part or a run error), else 0."""
+        return 1 if self.errors or self.error_parts else 0
+
+
+def safe_name(student: str) -> str:
+    """A file name for a student id: no separators, no leading dot, bounded length."""
+    name = re.sub(r"[^\w.-]", "_", student).lstrip(".")[:MAX_NAME]
+    return name or "student"
+
+
+def assign_file_names(reports: list[SubmissionReport]) -> list[str]:
+    """One distinct file stem per report, in the given (sorted) order.
+
+    The first of several submissions by one student (or of ids equal after sanitising, or
+    equal but for case, for case-insensitive disks) keeps the plain name; later ones get
+    `~2`, `~3`... `~` never survives `safe_name`, so these cannot collide with a real id.
+    """
+    taken = set(RESERVED_NAMES)
+    names = []
+    for report in reports:
+        base = safe_name(report.student)
+        name, k = base, 1
+        while name.lower() in taken:
+            k += 1
+            name = f"{base}~{k}"
+        taken.add(name.lower())
+        names.append(name)
+    return names
+
+
+def _load_sets(problems_dir: Path) -> dict[str, ProblemSet]:
+    problems_dir = Path(problems_dir)
+    if not problems_dir.is_dir():
+        raise UsageError(f"problem-set folder {problems_dir} does not exist (use --problems DIR)")
+    try:
+        sets = load_problem_sets(problems_dir)
+    except Exception as exc:  # an instructor's file failed to import: nothing can be graded
+        raise UsageError(f"could not load the problem sets in {problems_dir}: {_reason(exc)}") from exc
+    if not sets:
+        raise UsageError(f"no problem sets found in {problems_dir} (a *.py file defining a ProblemSet)")
+    return sets
+
+
+class _Run:
+    """State of one run: problem sets, lazily built graders, what has gone wrong so far."""
+
+    def __init__(self, sets: dict[str, ProblemSet], reference_dir: Path | None) -> None:
+        self.sets = sets
+        self.reference_dir = reference_dir
+        self.graders: dict[str, AssignmentGrader | None] = {}
+        self.keys: dict[str, AnswerKey] = {}
+        self.summary = RunSummary()
+
+    def grader_for(self, assignment: str) -> AssignmentGrader | None:
+        if assignment not in self.graders:
+            ps = self.sets[assignment]
+            try:
+                key, notes = load_or_build_key(ps, self.reference_dir)
+                self.graders[assignment] = AssignmentGrader(ps, key)
+                self.keys[assignment] = key
+                self.summary.warnings += [n for n in notes if n not in self.summary.warnings]
+            except Exception as exc:
+                self.summary.errors.append(f"the answer key for {assignment!r} could not be built: {_reason(exc)}")
+                self.graders[assignment] = None
+        return self.graders[assignment]
+
+    def check(self, sub: Submission) -> BrokenSubmission | None:
+        """Why this submission cannot be graded, if it cannot."""
+        if sub.assignment not in self.sets:
+            reason = f"unknown assignment {sub.assignment!r}; known: {', '.join(sorted(self.sets))}"
+        elif self.grader_for(sub.assignment) is None:
+            reason = "not graded: the answer key could not be built (see errors)"
+        else:
+            return None
+        return BrokenSubmission(source=sub.source, reason=reason, assignment=sub.assignment)
+
+    def grade_here(self, sub: Submission) -> Outcome:
+        grader = self.graders[sub.assignment]
+        assert grader is not None
+        try:
+            return grader.grade(sub)
+        except Exception as exc:  # scoring contains per-part failures already: this is a bug
+            return self.failed(sub, f"the grader failed: {_reason(exc)}")
+
+    def failed(self, sub: Submission, reason: str) -> BrokenSubmission:
+        self.summary.errors.append(f"{sub.source}: {reason}")
+        return BrokenSubmission(source=sub.source, reason=reason, assignment=sub.assignment)
+
+    def grade_isolated(self, subs: list[Submission], budget: float, workers: int | None) -> Iterator[Outcome]:
+        """Outcomes in order, each part under `budget` seconds in a worker process (grader.isolation)."""
+        from grader.isolation import GradingPool
+
+        needed = sorted({s.assignment for s in subs})
+        files = sorted({str(self.sets[a].module_file) for a in needed if self.sets[a].module_file})
+        loader = _KeyedLoader(tuple(files), tuple((a, self.keys[a].model_dump_json()) for a in needed))
+        # Each worker imports the problem files (and torch) once: a small class needs few.
+        n = workers or min(os.cpu_count() or 1, -(-len(subs) // SUBMISSIONS_PER_WORKER))
+        with GradingPool(loader, workers=n, budget=budget) as pool:
+            for outcome, sub in zip(pool.grade(subs), subs):  # the pool's generator first: it runs to its end
+                if isinstance(outcome, BrokenSubmission):
+                    outcome = outcome.model_copy(update={"assignment": sub.assignment})
+                yield outcome
+
+
+@dataclass(frozen=True)
+class _KeyedLoader:
+    """A worker's graders: only the problem files this run needs (importing every problem set
+    can take seconds each), with the keys the parent already has, so no worker rebuilds one."""
+
+    files: tuple[str, ...]
+    keys: tuple[tuple[str, str], ...]  # (assignment, AnswerKey JSON)
+
+    def __call__(self) -> dict[str, AssignmentGrader]:
+        sets: dict[str, ProblemSet] = {}
+        for file in self.files:
+            sets.update(_import_problem_file(Path(file)))
+        return {a: AssignmentGrader(sets[a], AnswerKey.model_validate_json(k)) for a, k in self.keys}
+
+
+def _import_problem_file(path: Path) -> dict[str, ProblemSet]:
+    """The problem sets one file defines, imported as `load_problem_sets` does."""
+    name = f"grader_problems_{path.stem.replace('-', '_')}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    found = {v.id: v for v in vars(module).values() if isinstance(v, ProblemSet)}
+    for ps in found.values():
+        ps.module_file = path
+    return found
+
+
+def _reason(exc: BaseException) -> str:
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+@contextmanager
+def _progress_bar(enabled: bool, total: int) -> Iterator[Callable[[], None]]:
+    """A rich progress bar on a terminal; nothing at all otherwise (logs, pipes, tests)."""
+    if not (enabled and total and sys.stdout.isatty()):
+        yield lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+    ) as bar:
+        task = bar.add_task("grading", total=total)
+        yield lambda: bar.advance(task)
+
+
+def _previous_files(out: Path) -> set[str]:
+    """Report files the previous run in OUT wrote (from its run.json), to clear stale ones."""
+    path = out / RUN_FILE
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_RUN_FILE_BYTES:
+            return set()
+        old = RunSummary.model_validate_json(path.read_bytes())
+    except (OSError, ValueError):
+        return set()
+    files = set()
+    for entry in old.reports:
+        rel = Path(entry.file)
+        if rel.is_absolute() or ".." in rel.parts or rel.suffix != ".json":
+            continue  # only ever delete what a run of ours wrote inside OUT
+        files |= {rel.as_posix(), rel.with_suffix(".md").as_posix()}
+    return files
+
+
+def grade_directory(
+    root: Path,
+    out: Path,
+    *,
+    problems_dir: Path,
+    reference_dir: Path | None,
+    assignment: str | None = None,
+    progress: bool = True,
+    budget: float | None = DEFAULT_BUDGET,
+    workers: int | None = None,
+    on_report: ReportHook | None = None,
+) -> RunSummary:
+    """Grade every submission below `root` into `out`. Raises `UsageError` if the run cannot start.
+
+    `assignment` (`--assignment`) names the assignment of files that do not say, and limits
+    nothing else. With a `budget` (seconds per part) submissions are graded in `workers`
+    killable processes (grader.isolation), so an answer that hangs a check or eats memory
+    costs that part, not the run; `budget=None` (or 0) grades in this process. `on_report`
+    may replace each report before it is written (the grade store merges manual scores there).
+    """
+    root, out = Path(root), Path(out)
+    if not root.exists():
+        raise UsageError(f"submission folder {root} does not exist")
+    sets = _load_sets(problems_dir)
+    if assignment is not None and assignment not in sets:
+        raise UsageError(f"unknown assignment {assignment!r}; known: {', '.join(sorted(sets))}")
+    run = _Run(sets, Path(reference_dir) if reference_dir is not None else None)
+    summary = run.summary
+
+    excluded = [out, Path(problems_dir)] + ([Path(reference_dir)] if reference_dir is not None else [])
+    outcomes: list[Outcome] = []
+    todo: list[tuple[int, Submission]] = []
+    for path in discover(root, exclude=excluded):
+        item = read_submission(path, assignment_override=assignment, root=root)
+        outcome = run.check(item) if isinstance(item, Submission) else item
+        if outcome is None:
+            todo.append((len(outcomes), item))  # type: ignore[arg-type]
+        outcomes.append(outcome or item)  # a placeholder until graded
+
+    with _progress_bar(progress, len(todo)) as advance:
+        remaining = list(todo)
+        if budget and remaining:
+            from grader.isolation import PoolError
+
+            try:
+                isolated = run.grade_isolated([s for _, s in todo], budget, workers)
+                for outcome, (i, _sub) in zip(isolated, todo):
+                    outcomes[i] = outcome
+                    remaining.pop(0)
+                    advance()
+            except PoolError as exc:
+                summary.warnings.append(f"isolated grading unavailable ({exc}); the rest was graded in this process, without time limits")
+        for i, sub in remaining:
+            outcomes[i] = run.grade_here(sub)
+            advance()
+
+    graded: dict[str, list[SubmissionReport]] = {}
+    for outcome in outcomes:
+        if isinstance(outcome, BrokenSubmission):
+            summary.broken.append(outcome)
+        elif isinstance(outcome, SubmissionReport):
+            report = on_report(outcome) if on_report is not None else outcome
+            graded.setdefault(report.assignment, []).append(report)
+    _write_outputs(out, sets, graded, summary, assignment)
+    return summary
+
+
+def _write_outputs(
+    out: Path, sets: dict[str, ProblemSet], graded: dict[str, list[SubmissionReport]], summary: RunSummary, assignment: str | None
+) -> None:
+    stale = _previous_files(out)
+    written: set[str] = set()
+    touched = sorted(set(graded) | {b.assignment for b in summary.broken if b.assignment in sets} | ({assignment} if assignment else set()))
+    summary.broken.sort(key=lambda b: b.source)
+    for a in touched:
+        ps = sets[a]
+        reports = sorted(graded.get(a, []), key=lambda r: (r.student, r.source or ""))
+        folder = out / a
+        for report, name in zip(reports, assign_file_names(reports)):
+            write_report(report, folder / f"{name}.json")
+            write_markdown(report, folder / f"{name}.md")
+            written |= {f"{a}/{name}.json", f"{a}/{name}.md"}
+            summary.reports.append(
+                ReportEntry(
+                    assignment=a,
+                    student=report.student,
+                    file=f"{a}/{name}.json",
+                    source=report.source,
+                    score=report.score,
+                    max_score=report.max_score,
+                    error_parts=sum(p.status is Status.error for p in report.parts),
+                )
+            )
+        # Broken files of this assignment, and those no known assignment can claim.
+        broken = [b for b in summary.broken if b.assignment == a or b.assignment not in sets]
+        write_gradebook(folder / "gradebook.csv", [p.id for p in ps], reports)
+        write_summary(folder / "summary.md", a, ps.title, [PartInfo(id=p.id, max_score=p.marks) for p in ps], reports, broken)
+        stats = class_stats(reports)
+        summary.assignments.append(
+            AssignmentSummary(
+                assignment=a,
+                title=ps.title,
+                max_score=ps.total,
+                graded=len(reports),
+                broken=sum(b.assignment == a for b in summary.broken),
+                mean=stats.mean,
+                median=stats.median,
+                min=stats.min,
+                max=stats.max,
+                error_parts=sum(r.error_parts for r in summary.reports if r.assignment == a),
+            )
+        )
+    for rel in sorted(stale - written):
+        if rel.split("/", 1)[0] in touched:
+            (out / rel).unlink(missing_ok=True)
+    summary.graded = len(summary.reports)
+    write_json(summary, out / RUN_FILE)
+
+
+def run_schema() -> dict:
+    """JSON schema of OUT/run.json."""
+    return RunSummary.model_json_schema()
+
+
+__all__ = ["RunSummary", "UsageError", "grade_directory", "run_schema", "safe_name", "assign_file_names"]

@@ -1,0 +1,361 @@
+"""The read step: find submission files below a class folder and read each into a `Submission`.
+
+Every file is untrusted. Whatever is wrong with one (too large, not UTF-8, bad TOML, nested a
+million deep, a YAML alias bomb, a symlink out of the class folder) comes back as a
+`BrokenSubmission` with a reason a person can act on; nothing here raises for a bad file.
+
+Accepted layouts (answer-format.md): `<student>/answers.{toml,yaml,yml,json}` (the folder is the
+student's: nothing else in it or below it is a submission), or any `*.toml|yaml|yml|json` file
+elsewhere in the tree (the file stem is the student). Hidden files and folders are skipped.
+Answers given as nested tables (TOML dotted keys, `[answers.q1.conv1]`, nested YAML/JSON
+mappings) are flattened to dotted part ids, so `q1.conv1.params = 1` means `"q1.conv1.params"`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+import tomllib
+from collections.abc import Iterable
+from datetime import date, datetime, time, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from grader.models import BrokenSubmission, Submission
+
+ANSWER_NAMES = ("answers.toml", "answers.yaml", "answers.yml", "answers.json")
+SUFFIXES = (".toml", ".yaml", ".yml", ".json")
+MAX_FILE_BYTES = 2 * 1024 * 1024
+# PyYAML's safe loader is pure Python (~1 µs a byte, ~70 µs a node): a smaller cap and a token
+# budget keep one hostile YAML file to a second or two. (The C loader is not used: it
+# segfaults on deep nesting.)
+MAX_YAML_BYTES = 512 * 1024
+MAX_YAML_TOKENS = 20_000
+# Caps on the loaded structure. A whole homework is a few hundred values, a native 100×100
+# matrix 10k; aliases can make a small YAML file expand without bound, so the walk counts.
+MAX_VALUES = 200_000
+MAX_DEPTH = 32
+TOP_LEVEL_KEYS = ("assignment", "student", "submitted_at", "answers")
+MAX_NAME_CHARS = 200  # an assignment or student id longer than this is not one
+
+
+class Unreadable(Exception):
+    """Why a file is not a submission (becomes `BrokenSubmission.reason`)."""
+
+
+# -- discovery -------------------------------------------------------------------------------
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def _resolved(path: Path) -> Path | None:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop
+        return None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    target, base = _resolved(path), _resolved(root)
+    return target is not None and base is not None and target.is_relative_to(base)
+
+
+def discover(root: Path, *, exclude: Iterable[Path] = ()) -> list[Path]:
+    """Every submission file below `root`, sorted by path.
+
+    Symlinks are never followed into folders. A symlink (to a file or a folder) that points
+    outside `root` is still returned, so that `read_submission(..., root=root)` reports it.
+    Folders in `exclude` (e.g. the output folder when it lies inside `root`) are skipped.
+    """
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    skip = {_resolved(p) for p in map(Path, exclude) if p.exists()} - {None}
+    found: list[Path] = []
+    for folder, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(folder)
+        kept = []
+        for d in sorted(dirnames):
+            sub = here / d
+            if _hidden(d) or _resolved(sub) in skip:
+                continue
+            if sub.is_symlink():
+                if not _inside(sub, root):
+                    found.append(sub)  # reported by read_submission, never walked
+                continue
+            kept.append(d)
+        dirnames[:] = kept
+        files = sorted(f for f in filenames if not _hidden(f))
+        answers = [f for f in files if f.lower() in ANSWER_NAMES]
+        if answers:
+            dirnames[:] = []  # a student's folder: nothing below it is another submission
+            files = answers
+        for f in files:
+            if Path(f).suffix.lower() in SUFFIXES:
+                found.append(here / f)
+    return sorted(set(found), key=lambda p: p.as_posix())
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def _read_bounded(path: Path, root: Path | None) -> bytes:
+    if _resolved(path) is None:
+        raise Unreadable("cannot resolve the path (a symlink loop?)")
+    if root is not None and not _inside(path, root):
+        raise Unreadable("leads outside the class folder (a symlink?); not followed")
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise Unreadable(f"cannot read file: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+        raise Unreadable("not a regular file")
+    limit = MAX_YAML_BYTES if path.suffix.lower() in (".yaml", ".yml") else MAX_FILE_BYTES
+    if info.st_size > limit:
+        raise Unreadable(f"file is too large ({_size(info.st_size)}; the limit is {_size(limit)})")
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)  # the file may have grown since stat()
+    except OSError as exc:
+        raise Unreadable(f"cannot read file: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise Unreadable(f"file is too large (more than {_size(limit)})")
+    return data
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{math.ceil(n / 1024)} KB"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _parse(text: str, suffix: str, warnings: list[str]) -> Any:
+    """The document as Python data; parser errors become `Unreadable` with their position."""
+    try:
+        if suffix == ".toml":
+            return tomllib.loads(text)
+        if suffix == ".json":
+            return json.loads(text, object_pairs_hook=_pairs_hook(warnings))
+        _check_yaml_tokens(text)
+        return yaml.safe_load(text)
+    except RecursionError:
+        raise Unreadable("the file is nested too deeply to read") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise Unreadable(f"invalid TOML: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise Unreadable(f"invalid JSON: {exc.msg} (at line {exc.lineno}, column {exc.colno})") from None
+    except yaml.YAMLError as exc:
+        raise Unreadable(f"invalid YAML: {_one_line(str(exc))}") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. an integer of 5000 digits
+        raise Unreadable(f"invalid {suffix[1:].upper()}: {_one_line(str(exc))}") from None
+
+
+_YAML_OPEN = (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken, yaml.BlockSequenceStartToken, yaml.BlockMappingStartToken)
+_YAML_CLOSE = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
+
+
+def _check_yaml_tokens(text: str) -> None:
+    """Stop a YAML file before it gets expensive: PyYAML's scanner costs O(nesting) per token
+    (so `[[[[...` is quadratic) and its composer recurses, so cap both tokens and depth."""
+    depth = 0
+    for count, token in enumerate(yaml.scan(text, Loader=yaml.SafeLoader), 1):
+        if count > MAX_YAML_TOKENS:
+            raise Unreadable(f"YAML file has too many elements (more than {MAX_YAML_TOKENS})")
+        if isinstance(token, _YAML_OPEN):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise Unreadable(f"the file is nested too deeply (more than {MAX_DEPTH} levels)")
+        elif isinstance(token, _YAML_CLOSE):
+            depth -= 1
+
+
+def _pairs_hook(warnings: list[str]):
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in pairs:
+            if k in out:
+                warnings.append(f"duplicate key {_show(k)} in JSON; the last value was used")
+            out[k] = v
+        return out
+
+    return hook
+
+
+def _clean_str(s: str) -> str:
+    # A lone surrogate (legal in JSON "\ud800") cannot be written out as UTF-8 later.
+    return s.encode("utf-8", "replace").decode("utf-8")
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.values = 0
+
+    def spend(self) -> None:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise Unreadable(f"the file holds too many values (more than {MAX_VALUES})")
+
+
+def _plain(value: Any, budget: _Budget, depth: int = 0) -> Any:
+    """A bounded copy as JSON-like data: str keys, lists, numbers, strings, booleans, None.
+
+    Copying breaks YAML alias sharing (and cycles), which the budget and depth cap bound.
+    Dates become ISO strings; anything else exotic (YAML !!binary, !!set) becomes its str().
+    """
+    budget.spend()
+    if depth > MAX_DEPTH:
+        raise Unreadable(f"the file is nested too deeply (more than {MAX_DEPTH} levels)")
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return _clean_str(value)
+    if isinstance(value, dict):
+        return {_key(k): _plain(v, budget, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, budget, depth + 1) for v in value]
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return [_plain(v, budget, depth + 1) for v in sorted(value, key=repr)]
+    return _clean_str(str(value))
+
+
+def _key(k: Any) -> str:
+    """YAML keys may be numbers, booleans or null; part ids are strings."""
+    if isinstance(k, bool) or k is None:
+        return json.dumps(k)
+    return _clean_str(k if isinstance(k, str) else str(k))
+
+
+def _flatten(answers: dict[str, Any], warnings: list[str], prefix: str = "") -> dict[str, Any]:
+    """Nested tables -> dotted part ids (TOML `q1.conv1.params = ...` is a nested table)."""
+    out: dict[str, Any] = {}
+    for k, v in answers.items():
+        key = f"{prefix}.{k}" if prefix else k
+        items = _flatten(v, warnings, key).items() if isinstance(v, dict) and v else [(key, v)]
+        for part_id, value in items:
+            if part_id in out:
+                warnings.append(f"answer {_show(part_id)} given twice; the last one was used")
+            out[part_id] = value
+    return out
+
+
+def _submitted_at(raw: Any, warnings: list[str]) -> datetime | None:
+    when: datetime | None = None
+    if isinstance(raw, datetime):
+        when = raw
+    elif isinstance(raw, date):
+        when = datetime(raw.year, raw.month, raw.day)
+    elif isinstance(raw, str):
+        try:
+            when = datetime.fromisoformat(raw.strip())
+        except ValueError:
+            pass
+    if when is None:
+        warnings.append(f"submitted_at {_one_line(repr(raw), 80)} is not a date and time; ignored")
+        return None
+    now = datetime.now(timezone.utc) if when.tzinfo else datetime.now()
+    if when > now:
+        warnings.append(f"submitted_at {when.isoformat()} is in the future")
+    return when
+
+
+def _text_field(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise Unreadable(f"'{name}' must be a string, got {type(value).__name__}")
+    text = _clean_str(str(value)).strip()
+    if len(text) > MAX_NAME_CHARS:
+        raise Unreadable(f"'{name}' is longer than {MAX_NAME_CHARS} characters")
+    return text or None
+
+
+def _show(key: str) -> str:
+    """A key quoted for a warning, cut short: a key can be megabytes long."""
+    return repr(key) if len(key) <= 60 else repr(key[:60]) + "…"
+
+
+def default_student(path: Path) -> str:
+    """The folder's name for `answers.*`, else the file's stem."""
+    return path.parent.name if path.name.lower() in ANSWER_NAMES else path.stem
+
+
+def display_source(path: Path, root: Path | None) -> str:
+    """The path as reports show it: relative to the class folder, so runs are reproducible."""
+    if root is not None:
+        base = Path(root)
+        base = base.parent if base.is_file() else base
+        try:
+            return Path(os.path.relpath(path, base)).as_posix()
+        except ValueError:
+            pass
+    return Path(path).as_posix()
+
+
+def read_submission(
+    path: Path, *, assignment_override: str | None = None, root: Path | None = None
+) -> Submission | BrokenSubmission:
+    """Read one file. `root` (the class folder) forbids symlinks that lead out of it.
+
+    `assignment_override` (`--assignment`) is used for files that name no assignment, and wins
+    (with a warning) over a file that names another one.
+    """
+    path = Path(path)
+    source = display_source(path, root)
+    warnings: list[str] = []
+    assignment: str | None = None
+    try:
+        data = _read_bounded(path, root)
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise Unreadable(f"not UTF-8 text (byte {exc.start})") from None
+        suffix = path.suffix.lower()
+        if suffix not in SUFFIXES:
+            raise Unreadable(f"unsupported file type {suffix or '(none)'!r}; use .toml, .yaml, .yml or .json")
+        doc = _plain(_parse(text, suffix, warnings), _Budget())
+        if not isinstance(doc, dict):
+            raise Unreadable(f"expected a table of keys at the top level, got {_type_name(doc)}")
+
+        named = _text_field(doc, "assignment")
+        assignment = assignment_override or named
+        if named and assignment_override and named != assignment_override:
+            warnings.append(f"file names assignment {named!r}; graded as {assignment_override!r} (--assignment)")
+        if assignment is None:
+            raise Unreadable("no 'assignment' given (add assignment = \"<id>\" or pass --assignment)")
+        for extra in sorted(set(doc) - set(TOP_LEVEL_KEYS)):
+            warnings.append(f"unknown top-level key {_show(extra)} ignored")
+        if "answers" not in doc:
+            raise Unreadable("no [answers] table: put the answers under [answers] (TOML) or an 'answers' mapping")
+        answers = doc["answers"]
+        if not isinstance(answers, dict):
+            raise Unreadable(f"'answers' must be a table of part id = answer, got {_type_name(answers)}")
+        student = _text_field(doc, "student") or _clean_str(default_student(path))
+        when = _submitted_at(doc["submitted_at"], warnings) if doc.get("submitted_at") is not None else None
+        return Submission(
+            assignment=assignment,
+            student=student,
+            answers=_flatten(answers, warnings),
+            submitted_at=when,
+            source=source,
+            warnings=warnings,
+        )
+    except Unreadable as exc:
+        return BrokenSubmission(source=source, reason=str(exc), assignment=assignment)
+
+
+def _type_name(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), "nothing" if value is None else type(value).__name__
+    )
