@@ -148,6 +148,8 @@ def run_session(
     result = SessionResult()
     current_part = None
     for n, item in enumerate(items, 1):
+        if any(m.part_id == item.part_id for m in store.manual_scores(assignment, item.student)):
+            continue  # another grader scored it since the queue was built
         if item.part_id != current_part:
             current_part = item.part_id
             console.rule(f"[bold]{escape(item.part_id)}[/] (out of {item.max_score:g})")

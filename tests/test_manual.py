@@ -1,0 +1,150 @@
+"""Manual grading: the interactive queue, the CSV import, overrides, and scores surviving re-runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from _store_fixtures import ASSIGNMENT, write_problem, write_submissions
+from grader.cli import app
+from grader.manual import QUIT, SKIP, parse_entry
+from grader.store import Store
+
+runner = CliRunner(env={"COLUMNS": "200"})  # wide enough that rich tables do not wrap reasons
+
+
+@pytest.fixture
+def course(tmp_path):
+    """A class folder graded once by `grader run` (which records into OUT/grades.sqlite)."""
+    problems = write_problem(tmp_path / "problems").parent
+    subs = write_submissions(tmp_path / "subs")
+    out = tmp_path / "out"
+    args = ["run", str(subs), "--out", str(out), "--problems", str(problems), "--reference", str(tmp_path / "reference"), "--budget", "0", "-q"]  # in-process: isolation is not under test here
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return {"out": out, "run": args, "tmp": tmp_path}
+
+
+def report_on_disk(out, student):
+    return json.loads((out / ASSIGNMENT / f"{student}.json").read_text())
+
+
+def part(report, part_id):
+    return next(p for p in report["parts"] if p["id"] == part_id)
+
+
+def manual(course, *args, input=None):
+    return runner.invoke(app, ["manual", *args, "--out", str(course["out"])], input=input)
+
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("4", (4.0, "")),
+        ("2.5, clear but no example", (2.5, "clear but no example")),
+        ("3 good; see q2", (3.0, "good; see q2")),
+        (" .5 ", (0.5, "")),
+        ("s", SKIP),
+        ("Q", QUIT),
+    ],
+)
+def test_entries_are_read_as_score_then_comment(typed, expected):
+    assert parse_entry(typed, 5) == expected
+
+
+@pytest.mark.parametrize("typed", ["", "good", "6", "-1", "5.5, too generous"])
+def test_bad_entries_are_refused_with_a_reason(typed):
+    with pytest.raises(ValueError, match="score"):
+        parse_entry(typed, 5)
+
+
+def test_interactive_queue_stores_each_entry_and_resumes(course):
+    out = course["out"]
+    # queue for q3: ann, bob, cat (dan left q3 out). Bad entries are asked again; input ends -> stop.
+    result = manual(course, ASSIGNMENT, "--grader", "ta1", input="4, Good point\nnope\n9\n2 too brief\n")
+    assert result.exit_code == 0, result.output
+    assert "3 free-text answer(s) to score" in result.output
+    assert "Weights are shared so features are detected anywhere." in result.output  # ann's answer shown
+    assert "start with a score" in result.output and "between 0 and 5" in result.output
+    assert "Scored 2, skipped 0; 1 left for next time." in result.output
+    with Store.open(out) as s:
+        got = {(m.student, m.part_id): (m.score, m.comment, m.grader) for m in s.manual_scores(ASSIGNMENT)}
+    assert got == {("ann", "q3"): (4, "Good point", "ta1"), ("bob", "q3"): (2, "too brief", "ta1")}
+    # the reports on disk were brought up to date
+    ann = report_on_disk(out, "ann")
+    assert ann["score"] == 9 and part(ann, "q3")["status"] == "partial" and part(ann, "q3")["feedback"] == "Good point"
+    gradebook = list(csv.reader((out / ASSIGNMENT / "gradebook.csv").open()))
+    assert gradebook[1][:5] == ["ann", "2", "3", "4", "9"]
+
+    # next session: only cat is left; skip, then the queue is empty
+    result = manual(course, ASSIGNMENT, input="s\n")
+    assert "1 free-text answer(s) to score" in result.output and "Fewer parameters" not in result.output
+    assert "Scored 0, skipped 1." in result.output
+    result = manual(course, ASSIGNMENT, input="5, Full marks\n")
+    assert "Scored 1" in result.output
+    assert "Nothing to score" in manual(course, ASSIGNMENT).output
+
+
+def test_manual_scores_survive_a_rerun(course):
+    out = course["out"]
+    manual(course, ASSIGNMENT, input="5, Exactly right\nq\n")
+    assert report_on_disk(out, "ann")["score"] == 10
+    result = runner.invoke(app, course["run"])  # the autograder runs again over the same class
+    assert result.exit_code == 0, result.output
+    ann = report_on_disk(out, "ann")
+    assert ann["score"] == 10 and part(ann, "q3") | {"details": None} == part(ann, "q3") | {
+        "score": 5.0, "status": "correct", "feedback": "Exactly right", "details": None
+    }
+    assert "Exactly right" in (out / ASSIGNMENT / "ann.md").read_text()
+    gradebook = {row[0]: row for row in csv.reader((out / ASSIGNMENT / "gradebook.csv").open())}
+    assert gradebook["ann"][3:5] == ["5", "10"] and gradebook["bob"][3] == ""  # bob's q3 still awaits a grader
+    with Store.open(out) as s:
+        assert len(s.runs()) == 2 and len(s.manual_scores(ASSIGNMENT)) == 1
+
+
+def test_csv_import_keeps_good_rows_and_lists_bad_ones(course):
+    out, sheet = course["out"], course["tmp"] / "scores.csv"
+    sheet.write_text(
+        "Student,Part,Score,Comment\n"
+        "ann,q3,4,Nice\n"  # line 2: good
+        "ann,q9,1,\n"  # 3: no such part
+        "bob,q1,1,\n"  # 4: autograded part
+        "bob,q3,7,\n"  # 5: above the part's 5 marks
+        "cat,q3,abc,\n"  # 6: not a number
+        "zed,q3,1,\n"  # 7: nobody by that name
+        "ann,q3,3,again\n"  # 8: duplicate
+        ",,,\n"  # blank line from a spreadsheet: ignored
+        'cat,q3,5,"Full marks, well argued"\n'  # 10: good
+    )
+    result = manual(course, "import", str(sheet), "--grader", "prof")
+    assert result.exit_code == 1, result.output
+    assert "Imported 2 score(s)" in result.output and "6 row(s) not imported" in result.output
+    for reason in ("unknown part id 'q9'", "is autograded", "between 0 and 5", "'abc' is not a number", "no graded submission for student 'zed'", "duplicate of line 2"):
+        assert reason in result.output
+    with Store.open(out) as s:
+        got = {m.student: (m.score, m.comment, m.grader) for m in s.manual_scores(ASSIGNMENT)}
+    assert got == {"ann": (4, "Nice", "prof"), "cat": (5, "Full marks, well argued", "prof")}
+    assert report_on_disk(out, "cat")["score"] == 5
+
+
+def test_csv_import_needs_the_columns(course):
+    sheet = course["tmp"] / "bad.csv"
+    sheet.write_text("name,mark\nann,4\n")
+    result = manual(course, "import", str(sheet))
+    assert result.exit_code == 2 and "missing column(s) part, score, student" in result.output
+
+
+def test_override_changes_an_autograded_part_until_removed(course):
+    out = course["out"]
+    result = manual(course, "override", ASSIGNMENT, "bob", "q1", "1", "--reason", "Method right, arithmetic slip.")
+    assert result.exit_code == 0, result.output
+    bob = report_on_disk(out, "bob")
+    assert bob["score"] == 4 and "Method right, arithmetic slip." in part(bob, "q1")["feedback"]
+    runner.invoke(app, course["run"])
+    assert report_on_disk(out, "bob")["score"] == 4  # survives a re-run too
+    assert manual(course, "override", ASSIGNMENT, "bob", "q1", "0", "--remove").exit_code == 0
+    assert report_on_disk(out, "bob")["score"] == 3
+    assert manual(course, "override", ASSIGNMENT, "bob", "q1", "3").exit_code == 2  # above the part's 2 marks
