@@ -16,6 +16,7 @@ part it was on an `error` (a grader crash, not the student's fault).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import resource
@@ -56,20 +57,41 @@ class PoolError(RuntimeError):
 
 @dataclass(frozen=True)
 class LoadProblemSets:
-    """A picklable loader: every problem set in a directory, graded with its answer key."""
+    """A picklable loader: the problem sets of a directory; each key is read on first use."""
 
     problems: Path
     reference: Path | None = None
 
-    def __call__(self) -> dict[str, AssignmentGrader]:
-        from grader.keys import load_or_build_key
+    def __call__(self) -> "_Graders":
         from grader.problemset import load_problem_sets
 
-        graders = {}
-        for ps_id, ps in load_problem_sets(self.problems).items():
-            key, _notes = load_or_build_key(ps, self.reference)
-            graders[ps_id] = AssignmentGrader(ps, key)
-        return graders
+        return _Graders(load_problem_sets(self.problems), self.reference)
+
+
+
+class _Graders(Mapping[str, AssignmentGrader]):
+    """Assignment id -> grader, built lazily: an assignment nobody submitted is never keyed."""
+
+    def __init__(self, sets: Mapping[str, Any], reference: Path | None) -> None:
+        self.sets = sets
+        self.reference = reference
+        self.built: dict[str, AssignmentGrader] = {}
+
+    def __getitem__(self, assignment: str) -> AssignmentGrader:
+        if assignment not in self.built:
+            from grader.keys import load_or_build_key
+
+            ps = self.sets[assignment]
+            # Handed over as "not yet loaded", as a key-only grader has it: the worker then
+            # counts the first follow-through's setup (torch) as setup, not as the part's time.
+            self.built[assignment] = AssignmentGrader(lambda: ps, load_or_build_key(ps, self.reference)[0])
+        return self.built[assignment]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.sets)
+
+    def __len__(self) -> int:
+        return len(self.sets)
 
 
 # -- the worker side ---------------------------------------------------------------------------
@@ -96,21 +118,27 @@ class _Worker:
         self.graders = graders
         self.conn = conn
         self.cache: OrderedDict[tuple, tuple[PartResult, tuple | None]] | None = OrderedDict() if cache else None
-        # Per assignment: which parts later routes read (their parsed value and correctness
-        # travel with each part message), and per part the parts its routes read.
-        self.used: dict[str, set[str]] = {}
+        # Per assignment: per part, the parts its follow-through routes read; and all those
+        # parts (their parsed value and correctness travel with each part message).
         self.deps: dict[str, list[tuple[str, ...]]] = {}
-        for ps_id, g in graders.items():
-            deps = [tuple(sorted({u for r in pg.part.routes for u in r.uses})) for pg in g.graders]
-            self.deps[ps_id] = deps
-            self.used[ps_id] = {u for d in deps for u in d}
+        self.used: dict[str, set[str]] = {}
 
     def run(self, task: _Task) -> None:
         sub = task.sub
-        grader = self.graders.get(sub.assignment)
-        if grader is None:
+        if sub.assignment not in self.graders:
             self.conn.send(("broken", f"unknown assignment {sub.assignment!r}"))
             return
+        try:
+            grader = self.graders[sub.assignment]
+        except Exception as exc:  # e.g. a key that cannot be built: not this student's fault
+            reason = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            self.conn.send(("broken", f"not graded: no grader for {sub.assignment!r} ({reason})"))
+            return
+        if sub.assignment not in self.deps:
+            deps = [tuple(sorted({u for route in pg.key.follow_through for u in route})) for pg in grader.graders]
+            self.deps[sub.assignment] = deps
+            self.used[sub.assignment] = {u for d in deps for u in d}
+            self._announce_setup(grader)
         ctx = task.ctx
         results = task.results
         used = self.used[sub.assignment]
@@ -118,35 +146,50 @@ class _Worker:
             pg = grader.graders[index]
             if index in task.failed:
                 status, feedback = task.failed[index]
-                result = pg.result(status, 0.0, feedback, sub.answers.get(pg.part.id))
+                result = pg.result(status, 0.0, feedback, sub.answers.get(pg.id))
             else:
-                self._warm_up(pg, ctx)
+                self._before(grader, index, ctx)
                 result = self.grade_part(grader, index, sub, ctx)
             results.append(result)
-            pid = pg.part.id
+            pid = pg.id
             ft = (ctx.parsed.get(pid, _ABSENT), ctx.correct.get(pid)) if pid in used else None
             self._send_part(index, result, ft)
         report = grader.assemble(sub, results)
         self.conn.send(("done", report.model_copy(update={"parts": []})))
 
-    def _warm_up(self, pg: Any, ctx: GradingContext) -> None:
-        """Import torch outside the part's budget when this part may recompute (follow-through).
+    def _setup(self, load: Callable[[], Any]) -> Any:
+        """Run `load` with the parent told it is setup: importing a problem set or torch takes
+        seconds, and is the worker's preparation for follow-through or hints, not the part's time."""
+        self.conn.send(("setup", True))
+        try:
+            return load()
+        finally:
+            self.conn.send(("setup", False))
 
-        The first import takes seconds; it is the worker's setup, not the student's answer.
-        """
+    def _announce_setup(self, grader: AssignmentGrader) -> None:
+        """Announce the problem set's import whenever it happens (follow-through or a hint)."""
+        source = grader.source
+        if source.loaded:
+            return
+        load = source.get
+
+        def get() -> Any:
+            return load() if source.loaded else self._setup(lambda: (load(), importlib.import_module("torch"))[0])
+
+        source.get = get  # type: ignore[method-assign]  (every part grader shares this source)
+
+    def _before(self, grader: AssignmentGrader, index: int, ctx: GradingContext) -> None:
+        """Import torch as setup when this part may recompute a reference (follow-through)."""
         if "torch" in sys.modules:
             return
-        for route in pg.part.routes:
-            if route.uses and all(u in ctx.parsed for u in route.uses) and not all(ctx.correct.get(u) for u in route.uses):
-                self.conn.send(("setup", True))
-                import torch  # noqa: F401
-
-                self.conn.send(("setup", False))
+        for uses in grader.graders[index].key.follow_through:
+            if uses and all(u in ctx.parsed for u in uses) and not all(ctx.correct.get(u) for u in uses):
+                self._setup(lambda: (grader.source.get(), importlib.import_module("torch")))
                 return
 
     def grade_part(self, grader: AssignmentGrader, index: int, sub: Submission, ctx: GradingContext) -> PartResult:
         """`grader.grade_part`, or the verdict already given to the same answer in the same context."""
-        pid = grader.graders[index].part.id
+        pid = grader.graders[index].id
         key = None
         if self.cache is not None:
             raw = _raw_key(sub.answers.get(pid))
