@@ -1,7 +1,9 @@
 """`grader run`: grade every submission below a class folder and write the reports.
 
-Problem sets are loaded once and each assignment's key once (lazily: an assignment nobody
-submitted is never keyed). One bad file becomes a `BrokenSubmission` and the batch goes on;
+Assignments come from `grader.catalog`: committed answer keys whose problem source is
+unchanged are used as they are (the problem set, and torch, are imported only if
+follow-through or a hint needs them); other problem files are imported and keyed in memory,
+with a note in the run's warnings. One bad file becomes a `BrokenSubmission` and the batch goes on;
 a failure of the grader itself (a key that cannot be built, a crash outside a part) is
 recorded in `RunSummary.errors` and makes the exit code 1, as an `error` part does.
 
@@ -23,7 +25,6 @@ files are byte-identical; timings are printed by the CLI, never written.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import sys
@@ -31,14 +32,16 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from grader import __version__
-from grader.keys import AnswerKey, load_or_build_key
+from grader.keys import AnswerKey
 from grader.models import BrokenSubmission, Status, Submission, SubmissionReport
-from grader.problemset import ProblemSet, load_problem_sets
+from grader.catalog import Catalog
+from grader.problemset import ProblemSet, load_problem_file
 from grader.report.gradebook import write_gradebook
 from grader.report.json_report import write_json, write_report
 from grader.report.markdown import write_markdown
@@ -133,48 +136,43 @@ def assign_file_names(reports: list[SubmissionReport]) -> list[str]:
     return names
 
 
-def _load_sets(problems_dir: Path) -> dict[str, ProblemSet]:
+def _load_catalog(problems_dir: Path, reference_dir: Path | None) -> Catalog:
     problems_dir = Path(problems_dir)
     if not problems_dir.is_dir():
         raise UsageError(f"problem-set folder {problems_dir} does not exist (use --problems DIR)")
     try:
-        sets = load_problem_sets(problems_dir)
-    except Exception as exc:  # an instructor's file failed to import: nothing can be graded
+        catalog = Catalog(problems_dir, reference_dir)
+    except Exception as exc:  # an instructor's file failed to import or to key: nothing can be graded
         raise UsageError(f"could not load the problem sets in {problems_dir}: {_reason(exc)}") from exc
-    if not sets:
+    if not catalog.assignments:
         raise UsageError(f"no problem sets found in {problems_dir} (a *.py file defining a ProblemSet)")
-    return sets
+    return catalog
 
 
 class _Run:
-    """State of one run: problem sets, lazily built graders, what has gone wrong so far."""
+    """State of one run: the catalog of assignments, graders built on demand, what went wrong."""
 
-    def __init__(self, sets: dict[str, ProblemSet], reference_dir: Path | None) -> None:
-        self.sets = sets
-        self.reference_dir = reference_dir
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.keys = catalog.keys
         self.graders: dict[str, AssignmentGrader | None] = {}
-        self.keys: dict[str, AnswerKey] = {}
-        self.summary = RunSummary()
+        self.summary = RunSummary(warnings=list(dict.fromkeys(catalog.notes)))
 
     def grader_for(self, assignment: str) -> AssignmentGrader | None:
         if assignment not in self.graders:
-            ps = self.sets[assignment]
             try:
-                key, notes = load_or_build_key(ps, self.reference_dir)
-                self.graders[assignment] = AssignmentGrader(ps, key)
-                self.keys[assignment] = key
-                self.summary.warnings += [n for n in notes if n not in self.summary.warnings]
+                self.graders[assignment] = self.catalog.grader(assignment)
             except Exception as exc:
-                self.summary.errors.append(f"the answer key for {assignment!r} could not be built: {_reason(exc)}")
+                self.summary.errors.append(f"the grader for {assignment!r} could not be set up: {_reason(exc)}")
                 self.graders[assignment] = None
         return self.graders[assignment]
 
     def check(self, sub: Submission) -> BrokenSubmission | None:
         """Why this submission cannot be graded, if it cannot."""
-        if sub.assignment not in self.sets:
-            reason = f"unknown assignment {sub.assignment!r}; known: {', '.join(sorted(self.sets))}"
+        if sub.assignment not in self.keys:
+            reason = f"unknown assignment {sub.assignment!r}; known: {', '.join(sorted(self.keys))}"
         elif self.grader_for(sub.assignment) is None:
-            reason = "not graded: the answer key could not be built (see errors)"
+            reason = "not graded: the grader for this assignment could not be set up (see errors)"
         else:
             return None
         return BrokenSubmission(source=sub.source, reason=reason, assignment=sub.assignment)
@@ -196,8 +194,7 @@ class _Run:
         from grader.isolation import GradingPool
 
         needed = sorted({s.assignment for s in subs})
-        files = sorted({str(self.sets[a].module_file) for a in needed if self.sets[a].module_file})
-        loader = _KeyedLoader(tuple(files), tuple((a, self.keys[a].model_dump_json()) for a in needed))
+        loader = _KeyedLoader(tuple((a, str(self.catalog.files[a]), self.keys[a].model_dump_json()) for a in needed))
         # Each worker imports the problem files (and torch) once: a small class needs few.
         n = workers or min(os.cpu_count() or 1, -(-len(subs) // SUBMISSIONS_PER_WORKER))
         with GradingPool(loader, workers=n, budget=budget) as pool:
@@ -209,32 +206,20 @@ class _Run:
 
 @dataclass(frozen=True)
 class _KeyedLoader:
-    """A worker's graders: only the problem files this run needs (importing every problem set
-    can take seconds each), with the keys the parent already has, so no worker rebuilds one."""
+    """A worker's graders, from the keys the parent already has (so no worker rebuilds one);
+    each problem file is imported only if follow-through or a hint needs it, as in the parent."""
 
-    files: tuple[str, ...]
-    keys: tuple[tuple[str, str], ...]  # (assignment, AnswerKey JSON)
+    entries: tuple[tuple[str, str, str], ...]  # (assignment, problem file, AnswerKey JSON)
 
     def __call__(self) -> dict[str, AssignmentGrader]:
-        sets: dict[str, ProblemSet] = {}
-        for file in self.files:
-            sets.update(_import_problem_file(Path(file)))
-        return {a: AssignmentGrader(sets[a], AnswerKey.model_validate_json(k)) for a, k in self.keys}
+        return {
+            a: AssignmentGrader(partial(_problem_set, Path(file), a), AnswerKey.model_validate_json(key))
+            for a, file, key in self.entries
+        }
 
 
-def _import_problem_file(path: Path) -> dict[str, ProblemSet]:
-    """The problem sets one file defines, imported as `load_problem_sets` does."""
-    name = f"grader_problems_{path.stem.replace('-', '_')}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    found = {v.id: v for v in vars(module).values() if isinstance(v, ProblemSet)}
-    for ps in found.values():
-        ps.module_file = path
-    return found
+def _problem_set(path: Path, assignment: str) -> ProblemSet:
+    return load_problem_file(path)[assignment]
 
 
 def _reason(exc: BaseException) -> str:
@@ -297,10 +282,10 @@ def grade_directory(
     root, out = Path(root), Path(out)
     if not root.exists():
         raise UsageError(f"submission folder {root} does not exist")
-    sets = _load_sets(problems_dir)
-    if assignment is not None and assignment not in sets:
-        raise UsageError(f"unknown assignment {assignment!r}; known: {', '.join(sorted(sets))}")
-    run = _Run(sets, Path(reference_dir) if reference_dir is not None else None)
+    catalog = _load_catalog(problems_dir, Path(reference_dir) if reference_dir is not None else None)
+    if assignment is not None and assignment not in catalog.keys:
+        raise UsageError(f"unknown assignment {assignment!r}; known: {', '.join(catalog.assignments)}")
+    run = _Run(catalog)
     summary = run.summary
 
     excluded = [out, Path(problems_dir)] + ([Path(reference_dir)] if reference_dir is not None else [])
@@ -337,19 +322,19 @@ def grade_directory(
         elif isinstance(outcome, SubmissionReport):
             report = on_report(outcome) if on_report is not None else outcome
             graded.setdefault(report.assignment, []).append(report)
-    _write_outputs(out, sets, graded, summary, assignment)
+    _write_outputs(out, catalog.keys, graded, summary, assignment)
     return summary
 
 
 def _write_outputs(
-    out: Path, sets: dict[str, ProblemSet], graded: dict[str, list[SubmissionReport]], summary: RunSummary, assignment: str | None
+    out: Path, keys: dict[str, AnswerKey], graded: dict[str, list[SubmissionReport]], summary: RunSummary, assignment: str | None
 ) -> None:
     stale = _previous_files(out)
     written: set[str] = set()
-    touched = sorted(set(graded) | {b.assignment for b in summary.broken if b.assignment in sets} | ({assignment} if assignment else set()))
+    touched = sorted(set(graded) | {b.assignment for b in summary.broken if b.assignment in keys} | ({assignment} if assignment else set()))
     summary.broken.sort(key=lambda b: b.source)
     for a in touched:
-        ps = sets[a]
+        key = keys[a]
         reports = sorted(graded.get(a, []), key=lambda r: (r.student, r.source or ""))
         folder = out / a
         for report, name in zip(reports, assign_file_names(reports)):
@@ -368,15 +353,15 @@ def _write_outputs(
                 )
             )
         # Broken files of this assignment, and those no known assignment can claim.
-        broken = [b for b in summary.broken if b.assignment == a or b.assignment not in sets]
-        write_gradebook(folder / "gradebook.csv", [p.id for p in ps], reports)
-        write_summary(folder / "summary.md", a, ps.title, [PartInfo(id=p.id, max_score=p.marks) for p in ps], reports, broken)
+        broken = [b for b in summary.broken if b.assignment == a or b.assignment not in keys]
+        write_gradebook(folder / "gradebook.csv", [p.id for p in key.parts], reports)
+        write_summary(folder / "summary.md", a, key.title, [PartInfo(id=p.id, max_score=p.marks) for p in key.parts], reports, broken)
         stats = class_stats(reports)
         summary.assignments.append(
             AssignmentSummary(
                 assignment=a,
-                title=ps.title,
-                max_score=ps.total,
+                title=key.title,
+                max_score=key.total,
                 graded=len(reports),
                 broken=sum(b.assignment == a for b in summary.broken),
                 mean=stats.mean,

@@ -185,22 +185,21 @@ def test_rerun_into_the_same_out_removes_reports_of_vanished_submissions(course:
     assert RunSummary.model_validate_json((out / "run.json").read_text()).graded == 4
 
 
-def test_missing_key_is_built_and_noted_in_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_keys_are_built_and_noted_in_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(keys, "torch_version", lambda: "none")  # the fixture's references need no torch
     monkeypatch.setattr(keys, "to_torch_args", list)
     problems = write_problems(tmp_path / "problems")
     write(tmp_path / "class/amy.toml", 'assignment = "tiny-hw"\n[answers]\nq1 = 42\n')
     summary = grade_directory(tmp_path / "class", tmp_path / "out", problems_dir=problems, reference_dir=tmp_path / "ref", budget=None, progress=False)
-    assert summary.graded == 1 and summary.exit_code == 0
-    assert len(summary.warnings) == 1 and "no answer key at" in summary.warnings[0] and "tiny-hw.json" in summary.warnings[0]
+    assert summary.graded == 1 and summary.exit_code == 0 and summary.reports[0].score == 2
+    assert [w.split(" in ")[0] for w in summary.warnings] == ["no answer key for boom-hw", "no answer key for tiny-hw"]
     assert json.loads((tmp_path / "out/run.json").read_text())["warnings"] == summary.warnings
 
 
-def test_a_key_that_cannot_be_built_is_a_grader_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_problem_set_that_cannot_be_keyed_stops_the_run(course: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(keys, "torch_version", lambda: "none")
     monkeypatch.setattr(keys, "to_torch_args", list)
-    problems = write_problems(tmp_path / "problems")
-    write(problems / "bad_hw.py", (
+    write(course["problems"] / "bad_hw.py", (
         "from grader.problemset import ProblemSet\n"
         "from grader.kinds.text import Text\n"
         "bad = ProblemSet('bad-hw')\n"
@@ -208,12 +207,10 @@ def test_a_key_that_cannot_be_built_is_a_grader_error(tmp_path: Path, monkeypatc
         "def q1():\n"
         "    raise ZeroDivisionError('reference bug')\n"
     ))
-    write(tmp_path / "class/amy.toml", 'assignment = "bad-hw"\n[answers]\nq1 = "x"\n')
-    write(tmp_path / "class/bea.toml", 'assignment = "tiny-hw"\n[answers]\nq1 = 42\n')
-    summary = grade_directory(tmp_path / "class", tmp_path / "out", problems_dir=problems, reference_dir=None, budget=None, progress=False)
-    assert summary.exit_code == 1
-    assert summary.errors == ["the answer key for 'bad-hw' could not be built: ZeroDivisionError: reference bug"]
-    assert [b.source for b in summary.broken] == ["amy.toml"] and summary.graded == 1
+    write(course["class"] / "amy.toml", 'assignment = "tiny-hw"\n[answers]\nq1 = 42\n')
+    result = invoke(*run_args(course, tmp_path / "out", "--budget", "0"))
+    assert result.exit_code == 2
+    assert "could not load the problem sets" in result.stderr and "ZeroDivisionError: reference bug" in result.stderr
 
 
 def test_symlink_out_of_the_class_is_reported(course: dict[str, Path], tmp_path: Path) -> None:
