@@ -5,18 +5,14 @@ or whole files are broken (those are listed in OUT/run.json and on stderr); 1 wh
 itself failed somewhere (a part with status `error`, or a key that could not be built);
 2 for a usage error (no such folder, no problem sets, unknown --assignment).
 
-Command groups that live in other modules attach themselves to `app`. Either import
-`app` and call `app.add_typer(key_app, name="key")` at import time, or define
-`register(app)`; in both cases the module is a `commands` module of a grader subpackage
-(`grader/<pkg>/commands.py`), which is imported when this module loads. A group that fails
-to import is reported on stderr; the other commands still work.
+Command groups live next to the code they drive and are attached at the end of this module:
+`key` (grader.key_commands), `template`/`gradescope`/`export gradescope` (grader.lms),
+`export canvas|moodle|csv|lti|json` (grader.export), `manual`/`regrade`/`report` (grader.store).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-import pkgutil
 import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -26,10 +22,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-import grader
 from grader.models import SubmissionReport
 from grader.report.format import fmt_score
 from grader.report.json_report import export_schema
+from grader.export.commands import register as register_export_commands
+from grader.key_commands import key_app
+from grader.lms.commands import register as register_lms_commands
+from grader.store.commands import register as register_store_commands
 from grader.runner import DEFAULT_BUDGET, RunSummary, UsageError, grade_directory, run_schema
 
 app = typer.Typer(
@@ -171,21 +170,11 @@ def schema(
     typer.echo(json.dumps(run_schema() if run_file else export_schema(), indent=2, sort_keys=True))
 
 
-def _attach_command_groups() -> None:
-    """Import every `grader.<pkg>.commands` module so it can attach its sub-commands."""
-    for info in sorted(pkgutil.iter_modules(grader.__path__), key=lambda m: m.name):
-        folder = Path(grader.__path__[0]) / info.name
-        # Look on disk first: importing every subpackage would slow down `grader --help`.
-        if not info.ispkg or not ((folder / "commands.py").is_file() or (folder / "commands").is_dir()):
-            continue
-        name = f"grader.{info.name}.commands"
-        try:
-            module = importlib.import_module(name)
-            register = getattr(module, "register", None)
-            if callable(register):
-                register(app)
-        except Exception as exc:  # one broken group must not take `grader run` down with it
-            _stderr().print(Text(f"warning: commands in {name} not loaded: {exc}"))
-
-
-_attach_command_groups()
+# -- command groups defined next to the code they drive ---------------------------------------
+# `export` is shared: LMS gradebooks (grader.export) and the Gradescope zip (grader.lms).
+export_app = typer.Typer(help="Export grades for an LMS or for analysis, or the Gradescope autograder.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(key_app, name="key")
+register_lms_commands(app, export_app)  # template, gradescope, export gradescope
+register_export_commands(export_app)  # export canvas|moodle|csv|lti|json
+register_store_commands(app)  # manual, regrade, report

@@ -105,7 +105,9 @@ def root(tmp_path: Path, problems: Path) -> Path:
 
 def cli() -> typer.Typer:
     app = typer.Typer()
-    register(app)
+    export = typer.Typer()
+    app.add_typer(export, name="export")
+    register(app, export)
     return app
 
 

@@ -120,19 +120,7 @@ def reports_json(assignment: Assignment, out: Out = Path("out"), db: Db = None, 
     _export("json", assignment, out, db, output)
 
 
-def export_group(app: typer.Typer) -> typer.Typer:
-    """The app's `export` group, created if no other module has made it yet."""
-    for group in app.registered_groups:
-        name = group.name or (group.typer_instance.info.name if group.typer_instance else None)
-        if name == "export" and group.typer_instance is not None:
-            return group.typer_instance
-    export = typer.Typer(help="Export grades for an LMS or for analysis.", no_args_is_help=True)
-    app.add_typer(export, name="export")
-    return export
-
-
-def register(app: typer.Typer) -> None:
-    export_app = export_group(app)
+def register(export_app: typer.Typer) -> None:
     export_app.command("canvas")(canvas)
     export_app.command("moodle")(moodle)
     export_app.command("csv")(long_csv)

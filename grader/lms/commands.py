@@ -86,16 +86,8 @@ def template_command(
         typer.echo(f"wrote {output}", err=True)
 
 
-def register(app: typer.Typer) -> None:
-    """Add `template`, `gradescope` and `export gradescope` to the main app (joining an existing
-    `export` group if the app already has one)."""
+def register(app: typer.Typer, export_app: typer.Typer) -> None:
+    """Add `template`, `gradescope` and `export gradescope`."""
     app.command("template")(template_command)
     app.command("gradescope")(gradescope_command)
-    for group in app.registered_groups:
-        name = group.name or (group.typer_instance.info.name if group.typer_instance else None)
-        if name == "export" and group.typer_instance is not None:
-            group.typer_instance.command("gradescope")(export_gradescope_command)
-            return
-    export = typer.Typer(help="Export for an LMS.", no_args_is_help=True)
-    export.command("gradescope")(export_gradescope_command)
-    app.add_typer(export, name="export")
+    export_app.command("gradescope")(export_gradescope_command)

@@ -28,7 +28,7 @@ from grader.lms.gradescope import DEFAULT_PART_BUDGET
 from grader.problemset import ProblemSet, load_problem_sets
 
 #: Runtime dependencies besides torch (kept equal to pyproject's by a test).
-REQUIREMENTS = ("numpy>=1.26", "sympy>=1.12", "pydantic>=2.6", "typer>=0.12", "rich>=13", "lark>=1.1", "PyYAML>=6")
+REQUIREMENTS = ("numpy>=1.26", "sympy>=1.12", "pydantic>=2.6", "typer>=0.12", "rich>=13", "lark>=1.1", "PyYAML>=6", "SQLAlchemy>=2.0")
 TORCH_VERSION = "2.13.0"
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
