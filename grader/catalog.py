@@ -28,6 +28,9 @@ class Catalog:
         self.problems_dir = Path(problems_dir)
         self.reference_dir = Path(reference_dir) if reference_dir is not None else None
         self.notes: list[str] = []
+        #: Problem files that could not be imported or keyed: an instructor's problem, reported
+        #: by the run as a grader error, while the other assignments are still graded.
+        self.errors: list[str] = []
         self.keys: dict[str, AnswerKey] = {}
         self.files: dict[str, Path] = {}
         self._graders: dict[str, AssignmentGrader] = {}
@@ -53,15 +56,22 @@ class Catalog:
             self.files[key.assignment] = path
             covered.add(path.name)
         for name, path in files.items():
-            if name in covered:
-                continue
-            for ps_id, ps in load_problem_file(path).items():
+            if name not in covered:
+                self._build_from(path)
+
+    def _build_from(self, path: Path) -> None:
+        """Import one problem file and key its sets in memory; a failure costs this file only."""
+        try:
+            sets = load_problem_file(path)
+            for ps_id, ps in sets.items():
                 if ps_id in self.keys:
                     continue
                 if not any(ps_id in note for note in self.notes):
                     self.notes.append(f"no answer key for {ps_id} in {self.reference_dir}; graded with a fresh build — run `grader key build`")
                 self.keys[ps_id] = build_key(ps)
                 self.files[ps_id] = path
+        except Exception as exc:  # an instructor's bug in one set must not stop the others
+            self.errors.append(f"problem set {path} could not be loaded or keyed: {type(exc).__name__}: {exc}")
 
     @property
     def assignments(self) -> list[str]:

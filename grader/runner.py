@@ -156,7 +156,7 @@ class _Run:
         self.catalog = catalog
         self.keys = catalog.keys
         self.graders: dict[str, AssignmentGrader | None] = {}
-        self.summary = RunSummary(warnings=list(dict.fromkeys(catalog.notes)))
+        self.summary = RunSummary(warnings=list(dict.fromkeys(catalog.notes)), errors=list(catalog.errors))
 
     def grader_for(self, assignment: str) -> AssignmentGrader | None:
         if assignment not in self.graders:
