@@ -159,7 +159,7 @@ def test_json_guidance_goes_beside_the_template(tiny: ProblemSet) -> None:
 
 def test_template_command(tmp_path: Path, problems: Path) -> None:
     app = typer.Typer()
-    register(app)
+    register(app, typer.Typer())
     runner = CliRunner()
     result = runner.invoke(app, ["template", "tiny-hw", "--problems", str(problems)])
     assert result.exit_code == 0, result.output
