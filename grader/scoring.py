@@ -152,14 +152,16 @@ class PartGrader:
         for variant, target in self.mistakes:
             m = self.kind.compare(answer, target)
             if m.full:
-                credit = max(variant.marks / self.marks if self.marks else 0.0, best.fraction)
+                # A named mistake earns what the marking scheme states for it (0 unless stated),
+                # not per-entry credit for entries that happen to coincide.
+                credit = variant.marks / self.marks if self.marks else 0.0
                 text = f"Not quite: this is the answer you get with a known mistake — {variant.name}."
                 if variant.note:
                     text += f" {variant.note}"
                 if credit > 0:
                     text += f" Earns {fmt_marks(credit * self.marks)} of {fmt_marks(self.marks)}."
                 status = Status.partial if credit > 0 else Status.incorrect
-                return Verdict(status, credit, join(text, best.feedback if best.fraction else ""), f"mistake: {variant.name}", best.details)
+                return Verdict(status, credit, text, f"mistake: {variant.name}", m.details)
         status = Status.partial if best.fraction > 0 else Status.incorrect
         lead = "Partly correct." if best.fraction > 0 else "Incorrect."
         part = self.source.part(self.id) if self.key.has_hints else None

@@ -302,9 +302,23 @@ def _(env):
     return per_draw(env, lambda t: backprop_conv(t, t["dU"])[1])
 
 
+def reversed_reads(t: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Σ_{i,j} dZ[i,j,m]·X[i−k1, j−k2, n] (a read before the start of X is 0): the gradient a
+    student gets by reversing the kernel offsets."""
+    x, dz = t["X"], t["dZ"]
+    rows, cols = dz.shape[:2]
+    out = torch.zeros(K1, K2, x.shape[2], dz.shape[2], dtype=f64)
+    for k1 in range(K1):
+        for k2 in range(K2):
+            shifted = torch.zeros(rows, cols, x.shape[2], dtype=f64)
+            shifted[k1:, k2:] = x[: rows - k1, : cols - k2]
+            out[k1, k2] = torch.einsum("ijn,ijm->nm", shifted, dz)
+    return out
+
+
 @q3b.mistake("kernel flipped", note="The layer does not reverse the kernel: X[i+k1, j+k2, n], not X[i−k1, j−k2, n].")
 def _(env):
-    return per_draw(env, lambda t: backprop_conv(t, t["dZ"])[1].flip(0, 1))
+    return per_draw(env, reversed_reads)
 
 
 @hw.part("q3c", marks=2, kind=index_expr("i", "j", "n"),

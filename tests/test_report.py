@@ -228,3 +228,14 @@ def test_summary_flags_students_with_two_submissions() -> None:
     reports = [report("amy", [part("q1", Status.correct, 1)], source=f"{i}.toml") for i in (1, 2)]
     text = render_summary("tiny-hw", "Tiny", [PartInfo(id="q1", max_score=1)], reports)
     assert "## Students with more than one submission\n\n- `amy`" in text
+
+
+def test_feedback_keeps_the_caret_layout_and_shows_quoted_forms_as_code() -> None:
+    from grader.report.markdown import _feedback
+
+    caret = "Could not read this answer: expected a number at column 3:\n  3*+1\n    ^. An accepted form: `3*V + 1`."
+    block = "\n".join(_feedback(caret))
+    assert "```text\n" in block and "\n  3*+1\n    ^." in block  # the pointer stays under column 3
+    line = _feedback("bad `x|y` then <b>hi</b>. An accepted form: `0.25`.")[0]
+    assert "`x|y`" in line and "`0.25`" in line  # quoted forms render as code
+    assert "<b>" not in line and "\\<b\\>" in line  # the rest cannot open HTML

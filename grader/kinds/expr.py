@@ -73,7 +73,14 @@ def _rename_calls(node: Node, table: Mapping[str, str]) -> Node:
     return fold(node, up)
 
 
-def read_formula(text: str, symbols: Sequence[str], functions: Mapping[str, str]) -> Node:
+def read_formula(
+    text: str,
+    symbols: Sequence[str],
+    functions: Mapping[str, str],
+    *,
+    indices: Sequence[str] = (),
+    tensors: Mapping[str, int] | None = None,
+) -> Node:
     """Parse and resolve one formula against the declared symbols and functions.
 
     Aliases the resolver knows (`s`, `sigma` -> sigmoid, `ln` -> log) are passed on to it;
@@ -84,7 +91,9 @@ def read_formula(text: str, symbols: Sequence[str], functions: Mapping[str, str]
     if custom:
         node = _rename_calls(node, custom)
     known = {a for a, t in functions.items() if a == t or FUNCTION_ALIASES.get(a) == t}
-    return resolve_names(node, symbols=list(symbols), functions=sorted(known | set(functions.values())))
+    return resolve_names(
+        node, symbols=list(symbols), functions=sorted(known | set(functions.values())), indices=indices, tensors=tensors
+    )
 
 
 class Expr(SampledKind):

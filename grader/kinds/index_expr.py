@@ -17,7 +17,8 @@ from grader.errors import InvalidAnswer
 from grader.kinds.base import Match
 from grader.kinds.index_eval import IndexEvaluator
 from grader.kinds.sampled import SampledKind, agreement, sample_details
-from grader.parsing import canonical, parse_math, resolve_names
+from grader.kinds.expr import function_table, read_formula
+from grader.parsing import canonical
 from grader.sampling import Sample
 
 REL_TOL = 1e-6
@@ -46,7 +47,7 @@ class IndexExpr(SampledKind):
         self.scalars = tuple(scalars)
         self.indices = tuple(dict.fromkeys([*self.free, *indices]))
         self.base = base
-        self.functions = tuple(functions)
+        self.functions = function_table(functions, self.scalars)
 
     def describe(self) -> str:
         tensors = ", ".join(f"{t}[{','.join('·' * n)}]" for t, n in self.tensors.items())
@@ -57,10 +58,7 @@ class IndexExpr(SampledKind):
     def parse(self, raw: Any) -> Any:
         if not isinstance(raw, str):
             raise InvalidAnswer("expected a formula as text", example=self.examples[0])
-        node = parse_math(raw)
-        return resolve_names(
-            node, symbols=self.scalars, functions=self.functions, indices=self.indices, tensors=self.tensors
-        )
+        return read_formula(raw, self.scalars, self.functions, indices=self.indices, tensors=self.tensors)
 
     def canonical(self, value: Any) -> str:
         return canonical(value) if not isinstance(value, Sample) else f"(sampled: {value.n_points} draws)"

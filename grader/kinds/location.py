@@ -27,6 +27,7 @@ MAX_INDEX = 10**12
 _NAMED = re.compile(
     r"^(?P<name>[^\W\d_][^\W_]*)\s*(?:_\s*\{(?P<sub>.*)\}|_\s*(?P<bare>\w+)|(?P<br>[\[(].*[\])]))$", re.S
 )
+_GROUPS = re.compile(r"[\[(][^\[\]()]*[\])]")  # one bracketed group of indices
 _ASSIGNED = re.compile(r"[^\W\d]\w*\s*=\s*")
 _ASSIGNMENTS = re.compile(r"\s*[^\W\d]\w*\s*=\s*[^,;=]+(?:[,;]\s*[^\W\d]\w*\s*=\s*[^,;=]+)*\s*")
 
@@ -94,6 +95,12 @@ class Location(Kind):
             sides = [s.strip() for s in text.split("=")]
             named_sides = [s for s in sides if _NAMED.match(s) and re.search(r"\d", s)]
             text = named_sides[0] if named_sides else sides[-1]
+        if len(_GROUPS.findall(text)) > 1:  # `(0, 1), (0, 2)` or `Z[1][3]`
+            raise InvalidAnswer(
+                "give one location, with all its indices in one pair of brackets",
+                expected="one location, e.g. any one of the places where it holds",
+                example=self.examples[0],
+            )
         named = _NAMED.match(text)
         if named:
             if named.group("name").casefold() != self.array.casefold():

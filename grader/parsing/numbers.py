@@ -10,7 +10,8 @@ from grader.parsing.limits import LIMITS, Limits
 from grader.parsing.parser import guarded, parse_number_expr
 from grader.parsing.resolve import resolve_names
 
-NUMBER_FUNCTIONS = ("exp", "log", "ln", "sqrt", "sigmoid")
+# σ and \sigma are the usual spellings of the logistic sigmoid (answer-format.md, expr).
+NUMBER_FUNCTIONS = ("exp", "log", "ln", "sqrt", "sigmoid", "sigma")
 
 
 def parse_number(text: str, *, limits: Limits = LIMITS) -> int | Fraction | float:

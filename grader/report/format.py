@@ -43,9 +43,14 @@ def one_line(text: str, sep: str = " ") -> str:
     return _NEWLINES.sub(sep, visible(text)).replace("\t", " ")
 
 
+def escape_inline(text: str) -> str:
+    """Like `escape_text` for a piece inside a line: spaces kept, no block-start handling."""
+    return _INLINE.sub(r"\\\1", one_line(text))
+
+
 def escape_text(text: str) -> str:
     """Student-influenced text as one line of literal Markdown."""
-    line = _INLINE.sub(r"\\\1", one_line(text)).strip()
+    line = escape_inline(text).strip()
     return _BLOCK_START.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], line)
 
 

@@ -6,10 +6,12 @@ feedback that may quote them) passes through `grader.report.format`, so it rende
 
 from __future__ import annotations
 
+import itertools
+import re
 from pathlib import Path
 
 from grader.models import PartResult, SubmissionReport
-from grader.report.format import code_block, code_span, escape_text, fmt_score
+from grader.report.format import code_block, code_span, escape_inline, escape_text, fmt_score
 
 
 def render_report(report: SubmissionReport) -> str:
@@ -53,8 +55,19 @@ def _part_section(p: PartResult) -> list[str]:
     if p.canonical is not None and p.canonical != p.answer:
         out += [f"Read as: {code_span(p.canonical)}", ""]
     if p.feedback:
-        out += [f"Feedback: {escape_text(p.feedback)}", ""]
+        out += _feedback(p.feedback)
     return out
+
+
+def _feedback(text: str) -> list[str]:
+    """Feedback as Markdown: a multi-line message (a caret under the column where an answer
+    broke) keeps its layout in a code block; `quoted` forms become code spans; the rest is
+    escaped text, since feedback may quote the student's answer."""
+    if "\n" in text:
+        return ["Feedback:", "", code_block(text), ""]
+    pieces = re.split(r"`([^`\n]+)`", text)
+    rendered = "".join(code_span(piece) if odd else escape_inline(piece) for odd, piece in zip(itertools.cycle((False, True)), pieces))
+    return [f"Feedback: {rendered.strip()}", ""]
 
 
 def write_markdown(report: SubmissionReport, path: Path) -> Path:
