@@ -6,12 +6,15 @@ killing the process doing the work. Why not `multiprocessing.Pool`: it cannot ki
 task. Why forkserver: forking a process that has imported torch is unsafe.
 
 Each worker is started once per run, caps its address space (RLIMIT_AS), loads the graders
-once, then grades whole submissions, sending one message per part. The parent waits on every
-pipe with a deadline `budget` seconds after each busy worker's last message. A worker past its
-deadline is killed: that part becomes `invalid` ("too complex to check within 2 s"), and a
-fresh worker resumes the submission at the next part with the GradingContext built so far,
-so follow-through from earlier parts still works. A worker that dies on its own costs the
-part it was on an `error` (a grader crash, not the student's fault).
+once, then grades whole submissions. Before each part it writes the part's index and deadline
+into memory shared with the parent (no message, so no cost per part); results travel in
+batches at least every FLUSH_INTERVAL and with the finished report. The parent waits on every
+pipe until the nearest deadline. A worker past its deadline is killed: that part becomes
+`invalid` ("too complex to check within 2 s"), and a fresh worker resumes the submission
+after the last results that reached the parent, with the GradingContext built so far (so
+follow-through from earlier parts still works); the few parts finished since, less than
+FLUSH_INTERVAL of work, are simply graded again. A worker that dies on its own costs the part
+it was on an `error` (a grader crash, not the student's fault).
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ DEFAULT_BUDGET = 2.0
 # runaway allocation long before the machine (24 GB, 2 workers) is at risk.
 DEFAULT_MEMORY = 2 * 2**30
 START_TIMEOUT = 300.0  # loading problem sets (and building a stale key) is not a part's fault
+# Results reach the parent at least this often. One message per part would cost more than
+# most parts (a cache hit is ~20 µs); a kill re-grades at most this much finished work.
+FLUSH_INTERVAL = 0.05
 CACHE_ENTRIES = 50_000
 CACHE_RAW_LIMIT = 4_096  # longer answers are rare and unlikely to repeat: not worth a key
 
@@ -114,14 +120,23 @@ def _raw_key(raw: Any) -> str | None:
 class _Worker:
     """Grades tasks inside a worker process; remembers verdicts on identical answers."""
 
-    def __init__(self, graders: Mapping[str, AssignmentGrader], conn: Connection, cache: bool) -> None:
+    def __init__(
+        self, graders: Mapping[str, AssignmentGrader], conn: Connection, progress: Any, limits: tuple[float, float], cache: bool
+    ) -> None:
         self.graders = graders
         self.conn = conn
+        self.progress = progress  # shared with the parent: [index of the part in hand, its deadline]
+        self.budget, self.setup_time = limits
         self.cache: OrderedDict[tuple, tuple[PartResult, tuple | None]] | None = OrderedDict() if cache else None
         # Per assignment: per part, the parts its follow-through routes read; and all those
-        # parts (their parsed value and correctness travel with each part message).
+        # parts (their parsed value and correctness travel with the results).
         self.deps: dict[str, list[tuple[str, ...]]] = {}
         self.used: dict[str, set[str]] = {}
+
+    def _begin(self, index: int, seconds: float) -> None:
+        # the deadline first: a parent reading between the two writes sees a later deadline
+        self.progress[1] = time.monotonic() + seconds
+        self.progress[0] = index
 
     def run(self, task: _Task) -> None:
         sub = task.sub
@@ -142,7 +157,13 @@ class _Worker:
         ctx = task.ctx
         results = task.results
         used = self.used[sub.assignment]
+        pending: list[tuple] = []  # (index, result, follow-through state) not yet sent
+        flushed = time.monotonic()
         for index in range(task.start, len(grader.graders)):
+            if pending and time.monotonic() - flushed >= FLUSH_INTERVAL:
+                self._send("parts", pending)
+                pending, flushed = [], time.monotonic()
+            self._begin(index, self.budget)
             pg = grader.graders[index]
             if index in task.failed:
                 status, feedback = task.failed[index]
@@ -151,20 +172,28 @@ class _Worker:
                 self._before(grader, index, ctx)
                 result = self.grade_part(grader, index, sub, ctx)
             results.append(result)
-            pid = pg.id
-            ft = (ctx.parsed.get(pid, _ABSENT), ctx.correct.get(pid)) if pid in used else None
-            self._send_part(index, result, ft)
+            ft = (ctx.parsed.get(pg.id, _ABSENT), ctx.correct.get(pg.id)) if pg.id in used else None
+            pending.append((index, result, ft))
+        self._begin(len(grader.graders), self.budget)
         report = grader.assemble(sub, results)
-        self.conn.send(("done", report.model_copy(update={"parts": []})))
+        self._send("done", pending, report.model_copy(update={"parts": []}))
+
+    def _send(self, tag: str, records: list[tuple], *rest: Any) -> None:
+        try:
+            self.conn.send((tag, records, *rest))
+        except Exception:  # a parsed value that cannot be pickled: resumption just loses it
+            bare = [(i, r, (_ABSENT, ft[1]) if ft else None) for i, r, ft in records]
+            self.conn.send((tag, bare, *rest))
 
     def _setup(self, load: Callable[[], Any]) -> Any:
-        """Run `load` with the parent told it is setup: importing a problem set or torch takes
-        seconds, and is the worker's preparation for follow-through or hints, not the part's time."""
-        self.conn.send(("setup", True))
+        """Run `load` under the setup allowance, not the part's budget: importing a problem set
+        or torch takes seconds, and prepares follow-through or hints for every later part."""
+        index = int(self.progress[0])
+        self._begin(index, self.setup_time)
         try:
             return load()
         finally:
-            self.conn.send(("setup", False))
+            self._begin(index, self.budget)
 
     def _announce_setup(self, grader: AssignmentGrader) -> None:
         """Announce the problem set's import whenever it happens (follow-through or a hint)."""
@@ -216,12 +245,6 @@ class _Worker:
                 self.cache.popitem(last=False)
         return result
 
-    def _send_part(self, index: int, result: PartResult, ft: tuple | None) -> None:
-        try:
-            self.conn.send(("part", index, result, ft))
-        except Exception:  # a parsed value that cannot be pickled: resumption just loses it
-            self.conn.send(("part", index, result, (_ABSENT, ft[1]) if ft else None))
-
 
 class _Absent:
     """Marks 'no parsed value' in part messages (None may be a parsed value)."""
@@ -233,7 +256,7 @@ class _Absent:
 _ABSENT = _Absent()
 
 
-def _serve(conn: Connection, loader: Loader, memory: int | None, cache: bool) -> None:
+def _serve(conn: Connection, progress: Any, loader: Loader, limits: tuple[float, float], memory: int | None, cache: bool) -> None:
     """A worker process's main function."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     # The workers are the parallelism: one thread each keeps them from fighting over cores
@@ -248,7 +271,7 @@ def _serve(conn: Connection, loader: Loader, memory: int | None, cache: bool) ->
     except BaseException:
         conn.send(("fatal", traceback.format_exc()))
         return
-    worker = _Worker(graders, conn, cache)
+    worker = _Worker(graders, conn, progress, limits, cache)
     conn.send(("ready",))
     while True:
         try:
@@ -267,34 +290,38 @@ class _Job:
 
     position: int
     task: _Task
-    next_index: int = 0  # the part the current worker is on
+    reported: int = 0  # parts before this one have reached the parent
 
-    def record(self, index: int, result: PartResult, ft: tuple | None) -> None:
-        self.task.results.append(result)
-        self.next_index = index + 1
-        if ft is not None:
-            parsed, correct = ft
-            if parsed is not _ABSENT:
-                self.task.ctx.parsed[result.id] = parsed
-            if correct is not None:
-                self.task.ctx.correct[result.id] = correct
+    def record(self, records: list[tuple]) -> None:
+        for index, result, ft in records:
+            self.task.results.append(result)
+            self.reported = index + 1
+            if ft is not None:
+                parsed, correct = ft
+                if parsed is not _ABSENT:
+                    self.task.ctx.parsed[result.id] = parsed
+                if correct is not None:
+                    self.task.ctx.correct[result.id] = correct
 
-    def resume_after(self, status: Status, feedback: str) -> _Task:
-        """The task that carries on after the part a dead worker was on."""
+    def resume(self, lost: int, status: Status, feedback: str) -> bool:
+        """Carry on from the first unreported part, with part `lost` given `status`; False if
+        that cannot progress (the same place failed twice: assembling the report itself)."""
+        if lost in self.task.failed:
+            return False
         failed = dict(self.task.failed)
-        failed[self.next_index] = (status, feedback)
-        self.task = _Task(self.task.sub, self.next_index, self.task.ctx, self.task.results, failed)
-        return self.task
+        failed[lost] = (status, feedback)
+        self.task = _Task(self.task.sub, self.reported, self.task.ctx, self.task.results, failed)
+        return True
 
 
 @dataclass
 class _Slot:
     process: Any
     conn: Connection
+    progress: Any  # shared [part index, deadline] written by the worker
     started: float
     ready: bool = False
     job: _Job | None = None
-    deadline: float = 0.0
 
 
 class GradingPool:
@@ -330,12 +357,15 @@ class GradingPool:
 
     def _spawn(self) -> _Slot:
         parent, child = self.mp.Pipe(duplex=True)
+        progress = self.mp.RawArray("d", 2)
+        limits = (self.budget, self.start_timeout)
         process = self.mp.Process(
-            target=_serve, args=(child, self.loader, self.memory, self.cache), name="grader-worker", daemon=True
+            target=_serve, args=(child, progress, self.loader, limits, self.memory, self.cache),
+            name="grader-worker", daemon=True,
         )
         process.start()
         child.close()
-        slot = _Slot(process, parent, time.monotonic())
+        slot = _Slot(process, parent, progress, time.monotonic())
         self.slots.append(slot)
         return slot
 
@@ -382,8 +412,9 @@ class GradingPool:
                 else:
                     continue
                 slot.job = job
-                job.next_index = job.task.start
-                slot.deadline = time.monotonic() + self.budget
+                job.reported = job.task.start
+                slot.progress[1] = time.monotonic() + self.budget  # until the worker takes over
+                slot.progress[0] = job.task.start
                 slot.conn.send(job.task)
             while next_out in finished:
                 yield finished.pop(next_out)
@@ -391,6 +422,9 @@ class GradingPool:
             if exhausted and not resumed and all(s.job is None for s in self.slots):
                 return
             self._wait(finished, resumed)
+
+    def _limit(self, slot: _Slot) -> float:
+        return slot.progress[1] if slot.ready else slot.started + self.start_timeout
 
     def _wait(self, finished: dict[int, Outcome], resumed: deque[_Job]) -> None:
         """Wait for messages until the nearest deadline; replace dead workers, kill late ones."""
@@ -406,17 +440,14 @@ class GradingPool:
                 dead.append(slot)
         for slot in dead:
             self._retire(slot, resumed, finished, timed_out=False)
-        now = time.monotonic()
         for slot in [s for s in self.slots if s.job is not None or not s.ready]:
-            if now < self._limit(slot):
+            limit = self._limit(slot)
+            if time.monotonic() < limit:
                 continue
             if not self._drain(slot, finished):  # a message may have come since wait() returned
                 self._retire(slot, resumed, finished, timed_out=False)
-            elif (slot.job is not None or not slot.ready) and now >= self._limit(slot):
-                self._retire(slot, resumed, finished, timed_out=True)
-
-    def _limit(self, slot: _Slot) -> float:
-        return slot.deadline if slot.ready else slot.started + self.start_timeout
+            elif (slot.job is not None or not slot.ready) and self._limit(slot) == limit:
+                self._retire(slot, resumed, finished, timed_out=True)  # the same part, still running
 
     def _drain(self, slot: _Slot, finished: dict[int, Outcome]) -> bool:
         """Read every waiting message of one worker; False when its pipe is closed."""
@@ -429,16 +460,12 @@ class GradingPool:
 
     def _handle(self, slot: _Slot, msg: tuple, finished: dict[int, Outcome]) -> None:
         tag = msg[0]
-        slot.deadline = time.monotonic() + self.budget
-        if tag == "setup" and msg[1]:
-            slot.deadline = time.monotonic() + self.start_timeout
-        elif tag == "part":
+        if tag in ("parts", "done"):
             assert slot.job is not None
-            slot.job.record(msg[1], msg[2], msg[3])
-        elif tag == "done":
-            assert slot.job is not None
-            finished[slot.job.position] = msg[1].model_copy(update={"parts": slot.job.task.results})
-            slot.job = None
+            slot.job.record(msg[1])
+            if tag == "done":
+                finished[slot.job.position] = msg[2].model_copy(update={"parts": slot.job.task.results})
+                slot.job = None
         elif tag == "broken":
             assert slot.job is not None
             sub = slot.job.task.sub
@@ -452,6 +479,7 @@ class GradingPool:
     def _retire(self, slot: _Slot, resumed: deque[_Job], finished: dict[int, Outcome], timed_out: bool) -> None:
         """Kill a late or dead worker, give its submission's current part a verdict, replace it."""
         self._discard(slot)
+        lost = int(slot.progress[0])  # the part it was on when it stopped (shared memory outlives it)
         code = slot.process.exitcode
         if not slot.ready:
             why = "did not start in time" if timed_out else f"exited with code {code} while starting"
@@ -472,12 +500,11 @@ class GradingPool:
                     f"The grader itself failed on this part (its worker process stopped, exit code {code}). "
                     "This is not your mistake; course staff will look at it."
                 )
-            if job.next_index in job.task.failed:  # stuck after the last part: cannot progress
+            if job.resume(lost, status, feedback):
+                resumed.appendleft(job)
+            else:
                 sub = job.task.sub
                 finished[job.position] = BrokenSubmission(source=sub.source, reason="grading failed repeatedly")
-            else:
-                job.resume_after(status, feedback)
-                resumed.appendleft(job)
         self._spawn()
 
 
