@@ -217,27 +217,37 @@ class _Worker:
                 return
 
     def grade_part(self, grader: AssignmentGrader, index: int, sub: Submission, ctx: GradingContext) -> PartResult:
-        """`grader.grade_part`, or the verdict already given to the same answer in the same context."""
+        """`grader.grade_part`, or the verdict already given to the same answer in the same context.
+
+        The context (the answers and verdicts of the parts a follow-through route reads) is
+        part of the key only where it can matter: an answer that matches the reference or an
+        accepted alternative is judged before follow-through is tried, so it is keyed by itself.
+        """
+        if self.cache is None:
+            return grader.grade_part(index, sub, ctx)
         pid = grader.graders[index].id
-        key = None
-        if self.cache is not None:
-            raw = _raw_key(sub.answers.get(pid))
-            deps = self.deps[sub.assignment][index]
-            dep_keys = tuple((u, _raw_key(sub.answers.get(u)), ctx.correct.get(u), u in ctx.parsed) for u in deps)
-            if raw is not None and all(d[1] is not None for d in dep_keys):
-                key = (sub.assignment, pid, raw, dep_keys)
-                hit = self.cache.get(key)
-                if hit is not None:
-                    self.cache.move_to_end(key)
-                    result, state = hit
-                    if state is not None:
-                        parsed, correct = state
-                        if parsed is not _ABSENT:
-                            ctx.parsed[pid] = parsed
-                        if correct is not None:
-                            ctx.correct[pid] = correct
-                    return result
+        raw = _raw_key(sub.answers.get(pid))
+        if raw is None:
+            return grader.grade_part(index, sub, ctx)
+        plain = (sub.assignment, pid, raw)
+        deps = self.deps[sub.assignment][index]
+        dep_keys = tuple((u, _raw_key(sub.answers.get(u)), ctx.correct.get(u), u in ctx.parsed) for u in deps)
+        full = (*plain, dep_keys) if deps and all(d[1] is not None for d in dep_keys) else None
+        for key in (plain, full):
+            hit = self.cache.get(key) if key is not None else None
+            if hit is not None:
+                self.cache.move_to_end(key)
+                result, state = hit
+                if state is not None:
+                    parsed, correct = state
+                    if parsed is not _ABSENT:
+                        ctx.parsed[pid] = parsed
+                    if correct is not None:
+                        ctx.correct[pid] = correct
+                return result
         result = grader.grade_part(index, sub, ctx)
+        context_free = not deps or result.matched == "reference" or (result.matched or "").startswith("alternative")
+        key = plain if context_free else full
         if key is not None:
             state = (ctx.parsed.get(pid, _ABSENT), ctx.correct.get(pid)) if pid in self.used[sub.assignment] else None
             self.cache[key] = (result, state)

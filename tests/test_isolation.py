@@ -149,6 +149,14 @@ def test_identical_answers_are_checked_once_per_context(loader: LoadProblemSets)
     assert x3.parts[2].feedback != x1.parts[2].feedback
 
 
+def test_an_answer_matching_the_reference_is_reused_in_any_context(loader: LoadProblemSets) -> None:
+    # b = 6 is the reference whatever the student's a: judged before follow-through is tried
+    with GradingPool(loader, workers=1) as pool:
+        y1, y2 = pool.grade([sub("y1", a=5, h=1, b=6, c=7), sub("y2", a=2, h=1, b=6, c=7)])
+    assert y1.parts[2] == y2.parts[2] and y1.parts[2].matched == "reference"
+    assert y1.parts[0].feedback != y2.parts[0].feedback  # a differs: checked anew
+
+
 def test_without_cache_every_answer_is_checked(loader: LoadProblemSets) -> None:
     with GradingPool(loader, workers=1, cache=False) as pool:
         x1, x2 = pool.grade([sub("x1", a=2, h=1, b=6, c=7), sub("x2", a=2, h=1, b=6, c=7)])
