@@ -38,10 +38,10 @@ from grader.models import BrokenSubmission, PartResult, Status, Submission, Subm
 from grader.scoring import AssignmentGrader, GradingContext
 
 DEFAULT_BUDGET = 2.0
-# Address-space cap per worker. Measured (bench/one_submission.py notes): a worker that has
-# imported torch and run a follow-through recomputation maps ~0.9 GB of virtual memory, most
-# of it reserved and never touched, so 1 GB leaves too little room; 2 GB still stops a
-# runaway allocation long before the machine (24 GB, 2 workers) is at risk.
+# Address-space cap per worker. Measured: a worker that has imported the problem sets and
+# torch and graded 1,000 synthetic submissions peaks at ~0.83 GB of virtual memory (~0.43 GB
+# resident; torch alone maps ~0.5 GB it never touches), so 1 GB would leave too little room;
+# 2 GB still stops a runaway allocation long before the machine is at risk.
 DEFAULT_MEMORY = 2 * 2**30
 START_TIMEOUT = 300.0  # loading problem sets (and building a stale key) is not a part's fault
 # Results reach the parent at least this often. One message per part would cost more than
