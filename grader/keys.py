@@ -41,6 +41,11 @@ class PartKey(BaseModel):
     seed: int | None = Field(None, description="Seed of the sample points (formula parts).")
     has_hints: bool = Field(False, description="The problem set has hints that test wrong answers.")
 
+    @property
+    def manual(self) -> bool:
+        """Graded by a person (free text)."""
+        return self.kind == "text"
+
 
 class AnswerKey(BaseModel):
     assignment: str

@@ -39,7 +39,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from grader import __version__
 from grader.models import PartResult, Status, Submission, SubmissionReport
-from grader.problemset import ProblemSet
+from grader.keys import AnswerKey
 
 # -- Gradescope's results.json, as a model ---------------------------------------------------------
 
@@ -331,18 +331,19 @@ def marks_total(values: Iterable[float]) -> float:
     return round(math.fsum(values), 6)
 
 
-def summary(ps: ProblemSet, results: list[PartResult], warnings: list[str], source: str | None) -> str:
+def summary(key: AnswerKey, results: list[PartResult], warnings: list[str], source: str | None) -> str:
     """The top-level output: the score, what is left to course staff, and anything odd."""
-    manual_ids = [p.id for p in ps if p.manual]
-    auto_max = marks_total(p.marks for p in ps if not p.manual)
-    auto_score = marks_total(r.score for r in results if not ps.parts[r.id].manual)
-    lines = [f"{ps.title} ({ps.id})", f"Auto-graded: {_marks(round(auto_score, 4))} / {_marks(auto_max)} marks."]
+    parts = {p.id: p for p in key.parts}
+    manual_ids = [p.id for p in key.parts if p.manual]
+    auto_max = marks_total(p.marks for p in key.parts if not p.manual)
+    auto_score = marks_total(r.score for r in results if not parts[r.id].manual)
+    lines = [f"{key.title} ({key.assignment})", f"Auto-graded: {_marks(round(auto_score, 4))} / {_marks(auto_max)} marks."]
     counts: dict[Status, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     lines.append("Parts: " + ", ".join(f"{n} {STATUS_WORDS[s]}" for s, n in counts.items()) + ".")
     if manual_ids:
-        manual_max = marks_total(ps.parts[i].marks for i in manual_ids)
+        manual_max = marks_total(parts[i].marks for i in manual_ids)
         lines.append(
             f"Written parts ({', '.join(manual_ids)}; {_marks(manual_max)} marks) are graded by course staff "
             "and show 0 here until then."
@@ -356,20 +357,21 @@ def summary(ps: ProblemSet, results: list[PartResult], warnings: list[str], sour
     return "\n".join(lines)
 
 
-def results_from_report(report: SubmissionReport, ps: ProblemSet, visibility: Visibility = "visible", notes: list[str] | None = None) -> GradescopeResults:
+def results_from_report(report: SubmissionReport, key: AnswerKey, visibility: Visibility = "visible", notes: list[str] | None = None) -> GradescopeResults:
     """A finished report as results.json."""
-    tests = [part_test(r, ps.parts[r.id].manual, visibility) for r in report.parts]
-    auto = [r for r in report.parts if not ps.parts[r.id].manual]
+    parts = {p.id: p for p in key.parts}
+    tests = [part_test(r, parts[r.id].manual, visibility) for r in report.parts]
+    auto = [r for r in report.parts if not parts[r.id].manual]
     return GradescopeResults(
         score=marks_total(r.score for r in auto),
-        output=summary(ps, report.parts, report.warnings, report.source),
+        output=summary(key, report.parts, report.warnings, report.source),
         visibility=visibility,
         tests=tests,
         extra_data={
             "assignment": report.assignment,
             "student": report.student,
-            "auto_max_score": marks_total(p.marks for p in ps if not p.manual),
-            "manual_max_score": marks_total(p.marks for p in ps if p.manual),
+            "auto_max_score": marks_total(p.marks for p in key.parts if not p.manual),
+            "manual_max_score": marks_total(p.marks for p in key.parts if p.manual),
             "statuses": {r.id: r.status.value for r in report.parts},
             "key_hash": report.key_hash,
             "grader_version": report.grader_version,
@@ -397,18 +399,18 @@ def failure_results(message: str, visibility: Visibility = "visible", tests: lis
 STARTED = "The autograder started but did not finish (it was stopped, ran out of time or of memory). This is not your fault: please tell course staff."
 
 
-def choose_problem_set(sets: dict[str, ProblemSet], assignment: str | None) -> ProblemSet:
+def choose_assignment(known: list[str], assignment: str | None) -> str:
     if assignment:
-        if assignment not in sets:
+        if assignment not in known:
             raise AutograderProblem(
                 f"The autograder is misconfigured: it has no problem set {assignment!r} "
-                f"(it has: {', '.join(sorted(sets)) or 'none'}). This is not your fault: please tell course staff."
+                f"(it has: {', '.join(known) or 'none'}). This is not your fault: please tell course staff."
             )
-        return sets[assignment]
-    if len(sets) == 1:
-        return next(iter(sets.values()))
+        return assignment
+    if len(known) == 1:
+        return known[0]
     raise AutograderProblem(
-        f"The autograder is misconfigured: {len(sets)} problem sets and no --assignment. "
+        f"The autograder is misconfigured: {len(known)} problem sets and no --assignment. "
         "This is not your fault: please tell course staff."
     )
 
@@ -425,22 +427,28 @@ def _timeout_result(grader: Any, index: int, raw: Any, budget: float) -> PartRes
 def grade_upload(cfg: AutograderConfig, progress: Callable[[GradescopeResults], None]) -> GradescopeResults:
     """Grade the upload in cfg.root/submission; `progress` receives provisional results before
     the first part and after each one."""
-    from grader.keys import load_or_build_key
-    from grader.problemset import load_problem_sets
-    from grader.scoring import AssignmentGrader, GradingContext
+    from grader.catalog import Catalog
+    from grader.scoring import GradingContext
 
-    ps = choose_problem_set(load_problem_sets(cfg.problems_dir), cfg.assignment)
+    # The committed key is graded from directly: the problem set (and torch, ~200 MB) is
+    # imported only if follow-through needs it.
+    catalog = Catalog(cfg.problems_dir, cfg.reference_dir)
+    if catalog.errors and not catalog.assignments:
+        raise AutograderProblem("The autograder is misconfigured: " + "; ".join(catalog.errors) + " This is not your fault: please tell course staff.")
+    assignment = choose_assignment(catalog.assignments, cfg.assignment)
+    key = catalog.keys[assignment]
+    grader = catalog.grader(assignment)
+    assert grader is not None
+    notes = catalog.notes + catalog.errors
     path = find_answer_file(cfg.submission_dir)
-    sub = read_answers(path, ps.id, cfg.submission_dir)
-    key, notes = load_or_build_key(ps, cfg.reference_dir)
-    grader = AssignmentGrader(ps, key)
+    sub = read_answers(path, assignment, cfg.submission_dir)
     ctx = GradingContext()
-    parts = list(ps)
+    parts = key.parts
     results: list[PartResult] = []
 
     def snapshot() -> None:  # what a kill from now on would leave behind
         done = [part_test(r, parts[j].manual, cfg.visibility) for j, r in enumerate(results)]
-        todo = [not_reached_test(p.id, p.kind.name, p.marks, cfg.visibility) for p in parts[len(results):]]
+        todo = [not_reached_test(p.id, p.kind, p.marks, cfg.visibility) for p in parts[len(results):]]
         progress(failure_results(STARTED, cfg.visibility, done + todo))
 
     snapshot()
@@ -454,7 +462,7 @@ def grade_upload(cfg: AutograderConfig, progress: Callable[[GradescopeResults], 
         results.append(result)
         snapshot()
     report = grader.assemble(sub, results)
-    return results_from_report(report, ps, cfg.visibility, notes)
+    return results_from_report(report, key, cfg.visibility, notes)
 
 
 def explain(exc: BaseException) -> str:
