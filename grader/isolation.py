@@ -63,41 +63,19 @@ class PoolError(RuntimeError):
 
 @dataclass(frozen=True)
 class LoadProblemSets:
-    """A picklable loader: the problem sets of a directory; each key is read on first use."""
+    """A picklable loader: the graders of a problems folder with its answer keys (grader.catalog:
+    committed keys as they are, problem sets imported only when follow-through or a hint needs them)."""
 
     problems: Path
     reference: Path | None = None
 
-    def __call__(self) -> "_Graders":
-        from grader.problemset import load_problem_sets
+    def __call__(self) -> dict[str, AssignmentGrader]:
+        from grader.catalog import Catalog
 
-        return _Graders(load_problem_sets(self.problems), self.reference)
-
-
-
-class _Graders(Mapping[str, AssignmentGrader]):
-    """Assignment id -> grader, built lazily: an assignment nobody submitted is never keyed."""
-
-    def __init__(self, sets: Mapping[str, Any], reference: Path | None) -> None:
-        self.sets = sets
-        self.reference = reference
-        self.built: dict[str, AssignmentGrader] = {}
-
-    def __getitem__(self, assignment: str) -> AssignmentGrader:
-        if assignment not in self.built:
-            from grader.keys import load_or_build_key
-
-            ps = self.sets[assignment]
-            # Handed over as "not yet loaded", as a key-only grader has it: the worker then
-            # counts the first follow-through's setup (torch) as setup, not as the part's time.
-            self.built[assignment] = AssignmentGrader(lambda: ps, load_or_build_key(ps, self.reference)[0])
-        return self.built[assignment]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.sets)
-
-    def __len__(self) -> int:
-        return len(self.sets)
+        catalog = Catalog(self.problems, self.reference)
+        if catalog.errors:  # the runner reports these and grades the rest; a bare pool stops
+            raise RuntimeError("; ".join(catalog.errors))
+        return {a: g for a in catalog.assignments if (g := catalog.grader(a)) is not None}
 
 
 # -- the worker side ---------------------------------------------------------------------------
@@ -140,14 +118,9 @@ class _Worker:
 
     def run(self, task: _Task) -> None:
         sub = task.sub
-        if sub.assignment not in self.graders:
+        grader = self.graders.get(sub.assignment)
+        if grader is None:
             self.conn.send(("broken", f"unknown assignment {sub.assignment!r}"))
-            return
-        try:
-            grader = self.graders[sub.assignment]
-        except Exception as exc:  # e.g. a key that cannot be built: not this student's fault
-            reason = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            self.conn.send(("broken", f"not graded: no grader for {sub.assignment!r} ({reason})"))
             return
         if sub.assignment not in self.deps:
             deps = [tuple(sorted({u for route in pg.key.follow_through for u in route})) for pg in grader.graders]
@@ -516,11 +489,3 @@ class GradingPool:
                 sub = job.task.sub
                 finished[job.position] = BrokenSubmission(source=sub.source, reason="grading failed repeatedly")
         self._spawn()
-
-
-def grade_isolated(
-    loader: Loader, submissions: Iterable[Submission], **options: Any
-) -> list[Outcome]:
-    """Grade a batch under isolation and return the outcomes in order (a convenience)."""
-    with GradingPool(loader, **options) as pool:
-        return list(pool.grade(submissions))
