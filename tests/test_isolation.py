@@ -187,3 +187,15 @@ def test_torch_is_imported_only_for_follow_through(loader: LoadProblemSets) -> N
     assert all(p.feedback.endswith("torch False") for p in before.parts)
     assert after.parts[2].matched == "follow-through: a" and after.parts[3].feedback.endswith("torch True")
     assert after.parts[3].status is Status.incorrect
+
+
+def test_a_real_homework_graded_without_follow_through_never_loads_torch() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    ps = load_problem_sets(repo / "problems")["csc321-hw4"]
+    model = {p.id: p.solutions[0] for p in ps if p.solutions}  # all right: nothing to recompute
+    with GradingPool(LoadProblemSets(repo / "problems", repo / "reference"), workers=1) as pool:
+        [report] = pool.grade([Submission(assignment="csc321-hw4", student="m", answers=model, source="m.toml")])
+        [slot] = pool.slots
+        maps = Path(f"/proc/{slot.process.pid}/maps").read_text()
+    assert {p.status for p in report.parts if p.id in model} == {Status.correct}
+    assert "libtorch" not in maps  # the worker's address space: torch was never imported
