@@ -3,7 +3,9 @@
 Why processes: a thread cannot be killed and `signal.alarm` does not interrupt a long C call
 (a huge integer power, a numpy allocation), so the only wall-clock limit that always holds is
 killing the process doing the work. Why not `multiprocessing.Pool`: it cannot kill one stuck
-task. Why forkserver: forking a process that has imported torch is unsafe.
+task. Why fork, or forkserver: forking is fastest (a worker is ready in milliseconds) but
+unsafe once torch is imported, so a parent that has imported torch starts its workers from a
+clean forkserver instead. Grading from committed keys leaves the parent torch-free.
 
 Each worker is started once per run, caps its address space (RLIMIT_AS), loads the graders
 once, then grades whole submissions. Before each part it writes the part's index and deadline
@@ -325,8 +327,11 @@ class GradingPool:
         self.memory = memory
         self.cache = cache
         self.start_timeout = start_timeout
-        self.mp = get_context("forkserver")
-        self.mp.set_forkserver_preload(PRELOAD)
+        if "torch" in sys.modules:
+            self.mp = get_context("forkserver")
+            self.mp.set_forkserver_preload(PRELOAD)
+        else:
+            self.mp = get_context("fork")
         self.slots: list[_Slot] = []
         self.kills = 0  # workers killed at the budget (for tests and run statistics)
         self.crashes = 0  # workers that died on their own

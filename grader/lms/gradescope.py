@@ -103,7 +103,8 @@ class GradescopeResults(BaseModel):
 def write_results(results: GradescopeResults, path: Path) -> None:
     """Validate, then replace `path` atomically (temporary file in the same folder + rename)."""
     data = GradescopeResults.model_validate(results.model_dump()).model_dump(mode="json", exclude_none=True)
-    text = json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    # No indent: the C encoder is ~10x faster, which matters as the file is rewritten per part.
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
     try:
@@ -446,9 +447,12 @@ def grade_upload(cfg: AutograderConfig, progress: Callable[[GradescopeResults], 
     parts = key.parts
     results: list[PartResult] = []
 
+    done: list[GradescopeTest] = []  # grown one part at a time: each snapshot is then cheap
+    todo_all = [not_reached_test(p.id, p.kind, p.marks, cfg.visibility) for p in parts]
+
     def snapshot() -> None:  # what a kill from now on would leave behind
-        done = [part_test(r, parts[j].manual, cfg.visibility) for j, r in enumerate(results)]
-        todo = [not_reached_test(p.id, p.kind, p.marks, cfg.visibility) for p in parts[len(results):]]
+        done.extend(part_test(r, parts[j].manual, cfg.visibility) for j, r in enumerate(results[len(done):], len(done)))
+        todo = todo_all[len(results):]
         progress(failure_results(STARTED, cfg.visibility, done + todo))
 
     snapshot()

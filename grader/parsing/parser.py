@@ -9,10 +9,14 @@ tree is rejected while it is being built, and nothing ever recurses).
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
+import lark
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 from lark.lexer import Lexer
@@ -280,8 +284,20 @@ class _Builder(Transformer):
 
 
 _BUILDER = _Builder()
+def _cache_file() -> str | bool:
+    """Where lark keeps the analysed grammar (10x faster start: one submission in a fresh
+    process). A private folder, not the shared temp dir, because lark's cache is a pickle."""
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "grader"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return False
+    digest = hashlib.sha256(f"{GRAMMAR}{lark.__version__}".encode()).hexdigest()[:16]
+    return str(folder / f"formula-grammar-{digest}.lark.pickle")
+
+
 _PARSER = Lark(GRAMMAR, parser="lalr", lexer=_TokenListLexer, transformer=_BUILDER,
-               strict=True, maybe_placeholders=False)
+               strict=True, maybe_placeholders=False, cache=_cache_file())
 _PARSE_LOCK = threading.RLock()
 
 # -- error messages -------------------------------------------------------------------------

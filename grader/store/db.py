@@ -139,9 +139,12 @@ def database_url(out: Path | None, db: str | None = None) -> str:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     # SQLite ignores foreign keys unless asked; WAL lets a report be read while a run writes.
+    # synchronous=NORMAL: with WAL, a commit no longer waits for a disk flush (one per report
+    # was most of a large batch's time); the database stays consistent after a crash.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

@@ -32,6 +32,8 @@ class RunRecorder:
         self.kind = kind
         self.run_id: int | None = None  # the run starts with its first report: a run that fails to start leaves no row
         self._owns_store = owns_store
+        # Manual scores and overrides, read once per assignment (not twice per report).
+        self._adjustments: dict[str, tuple[dict[str, list], dict[str, list]]] = {}
 
     def start(self) -> int:
         if self.run_id is None:
@@ -44,11 +46,16 @@ class RunRecorder:
 
     def merge(self, report: SubmissionReport) -> SubmissionReport:
         """The report with this student's manual scores and overrides applied."""
-        return apply_adjustments(
-            report,
-            self.store.manual_scores(report.assignment, report.student),
-            self.store.overrides(report.assignment, report.student),
-        )
+        if report.assignment not in self._adjustments:
+            manual: dict[str, list] = {}
+            overrides: dict[str, list] = {}
+            for m in self.store.manual_scores(report.assignment):
+                manual.setdefault(m.student, []).append(m)
+            for o in self.store.overrides(report.assignment):
+                overrides.setdefault(o.student, []).append(o)
+            self._adjustments[report.assignment] = (manual, overrides)
+        manual, overrides = self._adjustments[report.assignment]
+        return apply_adjustments(report, manual.get(report.student, []), overrides.get(report.student, []))
 
     def record(self, report: SubmissionReport) -> SubmissionReport:
         self.store.record_report(self.start(), report)
