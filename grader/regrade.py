@@ -153,6 +153,7 @@ def regrade(
     with RunRecorder.open(out, db, kind="regrade") as recorder:
         written = _Collect(recorder.record)
         summary = grade_directory(root, out, on_report=written, **grading)  # type: ignore[arg-type]
+        recorder.flush()
         run_id = recorder.run_id
         if run_id is not None:
             final = [c for c in compare(old, written.reports) if c.changed]

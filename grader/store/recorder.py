@@ -21,6 +21,9 @@ from grader.store.merge import apply_adjustments
 from grader.store.repository import Store
 
 
+FLUSH_EVERY = 500  # reports per store transaction
+
+
 def current_command() -> str:
     return shlex.join(["grader", *sys.argv[1:]]) if sys.argv else "grader"
 
@@ -32,6 +35,7 @@ class RunRecorder:
         self.kind = kind
         self.run_id: int | None = None  # the run starts with its first report: a run that fails to start leaves no row
         self._owns_store = owns_store
+        self._pending: list[SubmissionReport] = []  # written in one transaction per FLUSH_EVERY
         # Manual scores and overrides, read once per assignment (not twice per report).
         self._adjustments: dict[str, tuple[dict[str, list], dict[str, list]]] = {}
 
@@ -58,10 +62,19 @@ class RunRecorder:
         return apply_adjustments(report, manual.get(report.student, []), overrides.get(report.student, []))
 
     def record(self, report: SubmissionReport) -> SubmissionReport:
-        self.store.record_report(self.start(), report)
+        self.start()
+        self._pending.append(report)
+        if len(self._pending) >= FLUSH_EVERY:
+            self.flush()
         return self.merge(report)
 
+    def flush(self) -> None:
+        if self._pending and self.run_id is not None:
+            self.store.record_reports(self.run_id, self._pending)
+            self._pending = []
+
     def close(self) -> None:
+        self.flush()
         if self.run_id is not None:
             self.store.finish_run(self.run_id)
         if self._owns_store:

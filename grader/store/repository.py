@@ -105,66 +105,74 @@ class Store:
     # -- results --------------------------------------------------------------------------------
     def record_report(self, run_id: int, report: SubmissionReport) -> None:
         """Store one graded submission as the autograder produced it (before manual scores)."""
-        warnings = list(report.warnings)
+        self.record_reports(run_id, [report])
+
+    def record_reports(self, run_id: int, reports: list[SubmissionReport]) -> None:
+        """Store graded submissions in one transaction (one per report was a batch's main cost)."""
         with self.engine.begin() as conn:
-            self._add_key_hash(conn, run_id, report.assignment, report.key_hash)
-            # Two files for one student in one run: the store keeps one result per student and
-            # run (the last recorded), and says so in its warnings.
-            mine = and_(
-                db.submissions.c.run_id == run_id,
-                db.submissions.c.assignment == report.assignment,
-                db.submissions.c.student == report.student,
-            )
-            earlier = conn.execute(select(db.submissions.c.source).where(mine)).first()
-            if earlier is not None:
-                warnings.append(f"another submission by this student ({earlier[0]}) was graded in the same run; this one is kept")
-                conn.execute(
-                    db.results.delete().where(
-                        and_(
-                            db.results.c.run_id == run_id,
-                            db.results.c.assignment == report.assignment,
-                            db.results.c.student == report.student,
-                        )
+            for report in reports:
+                self._record(conn, run_id, report)
+
+    def _record(self, conn: Any, run_id: int, report: SubmissionReport) -> None:
+        warnings = list(report.warnings)
+        self._add_key_hash(conn, run_id, report.assignment, report.key_hash)
+        # Two files for one student in one run: the store keeps one result per student and
+        # run (the last recorded), and says so in its warnings.
+        mine = and_(
+            db.submissions.c.run_id == run_id,
+            db.submissions.c.assignment == report.assignment,
+            db.submissions.c.student == report.student,
+        )
+        earlier = conn.execute(select(db.submissions.c.source).where(mine)).first()
+        if earlier is not None:
+            warnings.append(f"another submission by this student ({earlier[0]}) was graded in the same run; this one is kept")
+            conn.execute(
+                db.results.delete().where(
+                    and_(
+                        db.results.c.run_id == run_id,
+                        db.results.c.assignment == report.assignment,
+                        db.results.c.student == report.student,
                     )
                 )
-                conn.execute(db.submissions.delete().where(mine))
-            conn.execute(
-                insert(db.submissions).values(
-                    run_id=run_id,
-                    assignment=report.assignment,
-                    student=report.student,
-                    score=report.score,
-                    max_score=report.max_score,
-                    key_hash=report.key_hash,
-                    grader_version=report.grader_version,
-                    source=report.source,
-                    submitted_at=_to_store(report.submitted_at),
-                    warnings=warnings,
-                )
             )
-            if report.parts:
-                conn.execute(
-                    insert(db.results),
-                    [
-                        {
-                            "run_id": run_id,
-                            "assignment": report.assignment,
-                            "student": report.student,
-                            "position": i,
-                            "part_id": p.id,
-                            "score": p.score,
-                            "max_score": p.max_score,
-                            "status": p.status.value,
-                            "feedback": p.feedback,
-                            "answer": p.answer,
-                            "canonical": p.canonical,
-                            "kind": p.kind,
-                            "matched": p.matched,
-                            "details": _jsonable(p.details),
-                        }
-                        for i, p in enumerate(report.parts)
-                    ],
-                )
+            conn.execute(db.submissions.delete().where(mine))
+        conn.execute(
+            insert(db.submissions).values(
+                run_id=run_id,
+                assignment=report.assignment,
+                student=report.student,
+                score=report.score,
+                max_score=report.max_score,
+                key_hash=report.key_hash,
+                grader_version=report.grader_version,
+                source=report.source,
+                submitted_at=_to_store(report.submitted_at),
+                warnings=warnings,
+            )
+        )
+        if report.parts:
+            conn.execute(
+                insert(db.results),
+                [
+                    {
+                        "run_id": run_id,
+                        "assignment": report.assignment,
+                        "student": report.student,
+                        "position": i,
+                        "part_id": p.id,
+                        "score": p.score,
+                        "max_score": p.max_score,
+                        "status": p.status.value,
+                        "feedback": p.feedback,
+                        "answer": p.answer,
+                        "canonical": p.canonical,
+                        "kind": p.kind,
+                        "matched": p.matched,
+                        "details": _jsonable(p.details),
+                    }
+                    for i, p in enumerate(report.parts)
+                ],
+            )
 
     def assignments(self) -> list[str]:
         with self.engine.connect() as conn:
