@@ -23,8 +23,7 @@ import numpy as np
 from grader.errors import InvalidAnswer, TooComplex
 from grader.parsing import BinOp, Call, Const, Index, Neg, Node, Num, Sum, Sym, free_symbols
 from grader.parsing.ast import walk
-from grader.parsing.evaluate import _ARRAY_FUNCS  # the one table of array functions
-from grader.parsing.resolve import FUNCTION_ALIASES
+from grader.parsing.evaluate import apply_array_function
 
 #: Largest number of grid cells alive at once (draws × free × nested sums); beyond it the
 #: formula is "too complex to check" rather than a memory hog.
@@ -173,17 +172,7 @@ class IndexEvaluator:
                 return np.power(a, b)
             raise InvalidAnswer(f"unknown operator '{node.op}'")
         if isinstance(node, Call):
-            name = FUNCTION_ALIASES.get(node.func, node.func)
-            args = [self.eval(a, variables, bounds) for a in node.args]
-            if name in ("min", "max"):
-                fn = np.minimum if name == "min" else np.maximum
-                acc = args[0]
-                for x in args[1:]:
-                    acc = fn(acc, x)
-                return acc
-            if name not in _ARRAY_FUNCS or len(args) != 1:
-                raise InvalidAnswer(f"the function '{node.func}' cannot be used here")
-            return _ARRAY_FUNCS[name](args[0])
+            return apply_array_function(node.func, [self.eval(a, variables, bounds) for a in node.args])
         if isinstance(node, Index):
             return self.read(node, variables, bounds)
         if isinstance(node, Sum):

@@ -273,6 +273,26 @@ def _num_float(v: Exact) -> float:
         return math.inf if v > 0 else -math.inf
 
 
+def apply_array_function(func: str, args: list[np.ndarray]) -> np.ndarray:
+    """A whitelisted function applied element-wise to arrays (shared by every array evaluator)."""
+    name = FUNCTION_ALIASES.get(func, func)
+    if name in ("min", "max"):
+        if len(args) < 2:
+            raise InvalidAnswer(f"{name}(...) takes at least 2 arguments")
+        f = np.minimum if name == "min" else np.maximum
+        acc = args[0]
+        for k in args[1:]:
+            acc = f(acc, k)
+        return acc
+    fn = _ARRAY_FUNCS.get(name)
+    if fn is None:
+        raise InvalidAnswer(f"the function '{func}' cannot be evaluated here",
+                            expected="one of " + ", ".join(sorted(_ARRAY_FUNCS)))
+    if len(args) != 1:
+        raise InvalidAnswer(f"{func}(...) takes 1 argument, got {len(args)}")
+    return fn(args[0])
+
+
 def _array_up(env: Mapping[str, np.ndarray]):
     def up(node: Node, kids: list[np.ndarray], _ctx: object) -> np.ndarray:
         if isinstance(node, Num):
@@ -307,22 +327,7 @@ def _array_up(env: Mapping[str, np.ndarray]):
                 return np.power(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
             raise InvalidAnswer(f"unknown operator '{op}'")
         if isinstance(node, Call):
-            name = FUNCTION_ALIASES.get(node.func, node.func)
-            if name in ("min", "max"):
-                if len(kids) < 2:
-                    raise InvalidAnswer(f"{name}(...) takes at least 2 arguments")
-                f = np.minimum if name == "min" else np.maximum
-                acc = kids[0]
-                for k in kids[1:]:
-                    acc = f(acc, k)
-                return acc
-            fn = _ARRAY_FUNCS.get(name)
-            if fn is None:
-                raise InvalidAnswer(f"the function '{node.func}' cannot be evaluated here",
-                                    expected="one of " + ", ".join(sorted(_ARRAY_FUNCS)))
-            if len(kids) != 1:
-                raise InvalidAnswer(f"{node.func}(...) takes 1 argument, got {len(kids)}")
-            return fn(kids[0])
+            return apply_array_function(node.func, kids)
         raise InvalidAnswer(f"not an expression: {type(node).__name__}")
 
     return up
