@@ -10,7 +10,15 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _sorted_keys(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value
 
 
 class Status(str, Enum):
@@ -51,6 +59,12 @@ class PartResult(BaseModel):
         None, description="What the answer matched: reference, an alternative, follow-through or a named mistake."
     )
     details: dict[str, Any] = Field(default_factory=dict, description="Method, seed, sample points, ...")
+
+    @field_validator("details", mode="after")
+    @classmethod
+    def _keys_sorted(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Kinds fill `details` freely; sorted keys keep reports byte-identical run to run.
+        return _sorted_keys(value)
 
 
 class SubmissionReport(BaseModel):
