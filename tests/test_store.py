@@ -178,3 +178,20 @@ def test_any_sqlalchemy_url_works(tmp_path, reports):
 
 def by_id(report):
     return {p.id: p for p in report.parts}
+
+
+def test_one_result_per_student_and_run_even_within_one_batch(store, reports):
+    """Two files by one student in one run: the last is kept, with a warning, whether the two
+    are stored in the same transaction or in different ones; the key hash is recorded."""
+    first = reports[0]
+    second = first.model_copy(update={"source": "again.toml", "score": first.score - 1})
+    third = first.model_copy(update={"source": "third.toml", "score": first.score - 2})
+    run_id = store.begin_run("grader run class/")
+    store.record_reports(run_id, [first, second])
+    store.record_reports(run_id, [third] + list(reports[1:]))
+    kept = by_student(store.reports(ASSIGNMENT))
+    assert len(kept) == len(reports)
+    assert kept[first.student].source == "third.toml" and kept[first.student].score == first.score - 2
+    assert any("another submission by this student (again.toml)" in w for w in kept[first.student].warnings)
+    assert len(kept[first.student].parts) == len(first.parts)  # no rows left over from the others
+    assert store.run(run_id).key_hashes == {ASSIGNMENT: first.key_hash}

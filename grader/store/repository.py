@@ -94,84 +94,59 @@ class Store:
             rows = conn.execute(select(db.runs).order_by(db.runs.c.id)).mappings().all()
         return [_run_info(r) for r in rows]
 
-    def _add_key_hash(self, conn: Connection, run_id: int, assignment: str, key_hash: str | None) -> None:
-        if not key_hash:
-            return
-        hashes = dict(conn.execute(select(db.runs.c.key_hashes).where(db.runs.c.id == run_id)).scalar_one() or {})
-        if hashes.get(assignment) != key_hash:
-            hashes[assignment] = key_hash
-            conn.execute(update(db.runs).where(db.runs.c.id == run_id).values(key_hashes=hashes))
-
     # -- results --------------------------------------------------------------------------------
     def record_report(self, run_id: int, report: SubmissionReport) -> None:
         """Store one graded submission as the autograder produced it (before manual scores)."""
         self.record_reports(run_id, [report])
 
     def record_reports(self, run_id: int, reports: list[SubmissionReport]) -> None:
-        """Store graded submissions in one transaction (one per report was a batch's main cost)."""
+        """Store graded submissions in one transaction, rows inserted in bulk (statements per
+        report, not the database, were a large batch's main cost)."""
         with self.engine.begin() as conn:
-            for report in reports:
-                self._record(conn, run_id, report)
-
-    def _record(self, conn: Any, run_id: int, report: SubmissionReport) -> None:
-        warnings = list(report.warnings)
-        self._add_key_hash(conn, run_id, report.assignment, report.key_hash)
-        # Two files for one student in one run: the store keeps one result per student and
-        # run (the last recorded), and says so in its warnings.
-        mine = and_(
-            db.submissions.c.run_id == run_id,
-            db.submissions.c.assignment == report.assignment,
-            db.submissions.c.student == report.student,
-        )
-        earlier = conn.execute(select(db.submissions.c.source).where(mine)).first()
-        if earlier is not None:
-            warnings.append(f"another submission by this student ({earlier[0]}) was graded in the same run; this one is kept")
-            conn.execute(
-                db.results.delete().where(
-                    and_(
-                        db.results.c.run_id == run_id,
-                        db.results.c.assignment == report.assignment,
-                        db.results.c.student == report.student,
+            hashes = dict(conn.execute(select(db.runs.c.key_hashes).where(db.runs.c.id == run_id)).scalar_one() or {})
+            recorded = {
+                (a, st): src
+                for a, st, src in conn.execute(
+                    select(db.submissions.c.assignment, db.submissions.c.student, db.submissions.c.source).where(
+                        db.submissions.c.run_id == run_id
                     )
                 )
-            )
-            conn.execute(db.submissions.delete().where(mine))
-        conn.execute(
-            insert(db.submissions).values(
-                run_id=run_id,
-                assignment=report.assignment,
-                student=report.student,
-                score=report.score,
-                max_score=report.max_score,
-                key_hash=report.key_hash,
-                grader_version=report.grader_version,
-                source=report.source,
-                submitted_at=_to_store(report.submitted_at),
-                warnings=warnings,
-            )
-        )
-        if report.parts:
+            }
+            submissions: list[dict[str, Any]] = []
+            results: list[dict[str, Any]] = []
+            for report in reports:
+                if report.key_hash:
+                    hashes[report.assignment] = report.key_hash
+                who = (report.assignment, report.student)
+                warnings = list(report.warnings)
+                if who in recorded:
+                    # Two files for one student in one run: the store keeps one result per
+                    # student and run (the last recorded), and says so in its warnings.
+                    warnings.append(f"another submission by this student ({recorded[who]}) was graded in the same run; this one is kept")
+                    self._insert(conn, submissions, results)  # earlier rows of this batch first
+                    self._forget(conn, run_id, *who)
+                recorded[who] = report.source
+                submissions.append(_submission_row(run_id, report, warnings))
+                results.extend(_result_rows(run_id, report))
+            self._insert(conn, submissions, results)
+            conn.execute(update(db.runs).where(db.runs.c.id == run_id).values(key_hashes=hashes))
+
+    @staticmethod
+    def _insert(conn: Connection, submissions: list[dict[str, Any]], results: list[dict[str, Any]]) -> None:
+        if submissions:
+            conn.execute(insert(db.submissions), submissions)
+        if results:
+            conn.execute(insert(db.results), results)
+        submissions.clear()
+        results.clear()
+
+    @staticmethod
+    def _forget(conn: Connection, run_id: int, assignment: str, student: str) -> None:
+        for table in (db.results, db.submissions):
             conn.execute(
-                insert(db.results),
-                [
-                    {
-                        "run_id": run_id,
-                        "assignment": report.assignment,
-                        "student": report.student,
-                        "position": i,
-                        "part_id": p.id,
-                        "score": p.score,
-                        "max_score": p.max_score,
-                        "status": p.status.value,
-                        "feedback": p.feedback,
-                        "answer": p.answer,
-                        "canonical": p.canonical,
-                        "kind": p.kind,
-                        "matched": p.matched,
-                        "details": _jsonable(p.details),
-                    }
-                    for i, p in enumerate(report.parts)
-                ],
+                table.delete().where(
+                    and_(table.c.run_id == run_id, table.c.assignment == assignment, table.c.student == student)
+                )
             )
 
     def assignments(self) -> list[str]:
@@ -355,3 +330,40 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
+
+
+def _submission_row(run_id: int, report: SubmissionReport, warnings: list[str]) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "assignment": report.assignment,
+        "student": report.student,
+        "score": report.score,
+        "max_score": report.max_score,
+        "key_hash": report.key_hash,
+        "grader_version": report.grader_version,
+        "source": report.source,
+        "submitted_at": _to_store(report.submitted_at),
+        "warnings": warnings,
+    }
+
+
+def _result_rows(run_id: int, report: SubmissionReport) -> list[dict[str, Any]]:
+    return [
+        {
+            "run_id": run_id,
+            "assignment": report.assignment,
+            "student": report.student,
+            "position": i,
+            "part_id": p.id,
+            "score": p.score,
+            "max_score": p.max_score,
+            "status": p.status.value,
+            "feedback": p.feedback,
+            "answer": p.answer,
+            "canonical": p.canonical,
+            "kind": p.kind,
+            "matched": p.matched,
+            "details": _jsonable(p.details),
+        }
+        for i, p in enumerate(report.parts)
+    ]
