@@ -146,7 +146,7 @@ def _parse(text: str, suffix: str, warnings: list[str]) -> Any:
         if suffix == ".json":
             return json.loads(text, object_pairs_hook=_pairs_hook(warnings))
         _check_yaml_tokens(text)
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_YAML_LOADER)  # safe: a SafeLoader, after the caps above
     except RecursionError:
         raise Unreadable("the file is nested too deeply to read") from None
     except tomllib.TOMLDecodeError as exc:
@@ -159,6 +159,9 @@ def _parse(text: str, suffix: str, warnings: list[str]) -> Any:
         raise Unreadable(f"invalid {suffix[1:].upper()}: {_one_line(str(exc))}") from None
 
 
+# libyaml's safe loader when PyYAML has it (several times faster). Its scanner does not
+# recurse; its composer does, which is why nesting is capped by the token scan first.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML_OPEN = (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken, yaml.BlockSequenceStartToken, yaml.BlockMappingStartToken)
 _YAML_CLOSE = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
 
@@ -167,7 +170,7 @@ def _check_yaml_tokens(text: str) -> None:
     """Stop a YAML file before it gets expensive: PyYAML's scanner costs O(nesting) per token
     (so `[[[[...` is quadratic) and its composer recurses, so cap both tokens and depth."""
     depth = 0
-    for count, token in enumerate(yaml.scan(text, Loader=yaml.SafeLoader), 1):
+    for count, token in enumerate(yaml.scan(text, Loader=_YAML_LOADER), 1):
         if count > MAX_YAML_TOKENS:
             raise Unreadable(f"YAML file has too many elements (more than {MAX_YAML_TOKENS})")
         if isinstance(token, _YAML_OPEN):
