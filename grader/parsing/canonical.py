@@ -58,6 +58,8 @@ def _up(node: Node, kids: list[tuple[str, int, bool]], _ctx: object) -> tuple[st
         _, p, opn = x
         if isinstance(node.x, Sum):
             return "-" + x[0], NEG, True
+        if isinstance(node.x, Neg) and not isinstance(node.x.x, Sum):  # '--x' not '-(-(x))': chains must not nest brackets
+            return "-" + x[0], NEG, opn
         ok = p >= POW
         return "-" + _wrap(x, ok), NEG, opn and ok
     if isinstance(node, BinOp):
@@ -80,6 +82,8 @@ def _up(node: Node, kids: list[tuple[str, int, bool]], _ctx: object) -> tuple[st
         right_ok = b[1] >= NEG and not b[2]
         if isinstance(node.b, Call) and node.b.func not in KNOWN_CALLABLE:
             right_ok = False  # 'x^f(y)' would read as x^f * (y)
+        if isinstance(node.b, BinOp):
+            right_ok = False  # 'R^(f(x)^c)': a call in a power tower binds differently
         return f"{_wrap(a, left_ok)}^{_wrap(b, right_ok)}", POW, False
     if isinstance(node, Call):
         return f"{node.func}({', '.join(k[0] for k in kids)})", ATOM, False

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from fractions import Fraction
 
-from grader.errors import InvalidAnswer
+from grader.errors import InvalidAnswer, TooComplex
 from grader.parsing.evaluate import eval_exact
 from grader.parsing.limits import LIMITS, Limits
 from grader.parsing.parser import guarded, parse_number_expr
 from grader.parsing.resolve import resolve_names
 
 # σ and \sigma are the usual spellings of the logistic sigmoid (answer-format.md, expr).
+_FLOAT_MAX = Fraction(sys.float_info.max)
 NUMBER_FUNCTIONS = ("exp", "log", "ln", "sqrt", "sigmoid", "sigma")
 
 
@@ -38,6 +40,12 @@ def parse_number(text: str, *, limits: Limits = LIMITS) -> int | Fraction | floa
                 "the functions exp, log, ln, sqrt, sigmoid and the constants pi, e",
                 position=e.position, expected="a number or arithmetic on numbers",
                 example="(5*5*1 + 1)*6") from None
-        return eval_exact(resolved, limits=limits)
+        value = eval_exact(resolved, limits=limits)
+        # An exact value past float range cannot be compared or echoed: as "too large" as a
+        # float overflow would be.
+        if isinstance(value, (int, Fraction)) and abs(value) > _FLOAT_MAX:
+            raise TooComplex("the number is too large", expected="a number below 1e308",
+                             example="(5*5*1 + 1)*6")
+        return value
 
     return guarded(run)
