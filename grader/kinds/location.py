@@ -80,7 +80,7 @@ class Location(Kind):
         if isinstance(raw, bool):
             raise InvalidAnswer("true/false is not a location", example=self.examples[0])
         if isinstance(raw, int):
-            return (raw,)
+            return (self._index(raw, 1),)  # the same bounds as a typed index
         if isinstance(raw, (list, tuple)):
             if not raw or len(raw) > MAX_INDICES:
                 raise InvalidAnswer(f"expected a location such as (1, 3), got {describe_native(raw)}", example=self.examples[0])

@@ -13,6 +13,7 @@ from grader.parsing.resolve import resolve_names
 
 # σ and \sigma are the usual spellings of the logistic sigmoid (answer-format.md, expr).
 _FLOAT_MAX = Fraction(sys.float_info.max)
+_FLOAT_TINY = Fraction(1, 10**300)
 NUMBER_FUNCTIONS = ("exp", "log", "ln", "sqrt", "sigmoid", "sigma")
 
 
@@ -46,6 +47,9 @@ def parse_number(text: str, *, limits: Limits = LIMITS) -> int | Fraction | floa
         if isinstance(value, (int, Fraction)) and abs(value) > _FLOAT_MAX:
             raise TooComplex("the number is too large", expected="a number below 1e308",
                              example="(5*5*1 + 1)*6")
+        if value and abs(value) < _FLOAT_TINY:
+            raise TooComplex("the number is too small to check (closer to 0 than 1e-300)",
+                             expected="0 or a number above 1e-300 in size", example="1.2e-3")
         return value
 
     return guarded(run)

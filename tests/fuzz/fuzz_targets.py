@@ -224,15 +224,9 @@ TARGETS = [
 ]
 
 
-def _huge_native_index(target: Target, raw: Any) -> bool:
-    """Location reads a native index of any size, but refuses the same digits as text."""
-    flat = raw if isinstance(raw, list) else [raw]
-    return target.name == "location" and any(isinstance(v, (int, float)) and abs(v) >= 1e12 for v in flat)
-
-
 # Problems found by fuzzing and reported, not yet fixed: recognised precisely, so that any
 # other problem of the same parser still fails. Remove an entry when its fix lands.
-KNOWN_ISSUES: list[Callable[[Target, Any], bool]] = [_huge_native_index]
+KNOWN_ISSUES: list[Callable[[Target, Any], bool]] = []
 
 
 @dataclass
