@@ -29,7 +29,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -116,7 +116,7 @@ def safe_name(student: str) -> str:
     return name or "student"
 
 
-def assign_file_names(reports: list[SubmissionReport]) -> list[str]:
+def assign_file_names(reports: Sequence[SubmissionReport | Submission]) -> list[str]:
     """One distinct file stem per report, in the given (sorted) order.
 
     The first of several submissions by one student (or of ids equal after sanitising, or
@@ -298,6 +298,19 @@ def grade_directory(
             todo.append((len(outcomes), item))  # type: ignore[arg-type]
         outcomes.append(outcome or item)  # a placeholder until graded
 
+    # Each report is finished (store hook) and written as soon as it is graded, so this
+    # process works while the pool grades; file names are fixed up front from the submissions.
+    names = _file_names(todo)
+    prewritten: set[str] = set()
+
+    def finish(i: int, outcome: Outcome) -> None:
+        if isinstance(outcome, SubmissionReport):
+            outcome = on_report(outcome) if on_report is not None else outcome
+            rel = f"{outcome.assignment}/{names[i]}"
+            _write_report_files(outcome, out / rel)
+            prewritten.add(rel)
+        outcomes[i] = outcome
+
     with _progress_bar(progress, len(todo)) as advance:
         remaining = list(todo)
         if budget and remaining:
@@ -306,13 +319,13 @@ def grade_directory(
             try:
                 isolated = run.grade_isolated([s for _, s in todo], budget, workers)
                 for outcome, (i, _sub) in zip(isolated, todo):
-                    outcomes[i] = outcome
+                    finish(i, outcome)
                     remaining.pop(0)
                     advance()
             except PoolError as exc:
                 summary.warnings.append(f"isolated grading unavailable ({exc}); the rest was graded in this process, without time limits")
         for i, sub in remaining:
-            outcomes[i] = run.grade_here(sub)
+            finish(i, run.grade_here(sub))
             advance()
 
     graded: dict[str, list[SubmissionReport]] = {}
@@ -320,14 +333,36 @@ def grade_directory(
         if isinstance(outcome, BrokenSubmission):
             summary.broken.append(outcome)
         elif isinstance(outcome, SubmissionReport):
-            report = on_report(outcome) if on_report is not None else outcome
-            graded.setdefault(report.assignment, []).append(report)
-    _write_outputs(out, catalog.keys, graded, summary, assignment)
+            graded.setdefault(outcome.assignment, []).append(outcome)
+    _write_outputs(out, catalog.keys, graded, summary, assignment, prewritten)
     return summary
 
 
+def _file_names(todo: list[tuple[int, Submission]]) -> dict[int, str]:
+    """Report file stems by position, derived as `_write_outputs` derives them (a report has
+    its submission's student and source)."""
+    names: dict[int, str] = {}
+    by_assignment: dict[str, list[tuple[int, Submission]]] = {}
+    for i, sub in todo:
+        by_assignment.setdefault(sub.assignment, []).append((i, sub))
+    for group in by_assignment.values():
+        group.sort(key=lambda item: (item[1].student, item[1].source or ""))
+        names.update((i, name) for (i, _), name in zip(group, assign_file_names([s for _, s in group])))
+    return names
+
+
+def _write_report_files(report: SubmissionReport, stem: Path) -> None:
+    write_report(report, Path(f"{stem}.json"))
+    write_markdown(report, Path(f"{stem}.md"))
+
+
 def _write_outputs(
-    out: Path, keys: dict[str, AnswerKey], graded: dict[str, list[SubmissionReport]], summary: RunSummary, assignment: str | None
+    out: Path,
+    keys: dict[str, AnswerKey],
+    graded: dict[str, list[SubmissionReport]],
+    summary: RunSummary,
+    assignment: str | None,
+    prewritten: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> None:
     stale = _previous_files(out)
     written: set[str] = set()
@@ -338,8 +373,8 @@ def _write_outputs(
         reports = sorted(graded.get(a, []), key=lambda r: (r.student, r.source or ""))
         folder = out / a
         for report, name in zip(reports, assign_file_names(reports)):
-            write_report(report, folder / f"{name}.json")
-            write_markdown(report, folder / f"{name}.md")
+            if f"{a}/{name}" not in prewritten:
+                _write_report_files(report, folder / name)
             written |= {f"{a}/{name}.json", f"{a}/{name}.md"}
             summary.reports.append(
                 ReportEntry(
@@ -374,6 +409,12 @@ def _write_outputs(
     for rel in sorted(stale - written):
         if rel.split("/", 1)[0] in touched:
             (out / rel).unlink(missing_ok=True)
+    # A report written early under a name that changed (a namesake's submission turned out
+    # broken) is removed; the final name was written above.
+    for stem in sorted(prewritten):
+        for rel in (f"{stem}.json", f"{stem}.md"):
+            if rel not in written:
+                (out / rel).unlink(missing_ok=True)
     summary.graded = len(summary.reports)
     write_json(summary, out / RUN_FILE)
 

@@ -271,3 +271,25 @@ def test_run_records_in_the_grade_store_and_applies_manual_scores(course: dict[s
     assert bob.score == 2.5 and bob.parts[2].score == 1
     rows = {r[0]: r for r in csv.reader(io.StringIO((out / "tiny-hw/gradebook.csv").read_text(), newline=""))}
     assert rows["bob"][1:] == ["1", "0.5", "1", "2.5", "4"]
+
+
+def test_reports_written_while_grading_keep_final_names_when_a_namesake_breaks(course: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reports are written as they are graded under names fixed up front; if one of two files
+    by the same student cannot be graded, the other ends up under the plain name, alone."""
+    from grader import runner
+
+    real = runner._Run.grade_here
+
+    def flaky(self, sub):  # the first of amy's two files fails inside the grader
+        if sub.source.endswith("a.toml"):
+            return self.failed(sub, "simulated failure")
+        return real(self, sub)
+
+    monkeypatch.setattr(runner._Run, "grade_here", flaky)
+    write(course["class"] / "amy" / "a.toml", 'assignment = "tiny-hw"\nstudent = "amy"\n[answers]\nq1 = 42\n')
+    write(course["class"] / "amy" / "b.toml", 'assignment = "tiny-hw"\nstudent = "amy"\n[answers]\nq1 = 42\n')
+    out = tmp_path / "out"
+    grade_directory(course["class"], out, problems_dir=course["problems"], reference_dir=None, budget=None, progress=False)
+    files = sorted(p.name for p in (out / "tiny-hw").iterdir() if p.name.startswith("amy"))
+    assert files == ["amy.json", "amy.md"]
+    assert json.loads((out / "tiny-hw" / "amy.json").read_text())["source"].endswith("b.toml")
