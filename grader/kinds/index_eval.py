@@ -79,7 +79,7 @@ class IndexEvaluator:
         self.check_size(node)
         variables = {name: self.axis_values(1 + k, self.base + np.arange(size)) for k, (name, size) in enumerate(zip(self.free, self.free_sizes))}
         with np.errstate(all="ignore"):
-            out = self.eval(node, variables, [])
+            out = self.value_of(node, variables, [])
         out = np.asarray(out, dtype=np.float64)
         out = out.reshape(out.shape + (1,) * (self.ndim - out.ndim)) if out.ndim < self.ndim else out
         out = out.reshape(out.shape[: 1 + len(self.free)]) if out.ndim else out
@@ -134,7 +134,7 @@ class IndexEvaluator:
                 raise InvalidAnswer(
                     "the limits of a sum must be numbers", example="sum_{i=1}^{4} w_i h_i"
                 )
-            value = float(np.asarray(self.eval(side, {}, [])).reshape(-1)[0])
+            value = float(np.asarray(self.value_of(side, {}, [])).reshape(-1)[0])
             if not math.isfinite(value) or abs(value - round(value)) > INTEGRAL_TOL:
                 raise InvalidAnswer("the limits of a sum must be whole numbers", example="sum_{i=1}^{4} w_i h_i")
             bounds.append(int(round(value)))
@@ -144,7 +144,7 @@ class IndexEvaluator:
         return lo, hi
 
     # -- the evaluator (recursion is bounded by the parser's tree-depth cap) ---------------------
-    def eval(self, node: Node, variables: dict[str, np.ndarray], bounds: list[tuple[frozenset[str], _Bound]]) -> np.ndarray:
+    def value_of(self, node: Node, variables: dict[str, np.ndarray], bounds: list[tuple[frozenset[str], _Bound]]) -> np.ndarray:
         if isinstance(node, Num):
             return np.float64(float(node.value))
         if isinstance(node, Const):
@@ -156,10 +156,10 @@ class IndexEvaluator:
                 return self.full(self.env[node.name])
             raise InvalidAnswer(f"'{node.name}' has no value here", expected="a declared index, scalar or tensor")
         if isinstance(node, Neg):
-            return -self.eval(node.x, variables, bounds)
+            return -self.value_of(node.x, variables, bounds)
         if isinstance(node, BinOp):
-            a = self.eval(node.a, variables, bounds)
-            b = self.eval(node.b, variables, bounds)
+            a = self.value_of(node.a, variables, bounds)
+            b = self.value_of(node.b, variables, bounds)
             if node.op == "+":
                 return a + b
             if node.op == "-":
@@ -172,7 +172,7 @@ class IndexEvaluator:
                 return np.power(a, b)
             raise InvalidAnswer(f"unknown operator '{node.op}'")
         if isinstance(node, Call):
-            return apply_array_function(node.func, [self.eval(a, variables, bounds) for a in node.args])
+            return apply_array_function(node.func, [self.value_of(a, variables, bounds) for a in node.args])
         if isinstance(node, Index):
             return self.read(node, variables, bounds)
         if isinstance(node, Sum):
@@ -187,7 +187,7 @@ class IndexEvaluator:
         dims = tensor.shape[1:]
         if len(node.indices) != len(dims):
             raise InvalidAnswer(f"'{node.base}' takes {len(dims)} indices, got {len(node.indices)}")
-        positions = [self.eval(e, variables, bounds) for e in node.indices]
+        positions = [self.value_of(e, variables, bounds) for e in node.indices]
         ok: np.ndarray = np.ones((1,) * self.ndim, dtype=bool)
         gathered = []
         for pos, dim in zip(positions, dims):
@@ -226,7 +226,7 @@ class IndexEvaluator:
             axes.append(axis)
             inner[name] = self.axis_values(axis, values)
         bound = _Bound(axes, limited)
-        body = np.asarray(self.eval(node.body, inner, bounds + [(frozenset(node.indices), bound)]), dtype=np.float64)
+        body = np.asarray(self.value_of(node.body, inner, bounds + [(frozenset(node.indices), bound)]), dtype=np.float64)
         if not limited:
             if not bound.masks:
                 raise InvalidAnswer(
