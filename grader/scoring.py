@@ -15,6 +15,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 from grader import __version__
 from grader.errors import InvalidAnswer
 from grader.keys import AnswerKey, PartKey, compute_part
@@ -22,6 +24,7 @@ from grader.kinds.base import Kind, Match
 from grader.kinds.spec import kind_from_spec
 from grader.models import PartResult, Status, Submission, SubmissionReport
 from grader.problemset import Part, ProblemSet
+from grader.sampling import Sample
 
 ANSWER_ECHO_LIMIT = 500
 
@@ -80,8 +83,18 @@ class PartGrader:
         self.source = source
         self.kind: Kind = self._kind()
         self.reference = self.kind.decode(key.reference) if key.reference is not None else None
-        self.alternatives = [(v, self.kind.decode(v.value)) for v in key.alternatives]
-        self.mistakes = [(v, self.kind.decode(v.value)) for v in key.mistakes]
+        self.alternatives = [(v, self._target(v.value)) for v in key.alternatives]
+        self.mistakes = [(v, self._target(v.value)) for v in key.mistakes]
+
+    def _target(self, data: Any) -> Any:
+        """A decoded variant; a sampled one shares the reference's points (one object), so a
+        formula evaluated there once serves every target (see IndexExpr.compare)."""
+        target = self.kind.decode(data)
+        ref = self.reference
+        if isinstance(target, Sample) and isinstance(ref, Sample) and target.env.keys() == ref.env.keys():
+            if all(np.array_equal(target.env[k], ref.env[k]) for k in ref.env):
+                target = Sample(env=ref.env, value=target.value, meta=target.meta)
+        return target
 
     def _kind(self) -> Kind:
         try:
