@@ -10,7 +10,6 @@ Two questions, as a careful instructor would ask them before publishing:
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -46,15 +45,77 @@ class KeyCheckReport(BaseModel):
         return not self.stale and not self.findings
 
 
-def _rounded(data: Any) -> Any:
-    """JSON data with floats rounded to 12 significant digits (platform noise is not drift)."""
-    if isinstance(data, float):
-        return float(f"{data:.12g}") if math.isfinite(data) else repr(data)
-    if isinstance(data, list):
-        return [_rounded(x) for x in data]
-    if isinstance(data, dict):
-        return {k: _rounded(v) for k, v in data.items()}
-    return data
+#: Drift is a difference larger than this, relative to the largest magnitude in the same
+#: tensor: float64 sums differ in the 13th digit between machines (thread count, BLAS), and a
+#: per-entry relative test would call a tiny entry next to large ones stale.
+DRIFT_TOLERANCE = 1e-9
+
+
+def _numbers(data: Any) -> np.ndarray | None:
+    """A JSON list of numbers (nested to any depth, rectangular) as an array, else None."""
+    stack, count = [data], 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, bool) or not isinstance(item, (int, float)):
+            return None
+        count += 1
+    try:
+        return np.asarray(data, dtype=np.float64)
+    except (ValueError, OverflowError):  # ragged
+        return None
+
+
+def _index(position: tuple[int, ...]) -> str:
+    return "".join(f"[{i}]" for i in position)
+
+
+def drift(stored: Any, fresh: Any, where: str = "") -> list[str]:
+    """Where two JSON trees of key data differ beyond platform noise, one line per place.
+
+    Numbers are compared a tensor at a time: the largest difference against the largest
+    magnitude of that tensor, with its position; everything else must be equal.
+    """
+    a, b = _numbers(stored), _numbers(fresh)
+    if a is not None and b is not None and (isinstance(stored, list) == isinstance(fresh, list)):
+        if a.shape != b.shape:
+            return [f"{where or 'value'} has shape {list(b.shape)} now, {list(a.shape)} in the key"]
+        finite = np.isfinite(a) & np.isfinite(b)
+        if not np.array_equal(np.where(finite, 0, a), np.where(finite, 0, b), equal_nan=True):
+            return [f"{where or 'value'}: infinite or NaN entries differ"]
+        if a.size == 0:
+            return []
+        diff = np.where(finite, np.abs(a - b), 0.0)
+        scale = float(np.max(np.where(finite, np.maximum(np.abs(a), np.abs(b)), 0.0)))
+        worst = int(np.argmax(diff))
+        largest = float(diff.flat[worst])
+        if largest > DRIFT_TOLERANCE * scale:
+            at = where + (_index(np.unravel_index(worst, a.shape)) if a.ndim else "")
+            return [
+                f"{at or 'value'} differs by {largest:.3g} ({float(a.flat[worst])!r} in the key, {float(b.flat[worst])!r} now; "
+                f"largest magnitude {scale:.3g}, tolerance {DRIFT_TOLERANCE * scale:.3g})"
+            ]
+        return []
+    if isinstance(stored, dict) and isinstance(fresh, dict):
+        lines = []
+        for k in sorted(set(stored) | set(fresh), key=str):
+            if k not in stored or k not in fresh:
+                lines.append(f"{where}.{k} is {'new' if k not in stored else 'gone'}".lstrip("."))
+            else:
+                lines += drift(stored[k], fresh[k], f"{where}.{k}".lstrip("."))
+        return lines
+    if isinstance(stored, list) and isinstance(fresh, list) and len(stored) == len(fresh):
+        lines = []
+        for i, (x, y) in enumerate(zip(stored, fresh)):
+            lines += drift(x, y, f"{where}[{i}]")
+        return lines
+    return [] if stored == fresh else [f"{where or 'value'} differs ({_short(stored)} in the key, {_short(fresh)} now)"]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def staleness(ps: ProblemSet, stored: AnswerKey, fresh: AnswerKey) -> list[str]:
@@ -68,8 +129,11 @@ def staleness(ps: ProblemSet, stored: AnswerKey, fresh: AnswerKey) -> list[str]:
         other = fresh_parts.pop(part.id, None)
         if other is None:
             problems.append(f"part {part.id} is in the key but not in the problem set")
-        elif _rounded(part.model_dump(mode="json")) != _rounded(other.model_dump(mode="json")):
-            problems.append(f"part {part.id}: stored values differ from a fresh computation")
+            continue
+        differences = drift(part.model_dump(mode="json"), other.model_dump(mode="json"))
+        if differences:
+            more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
+            problems.append(f"part {part.id}: stored values differ from a fresh computation: {differences[0]}{more}")
     for missing in fresh_parts:
         problems.append(f"part {missing} is in the problem set but not in the key")
     return problems

@@ -170,15 +170,39 @@ def _check_yaml_tokens(text: str) -> None:
     """Stop a YAML file before it gets expensive: PyYAML's scanner costs O(nesting) per token
     (so `[[[[...` is quadratic) and its composer recurses, so cap both tokens and depth."""
     depth = 0
-    for count, token in enumerate(yaml.scan(text, Loader=_YAML_LOADER), 1):
-        if count > MAX_YAML_TOKENS:
-            raise Unreadable(f"YAML file has too many elements (more than {MAX_YAML_TOKENS})")
-        if isinstance(token, _YAML_OPEN):
+    try:
+        for count, token in enumerate(yaml.scan(text, Loader=_YAML_LOADER), 1):
+            if count > MAX_YAML_TOKENS:
+                raise Unreadable(f"YAML file has too many elements (more than {MAX_YAML_TOKENS})")
+            if isinstance(token, _YAML_OPEN):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _too_deep()
+            elif isinstance(token, _YAML_CLOSE):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        # The scanner reads ahead, and newer libyaml has a nesting limit of its own: classify
+        # by our own measure of the text it had read, not by the library's wording.
+        mark = exc.problem_mark or exc.context_mark
+        if mark is not None and _flow_depth(text[: mark.index + 1]) > MAX_DEPTH:
+            raise _too_deep() from None
+        raise
+
+
+def _too_deep() -> Unreadable:
+    return Unreadable(f"the file is nested too deeply (more than {MAX_DEPTH} levels)")
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of YAML flow brackets in `text` (quotes ignored: a bound, not a parse)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
             depth += 1
-            if depth > MAX_DEPTH:
-                raise Unreadable(f"the file is nested too deeply (more than {MAX_DEPTH} levels)")
-        elif isinstance(token, _YAML_CLOSE):
-            depth -= 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def _pairs_hook(warnings: list[str]):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import stat
@@ -432,15 +433,16 @@ def _unpack(zip_path: Path, ag: Path) -> Path:
 
 def _python_on_path(tmp_path: Path, script: str | None = None) -> dict[str, str]:
     """PATH with `python3` = this interpreter (or a stand-in script); PYTHONPATH dropped, so
-    the package must come from the zip."""
+    the package must come from the zip.
+
+    The stand-in execs the interpreter by its own path: a symlink elsewhere would lose a
+    virtualenv (Python finds `pyvenv.cfg` beside the path it was started by), and with it the
+    grader's dependencies."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     python3 = bin_dir / "python3"
-    if script is None:
-        python3.symlink_to(sys.executable)
-    else:
-        python3.write_text(script)
-        python3.chmod(0o755)
+    python3.write_text(script if script is not None else f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    python3.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     return env

@@ -122,3 +122,19 @@ def test_self_test_renders_the_reference_in_every_syntax(tiny: Path):
 def test_unknown_assignment_is_a_usage_error(tiny: Path):
     result = invoke("key", "check", "nope", "--problems", str(tiny / "problems"), "--reference", str(tiny / "reference"))
     assert result.exit_code == 2 and "unknown assignment" in result.output
+
+
+def test_drift_is_judged_against_the_scale_of_the_tensor():
+    from grader.key_check import drift
+
+    stored = {"reference": [[1000.0, 2.0], [3.0, 1e-6]], "name": "conv"}
+    # 13th-digit noise, and a tiny entry off by far more than its own size but not the tensor's
+    noise = {"reference": [[1000.0 * (1 + 3e-13), 2.0], [3.0, 1e-6 * 1.5]], "name": "conv"}
+    assert drift(stored, noise) == []
+    edited = {"reference": [[1000.0, 2.0], [3.01, 1e-6]], "name": "conv"}
+    [line] = drift(stored, edited)
+    assert line.startswith("reference[1][0] differs by 0.01")
+    assert "3.0 in the key, 3.01 now" in line
+    assert drift(stored, {**stored, "name": "conv2"}) == ["name differs ('conv' in the key, 'conv2' now)"]
+    assert drift({"v": [1.0, 2.0]}, {"v": [1.0, 2.0, 3.0]}) == ["v has shape [3] now, [2] in the key"]
+    assert drift({"v": 5}, {"v": 6}) != [] and drift({"v": float("nan")}, {"v": float("nan")}) == []
