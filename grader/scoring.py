@@ -19,7 +19,8 @@ import numpy as np
 
 from grader import __version__
 from grader.errors import InvalidAnswer
-from grader.keys import AnswerKey, PartKey, compute_part
+from grader.models import AnswerKey, PartKey
+from grader.problemset import compute_part
 from grader.kinds.base import Kind, Match
 from grader.kinds.spec import kind_from_spec
 from grader.models import PartResult, Status, Submission, SubmissionReport

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.keys import build_key
+from grader.keys.build import build_key
 from grader.models import Status, Submission
 from grader.scoring import AssignmentGrader
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from grader.models import Status, SubmissionReport
-from grader.runner import RunSummary, grade_directory
+from grader.run.batch import RunSummary, grade_directory
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASS = ROOT / "submissions"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.isolation import GradingPool, LoadProblemSets
-from grader.keys import build_key, write_key
+from grader.run.pool import GradingPool, LoadProblemSets
+from grader.keys.build import build_key, write_key
 from grader.models import Status, Submission
 from grader.problemset import load_problem_sets
 

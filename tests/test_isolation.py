@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.isolation import GradingPool, LoadProblemSets, PoolError
-from grader.keys import build_key, write_key
+from grader.run.pool import GradingPool, LoadProblemSets, PoolError
+from grader.keys.build import build_key, write_key
 from grader.models import BrokenSubmission, Status, Submission
 from grader.problemset import load_problem_sets
 

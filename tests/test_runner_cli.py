@@ -13,10 +13,11 @@ import pytest
 from conftest import write, write_problems
 from typer.testing import CliRunner
 
-from grader import keys
+from grader import problemset
+from grader.keys import build as keys
 from grader.cli import app
 from grader.models import Status, SubmissionReport
-from grader.runner import RunSummary, assign_file_names, grade_directory, safe_name
+from grader.run.batch import RunSummary, assign_file_names, grade_directory, safe_name
 
 runner = CliRunner()
 
@@ -187,7 +188,7 @@ def test_rerun_into_the_same_out_removes_reports_of_vanished_submissions(course:
 
 def test_missing_keys_are_built_and_noted_in_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(keys, "torch_version", lambda: "none")  # the fixture's references need no torch
-    monkeypatch.setattr(keys, "to_torch_args", list)
+    monkeypatch.setattr(problemset, "to_torch_args", list)
     problems = write_problems(tmp_path / "problems")
     write(tmp_path / "class/amy.toml", 'assignment = "tiny-hw"\n[answers]\nq1 = 42\n')
     summary = grade_directory(tmp_path / "class", tmp_path / "out", problems_dir=problems, reference_dir=tmp_path / "ref", budget=None, progress=False)
@@ -198,7 +199,7 @@ def test_missing_keys_are_built_and_noted_in_the_run(tmp_path: Path, monkeypatch
 
 def test_a_problem_set_that_cannot_be_keyed_is_an_error_and_the_others_are_graded(course: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(keys, "torch_version", lambda: "none")
-    monkeypatch.setattr(keys, "to_torch_args", list)
+    monkeypatch.setattr(problemset, "to_torch_args", list)
     write(course["problems"] / "bad_hw.py", (
         "from grader.problemset import ProblemSet\n"
         "from grader.kinds.text import Text\n"
@@ -276,7 +277,7 @@ def test_run_records_in_the_grade_store_and_applies_manual_scores(course: dict[s
 def test_reports_written_while_grading_keep_final_names_when_a_namesake_breaks(course: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Reports are written as they are graded under names fixed up front; if one of two files
     by the same student cannot be graded, the other ends up under the plain name, alone."""
-    from grader import runner
+    from grader.run import batch as runner
 
     real = runner._Run.grade_here
 

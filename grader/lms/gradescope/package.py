@@ -23,8 +23,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 import grader
-from grader.keys import AnswerKey, load_or_build_key
-from grader.lms.gradescope import DEFAULT_PART_BUDGET
+from grader.keys.build import load_or_build_key
+from grader.models import AnswerKey
+from grader.lms.gradescope.driver import DEFAULT_PART_BUDGET
 from grader.problemset import ProblemSet, load_problem_sets
 
 #: Runtime dependencies besides torch (kept equal to pyproject's by a test).

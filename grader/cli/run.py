@@ -1,14 +1,4 @@
-"""The `grader` command line (console script `grader = "grader.cli:app"`).
-
-Exit codes (answer-format.md): 0 for a normal run — even when answers are wrong, unreadable
-or whole files are broken (those are listed in OUT/run.json and on stderr); 1 when the grader
-itself failed somewhere (a part with status `error`, or a key that could not be built);
-2 for a usage error (no such folder, no problem sets, unknown --assignment).
-
-Command groups live next to the code they drive and are attached at the end of this module:
-`key` (grader.key_commands), `template`/`gradescope`/`export gradescope` (grader.lms),
-`export canvas|moodle|csv|lti|json` (grader.export), `manual`/`regrade`/`report` (grader.store).
-"""
+"""`grader run DIR` and `grader schema`: grade a class folder; print the report's JSON schema."""
 
 from __future__ import annotations
 
@@ -25,33 +15,15 @@ from rich.text import Text
 from grader.models import SubmissionReport
 from grader.report.format import fmt_score
 from grader.report.json_report import export_schema
-from grader.export.commands import register as register_export_commands
-from grader.key_commands import key_app
-from grader.lms.commands import register as register_lms_commands
-from grader.store.commands import register as register_store_commands
-from grader.runner import DEFAULT_BUDGET, RunSummary, UsageError, grade_directory, run_schema
-
-app = typer.Typer(
-    name="grader",
-    help="Grade deep-learning homework: answers parsed safely, checked against keys computed with PyTorch.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-)
+from grader.run.batch import DEFAULT_BUDGET, RunSummary, UsageError, grade_directory, run_schema
 
 EXIT_USAGE = 2  # 0 and 1 come from RunSummary.exit_code
-
-
-@app.callback()
-def main() -> None:
-    """Grade deep-learning homework: answers parsed safely, checked against keys computed with PyTorch."""
 
 
 def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-@app.command()
 def run(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Class folder: every submission below it is graded.")],
     out: Annotated[Path, typer.Option("--out", help="Where reports are written.")] = Path("out"),
@@ -162,7 +134,6 @@ def _print_table(summary: RunSummary, out: Path, elapsed: float) -> None:
     )
 
 
-@app.command()
 def schema(
     run_file: Annotated[bool, typer.Option("--run", help="The schema of OUT/run.json instead.")] = False,
 ) -> None:
@@ -170,11 +141,6 @@ def schema(
     typer.echo(json.dumps(run_schema() if run_file else export_schema(), indent=2, sort_keys=True))
 
 
-# -- command groups defined next to the code they drive ---------------------------------------
-# `export` is shared: LMS gradebooks (grader.export) and the Gradescope zip (grader.lms).
-export_app = typer.Typer(help="Export grades for an LMS or for analysis, or the Gradescope autograder.", no_args_is_help=True)
-app.add_typer(export_app, name="export")
-app.add_typer(key_app, name="key")
-register_lms_commands(app, export_app)  # template, gradescope, export gradescope
-register_export_commands(export_app)  # export canvas|moodle|csv|lti|json
-register_store_commands(app)  # manual, regrade, report
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("schema")(schema)

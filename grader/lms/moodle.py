@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from grader.export.comment import format_score, summary_comment
-from grader.export.roster import Roster, entry
+from grader.lms.comment import format_score, summary_comment
+from grader.lms.roster import Roster, entry
 from grader.models import SubmissionReport
 
 IdField = Literal["idnumber", "email", "username"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from grader.export.comment import format_score
-from grader.export.roster import Roster, entry
+from grader.lms.comment import format_score
+from grader.lms.roster import Roster, entry
 from grader.models import SubmissionReport
 
 STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]

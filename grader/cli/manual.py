@@ -1,20 +1,17 @@
-"""Manual grading of free-text parts: an interactive queue and a spreadsheet import.
+"""`grader manual`: score free-text parts in the terminal, import scores, override any part.
 
-`grader manual ASSIGNMENT` walks the queue part by part (every student's answer to one part,
-then the next part), so one person marks one question consistently. Each score is stored the
-moment it is entered; scored answers leave the queue, so a session can stop (`q`, Ctrl-D)
-and resume later. `grader manual import scores.csv` takes columns student, part, score,
-comment, checks every row, stores the good ones and lists the bad ones.
+`grader manual ASSIGNMENT` walks the queue of grader.workflow.manual part by part; each score
+is stored the moment it is entered, so a session can stop (`q`, Ctrl-D) and resume later.
+`grader manual import scores.csv` and `grader manual override` go through the same workflow;
+after each, the run's files are refreshed to show the new scores.
 """
 
 from __future__ import annotations
 
-import csv
 import getpass
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,76 +24,27 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from grader.keys import key_path, read_key
-from grader.models import Status, SubmissionReport
+from grader.cli.options import DbOpt, OutOpt
 from grader.store.loading import raw_reports
-from grader.store.models import ManualScore, Override
+from grader.workflow.manual import (
+    QueueItem,
+    already_scored,
+    check_score,
+    import_scores,
+    manual_queue,
+    part_prompts,
+    record_score,
+    set_override,
+)
 
 if TYPE_CHECKING:
     from grader.store.repository import Store
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def open_store(out: Path, db: str | None) -> Store:
     from grader.store.repository import Store  # SQLAlchemy is imported only when a command runs
 
     return Store.open(out, db)
-
-
-# -- what can be scored by hand -----------------------------------------------------------------
-@dataclass(frozen=True)
-class PartInfo:
-    id: str
-    max_score: float
-    manual: bool
-    position: int
-
-
-@dataclass(frozen=True)
-class QueueItem:
-    student: str
-    part_id: str
-    max_score: float
-    answer: str
-
-
-def catalogue(reports: list[SubmissionReport]) -> dict[str, PartInfo]:
-    """The assignment's parts as the graded reports know them (order, marks, manual or not)."""
-    parts: dict[str, PartInfo] = {}
-    for report in reports:
-        for i, p in enumerate(report.parts):
-            manual = p.kind == "text" or p.status is Status.manual
-            known = parts.get(p.id)
-            parts[p.id] = PartInfo(p.id, p.max_score, manual or (known.manual if known else False), known.position if known else i)
-    return parts
-
-
-def manual_queue(store: Store, out: Path | None, assignment: str) -> list[QueueItem]:
-    """Answers to free-text parts not yet scored, part by part (problem-set order), then by student."""
-    reports = raw_reports(store, out, assignment)
-    info = catalogue(reports)
-    done = {(m.student, m.part_id) for m in store.manual_scores(assignment)}
-    items = [
-        QueueItem(r.student, p.id, p.max_score, p.answer or "")
-        for r in reports
-        for p in r.parts
-        if info[p.id].manual and p.status is not Status.missing and (r.student, p.id) not in done
-    ]
-    return sorted(items, key=lambda q: (info[q.part_id].position, q.part_id, q.student))
-
-
-def part_prompts(reference: Path | None, assignment: str) -> dict[str, str]:
-    """Question texts from the answer key, when there is one (shown to the person grading)."""
-    if reference is None:
-        return {}
-    path = key_path(reference, assignment)
-    try:
-        return {p.id: p.prompt for p in read_key(path).parts if p.prompt}
-    except (OSError, ValueError):
-        return {}
 
 
 # -- one entry ----------------------------------------------------------------------------------
@@ -121,11 +69,6 @@ def parse_entry(text: str, max_score: float) -> tuple[float, str] | str:
     return score, m.group(2).strip()
 
 
-def check_score(score: float, max_score: float) -> None:
-    if not (0 <= score <= max_score):
-        raise ValueError(f"the score must be between 0 and {max_score:g}")
-
-
 # -- the interactive session --------------------------------------------------------------------
 @dataclass
 class SessionResult:
@@ -148,7 +91,7 @@ def run_session(
     result = SessionResult()
     current_part = None
     for n, item in enumerate(items, 1):
-        if any(m.part_id == item.part_id for m in store.manual_scores(assignment, item.student)):
+        if already_scored(store, assignment, item):
             continue  # another grader scored it since the queue was built
         if item.part_id != current_part:
             current_part = item.part_id
@@ -177,92 +120,12 @@ def run_session(
             result.skipped += 1
             continue
         score, comment = entry  # type: ignore[misc]
-        store.set_manual_score(
-            ManualScore(assignment=assignment, student=item.student, part_id=item.part_id, score=score, comment=comment, grader=grader, at=utcnow())
-        )
+        record_score(store, assignment, item, score, comment, grader=grader)
         result.scored += 1
     return result
 
 
-# -- spreadsheet import -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class BadRow:
-    line: int
-    reason: str
-    row: dict[str, str]
-
-
-@dataclass
-class ImportResult:
-    imported: list[ManualScore]
-    bad: list[BadRow]
-
-
-def import_scores(store: Store, out: Path | None, assignment: str, path: Path, *, grader: str) -> ImportResult:
-    """Store every valid row of a (student, part, score, comment) CSV; list the others with why."""
-    reports = raw_reports(store, out, assignment)
-    parts = catalogue(reports)
-    students = {r.student for r in reports}
-    manual_ids = sorted(p.id for p in parts.values() if p.manual)
-    good: list[ManualScore] = []
-    bad: list[BadRow] = []
-    seen: dict[tuple[str, str], int] = {}
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        headers = [(h or "").strip().lower() for h in reader.fieldnames or []]
-        missing = {"student", "part", "score"} - set(headers)
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected student, part, score, comment")
-        for row in reader:
-            line = reader.line_num
-            data = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
-            student, part_id, raw_score = data.get("student", ""), data.get("part", ""), data.get("score", "")
-            reason = None
-            if not any(data.values()):
-                continue  # a blank line in the spreadsheet
-            if data.get("assignment") and data["assignment"] != assignment:
-                reason = f"row is for assignment {data['assignment']!r}, not {assignment!r}"
-            elif not student:
-                reason = "no student"
-            elif student not in students:
-                reason = f"no graded submission for student {student!r}"
-            elif part_id not in parts:
-                reason = f"unknown part id {part_id!r} (free-text parts: {', '.join(manual_ids) or 'none'})"
-            elif not parts[part_id].manual:
-                reason = f"part {part_id!r} is autograded; only free-text parts take manual scores"
-            else:
-                try:
-                    score = float(raw_score)
-                    if score != score:  # NaN
-                        raise ValueError
-                except ValueError:
-                    reason = f"score {raw_score!r} is not a number"
-                else:
-                    try:
-                        check_score(score, parts[part_id].max_score)
-                    except ValueError as exc:
-                        reason = f"{exc} (got {raw_score})"
-            if reason is None and (student, part_id) in seen:
-                reason = f"duplicate of line {seen[(student, part_id)]}"
-            if reason is not None:
-                bad.append(BadRow(line, reason, data))
-                continue
-            seen[(student, part_id)] = line
-            entry = ManualScore(
-                assignment=assignment,
-                student=student,
-                part_id=part_id,
-                score=float(raw_score),
-                comment=data.get("comment", ""),
-                grader=data.get("grader") or grader,
-                at=utcnow(),
-            )
-            store.set_manual_score(entry)
-            good.append(entry)
-    return ImportResult(good, bad)
-
-
-# -- command line -------------------------------------------------------------------------------
+# -- commands -----------------------------------------------------------------------------------
 class _GradeByDefault(TyperGroup):
     """`grader manual ASSIGNMENT` means `grader manual grade ASSIGNMENT`."""
 
@@ -278,9 +141,6 @@ manual_app = typer.Typer(
     no_args_is_help=True,
 )
 
-OutOpt = Annotated[Path, typer.Option("--out", help="Output folder of `grader run` (holds grades.sqlite).")]
-DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL or SQLite file (default OUT/grades.sqlite).")]
-
 
 def default_grader() -> str:
     try:
@@ -291,7 +151,7 @@ def default_grader() -> str:
 
 def _refresh(out: Path, db: str | None, assignment: str) -> None:
     """Rewrite the assignment's reports so they show the scores just recorded."""
-    from grader.store.refresh import refresh_reports
+    from grader.workflow.refresh import refresh_reports
 
     refresh_reports(out, db, assignment)
 
@@ -378,20 +238,12 @@ def override_command(
     """Replace the score of any part for one student (survives every re-run)."""
     console = Console(highlight=False, soft_wrap=True)
     with open_store(out, db) as store:
-        parts = catalogue(raw_reports(store, out, assignment))
-        if part not in parts:
-            console.print(f"[red]Unknown part {escape(part)!r} of {escape(assignment)}.[/]")
-            raise typer.Exit(2)
-        if remove:
-            store.delete_override(assignment, student, part)
-        else:
-            try:
-                check_score(score, parts[part].max_score)
-            except ValueError as exc:
-                console.print(f"[red]{escape(str(exc))}[/]")
-                raise typer.Exit(2)
-            store.set_override(
-                Override(assignment=assignment, student=student, part_id=part, score=score, reason=reason, grader=grader or default_grader(), at=utcnow())
+        try:
+            set_override(
+                store, out, assignment, student, part, None if remove else score, reason=reason, grader=grader or default_grader()
             )
+        except (LookupError, ValueError) as exc:
+            console.print(f"[red]{escape(str(exc))}[/]")
+            raise typer.Exit(2)
     console.print(("Removed the override on " if remove else f"Set {score:g} on ") + f"{escape(student)} · {escape(part)}.")
     _refresh(out, db, assignment)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from grader.export.comment import format_score
+from grader.lms.comment import format_score
 from grader.models import SubmissionReport
 
 HEADER = ["student", "assignment", "part", "score", "max", "status"]

@@ -14,14 +14,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from grader.export import SUFFIX, Format, render
-from grader.export.moodle import IdField
-from grader.export.roster import read_roster
-from grader.keys import key_path, read_key
+from grader.cli.options import DbOpt
+from grader.lms.exports import SUFFIX, Format, render
+from grader.lms.moodle import IdField
+from grader.lms.roster import read_roster
+from grader.keys.build import key_path, read_key
 
 Assignment = Annotated[str, typer.Argument(help="Assignment id, e.g. csc321-hw4.")]
 Out = Annotated[Path, typer.Option("--out", help="Output folder of `grader run` (reports and grades.sqlite).")]
-Db = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL or SQLite file (default OUT/grades.sqlite).")]
 Output = Annotated[Path | None, typer.Option("-o", "--output", help="File to write ('-' for stdout); default OUT/<assignment>/exports/.")]
 RosterOpt = Annotated[Path | None, typer.Option("--roster", exists=True, dir_okay=False, help="CSV mapping student ids to LMS ids.")]
 Title = Annotated[str | None, typer.Option("--title", help="Assignment name in the LMS (default: the answer key's title).")]
@@ -76,7 +76,7 @@ def _export(
 def canvas(
     assignment: Assignment,
     out: Out = Path("out"),
-    db: Db = None,
+    db: DbOpt = None,
     output: Output = None,
     roster: RosterOpt = None,
     title: Title = None,
@@ -90,7 +90,7 @@ def canvas(
 def moodle(
     assignment: Assignment,
     out: Out = Path("out"),
-    db: Db = None,
+    db: DbOpt = None,
     output: Output = None,
     roster: RosterOpt = None,
     title: Title = None,
@@ -105,17 +105,17 @@ def moodle(
     _export("moodle", assignment, out, db, output, roster=roster, title=title, reference=reference, moodle_id=field, feedback=feedback)
 
 
-def long_csv(assignment: Assignment, out: Out = Path("out"), db: Db = None, output: Output = None) -> None:
+def long_csv(assignment: Assignment, out: Out = Path("out"), db: DbOpt = None, output: Output = None) -> None:
     """One row per student and part: student, assignment, part, score, max, status."""
     _export("csv", assignment, out, db, output)
 
 
-def lti(assignment: Assignment, out: Out = Path("out"), db: Db = None, output: Output = None, roster: RosterOpt = None) -> None:
+def lti(assignment: Assignment, out: Out = Path("out"), db: DbOpt = None, output: Output = None, roster: RosterOpt = None) -> None:
     """LTI 1.3 AGS score payloads (JSON list, one per student) to POST to a line item's /scores."""
     _export("lti", assignment, out, db, output, roster=roster)
 
 
-def reports_json(assignment: Assignment, out: Out = Path("out"), db: Db = None, output: Output = None) -> None:
+def reports_json(assignment: Assignment, out: Out = Path("out"), db: DbOpt = None, output: Output = None) -> None:
     """Every student's report (manual scores merged) as one JSON list."""
     _export("json", assignment, out, db, output)
 

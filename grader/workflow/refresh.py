@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from grader.models import SubmissionReport
+from grader.models import RunSummary, SubmissionReport
 from grader.report.gradebook import write_gradebook
 from grader.report.json_report import write_json, write_report
 from grader.report.markdown import write_markdown
@@ -25,8 +25,6 @@ RUN_FILE = "run.json"
 
 def refresh_reports(out: Path, db: str | None, assignment: str) -> list[Path]:
     """Rewrite OUT/<assignment>/ reports with current manual scores; the files written."""
-    from grader.runner import RunSummary  # the runner imports the store's users; import late
-
     out = Path(out)
     try:
         summary = RunSummary.model_validate_json((out / RUN_FILE).read_bytes())

@@ -39,7 +39,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from grader import __version__
 from grader.models import PartResult, Status, Submission, SubmissionReport
-from grader.keys import AnswerKey
+from grader.models import AnswerKey
 
 # -- Gradescope's results.json, as a model ---------------------------------------------------------
 
@@ -428,7 +428,7 @@ def _timeout_result(grader: Any, index: int, raw: Any, budget: float) -> PartRes
 def grade_upload(cfg: AutograderConfig, progress: Callable[[GradescopeResults], None]) -> GradescopeResults:
     """Grade the upload in cfg.root/submission; `progress` receives provisional results before
     the first part and after each one."""
-    from grader.catalog import Catalog
+    from grader.keys.catalog import Catalog
     from grader.scoring import GradingContext
 
     # The committed key is graded from directly: the problem set (and torch, ~200 MB) is

@@ -16,7 +16,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from grader.errors import InvalidAnswer
-from grader.keys import AnswerKey, build_key
+from grader.keys.build import build_key
+from grader.models import AnswerKey
 from grader.kinds import LocationTarget
 from grader.kinds.base import Kind
 from grader.sampling import Sample

@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from grader.export.comment import summary_comment
-from grader.export.roster import Roster, entry
+from grader.lms.comment import summary_comment
+from grader.lms.roster import Roster, entry
 from grader.models import SubmissionReport
 from grader.store.merge import pending_manual
 

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from grader.export.canvas import canvas_rows
-from grader.export.lti import ags_payloads, ags_scores
-from grader.export.long_csv import long_rows
-from grader.export.moodle import IdField, moodle_rows
-from grader.export.roster import Roster
+from grader.lms.canvas import canvas_rows
+from grader.lms.lti import ags_payloads, ags_scores
+from grader.lms.long_csv import long_rows
+from grader.lms.moodle import IdField, moodle_rows
+from grader.lms.roster import Roster
 from grader.models import SubmissionReport
 
 Format = Literal["canvas", "moodle", "csv", "lti", "json"]

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from grader.keys import AnswerKey, build_key
+from grader.keys.build import build_key
+from grader.models import AnswerKey
 from grader.problemset import ProblemSet, load_problem_file, problem_files, source_hash
 from grader.scoring import AssignmentGrader
 

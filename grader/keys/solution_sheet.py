@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.keys import AnswerKey
+from grader.models import AnswerKey
 from grader.kinds.base import Kind
 from grader.problemset import ProblemSet
 from grader.sampling import Sample

@@ -11,57 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from pydantic import BaseModel, Field
-
 from grader import __version__
 from grader.kinds.spec import kind_to_spec
-from grader.problemset import Part, ProblemSet
-from grader.sampling import seed_for
-
-
-class VariantKey(BaseModel):
-    name: str
-    value: Any
-    marks: float
-    note: str = ""
-
-
-class PartKey(BaseModel):
-    id: str
-    kind: str
-    kind_spec: dict[str, Any] = Field(description="The kind's constructor call (grader.kinds.spec).")
-    marks: float
-    prompt: str = ""
-    reference: Any = None
-    alternatives: list[VariantKey] = Field(default_factory=list)
-    mistakes: list[VariantKey] = Field(default_factory=list)
-    uses: list[str] = Field(default_factory=list)
-    follow_through: list[list[str]] = Field(default_factory=list, description="Routes of part ids.")
-    seed: int | None = Field(None, description="Seed of the sample points (formula parts).")
-    has_hints: bool = Field(False, description="The problem set has hints that test wrong answers.")
-
-    @property
-    def manual(self) -> bool:
-        """Graded by a person (free text)."""
-        return self.kind == "text"
-
-
-class AnswerKey(BaseModel):
-    assignment: str
-    title: str
-    total: float
-    source_hash: str
-    source_file: str = Field("", description="File name of the problem set in the problems folder.")
-    torch_version: str
-    grader_version: str
-    parts: list[PartKey]
-
-    def part(self, part_id: str) -> PartKey:
-        for p in self.parts:
-            if p.id == part_id:
-                return p
-        raise KeyError(part_id)
+from grader.models import AnswerKey, PartKey, VariantKey
+from grader.problemset import Part, ProblemSet, Variant, compute_part, compute_variant
 
 
 def torch_version() -> str:
@@ -70,39 +23,10 @@ def torch_version() -> str:
     return str(torch.__version__)
 
 
-def to_torch_args(values: list[Any]) -> list[Any]:
-    """Values of used parts as a reference function expects them: arrays become float64 tensors."""
-    import torch
-
-    out: list[Any] = []
-    for v in values:
-        if isinstance(v, np.ndarray):
-            out.append(torch.as_tensor(v, dtype=torch.float64))
-        else:
-            out.append(v)
-    return out
-
-
-def compute_part(part: Part, args: list[Any], ps_id: str) -> tuple[Any, dict[str, Any]]:
-    """Reference value (normalised) of one part given the normalised values of its `uses`."""
-    if part.kind.sampled:
-        import numpy.random as npr
-
-        seed = seed_for(ps_id, part.id)
-        sample = part.reference(npr.default_rng(seed))  # type: ignore[misc]
-        sample.meta.setdefault("seed", seed)
-        sample.meta.setdefault("method", "sampled points")
-        return part.kind.normalise(sample), {"seed": seed}
-    return part.kind.normalise(part.reference(*to_torch_args(args))), {}  # type: ignore[misc]
-
-
-def _variant_values(part: Part, reference: Any, args: list[Any], variants: list) -> list[VariantKey]:
+def _variant_values(part: Part, reference: Any, args: list[Any], variants: list[Variant]) -> list[VariantKey]:
     out = []
     for v in variants:
-        if part.kind.sampled:
-            value = part.kind.with_values(reference, np.asarray(v.compute(reference.env), dtype=np.float64))
-        else:
-            value = part.kind.normalise(v.compute(*to_torch_args(args)))
+        value = compute_variant(part, v, reference, args)
         out.append(VariantKey(name=v.name, value=part.kind.encode(value), marks=v.marks, note=v.note))
     return out
 

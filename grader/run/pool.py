@@ -72,7 +72,7 @@ class LoadProblemSets:
     reference: Path | None = None
 
     def __call__(self) -> dict[str, AssignmentGrader]:
-        from grader.catalog import Catalog
+        from grader.keys.catalog import Catalog
 
         catalog = Catalog(self.problems, self.reference)
         if catalog.errors:  # the runner reports these and grades the rest; a bare pool stops

@@ -35,12 +35,9 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
-from grader import __version__
-from grader.keys import AnswerKey
-from grader.models import BrokenSubmission, Status, Submission, SubmissionReport
-from grader.catalog import Catalog
+from grader.models import AnswerKey
+from grader.models import AssignmentSummary, BrokenSubmission, ReportEntry, RunSummary, Status, Submission, SubmissionReport
+from grader.keys.catalog import Catalog
 from grader.problemset import ProblemSet, load_problem_file
 from grader.report.gradebook import write_gradebook
 from grader.report.json_report import write_json, write_report
@@ -64,50 +61,6 @@ Outcome = SubmissionReport | BrokenSubmission
 
 class UsageError(Exception):
     """The run cannot start (no such folder, no problem sets...): exit code 2."""
-
-
-class ReportEntry(BaseModel):
-    assignment: str
-    student: str
-    file: str = Field(description="The JSON report, relative to OUT; the Markdown report is beside it.")
-    source: str | None = None
-    score: float
-    max_score: float
-    error_parts: int = 0
-
-
-class AssignmentSummary(BaseModel):
-    assignment: str
-    title: str
-    max_score: float
-    graded: int
-    broken: int
-    mean: float | None = None
-    median: float | None = None
-    min: float | None = None
-    max: float | None = None
-    error_parts: int = 0
-
-
-class RunSummary(BaseModel):
-    """OUT/run.json: what a run did, without timestamps so reruns are byte-identical."""
-
-    grader_version: str = __version__
-    graded: int = 0
-    broken: list[BrokenSubmission] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
-    errors: list[str] = Field(default_factory=list, description="Failures of the grader itself, outside a part.")
-    assignments: list[AssignmentSummary] = Field(default_factory=list)
-    reports: list[ReportEntry] = Field(default_factory=list)
-
-    @property
-    def error_parts(self) -> int:
-        return sum(r.error_parts for r in self.reports)
-
-    @property
-    def exit_code(self) -> int:
-        """1 when the grader failed somewhere (an `error` part or a run error), else 0."""
-        return 1 if self.errors or self.error_parts else 0
 
 
 def safe_name(student: str) -> str:
@@ -191,7 +144,7 @@ class _Run:
 
     def grade_isolated(self, subs: list[Submission], budget: float, workers: int | None) -> Iterator[Outcome]:
         """Outcomes in order, each part under `budget` seconds in a worker process (grader.isolation)."""
-        from grader.isolation import GradingPool
+        from grader.run.pool import GradingPool
 
         needed = sorted({s.assignment for s in subs})
         loader = _KeyedLoader(tuple((a, str(self.catalog.files[a]), self.keys[a].model_dump_json()) for a in needed))
@@ -314,7 +267,7 @@ def grade_directory(
     with _progress_bar(progress, len(todo)) as advance:
         remaining = list(todo)
         if budget and remaining:
-            from grader.isolation import PoolError
+            from grader.run.pool import PoolError
 
             try:
                 isolated = run.grade_isolated([s for _, s in todo], budget, workers)

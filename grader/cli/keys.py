@@ -1,23 +1,24 @@
-"""`grader key build|check`: answer keys and solution sheets in `reference/`."""
+"""`grader key build|check`: answer keys and solution sheets in `reference/`; `grader template`:
+the answer file students fill in."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from grader.key_check import check_key
-from grader.keys import build_key, key_path, read_key, write_key
+from grader.cli.options import ProblemsOpt, ReferenceOpt
+from grader.keys.check import check_key
+from grader.keys.build import build_key, key_path, read_key, write_key
 from grader.problemset import ProblemSet, load_problem_sets
-from grader.solution_sheet import solution_sheet
+from grader.keys.solution_sheet import solution_sheet
 
 key_app = typer.Typer(help="Build and check answer keys (reference/<assignment>.json and .md).", no_args_is_help=True)
 
-ProblemsOpt = Annotated[Path, typer.Option("--problems", help="Folder of problem sets (*.py).")]
-ReferenceOpt = Annotated[Path, typer.Option("--reference", help="Folder of answer keys.")]
 AssignmentsArg = Annotated[Optional[list[str]], typer.Argument(metavar="[ASSIGNMENT]...", help="Assignment ids [default: all].")]
 
 
@@ -85,3 +86,33 @@ def check(
             failed = True
         failed |= not report.ok
     raise typer.Exit(1 if failed else 0)
+
+
+# Choices as an enum: typer shows them in --help and rejects anything else.
+FormatChoice = Enum("FormatChoice", {f: f for f in ("toml", "yaml", "json")}, type=str)  # type: ignore[misc]
+
+
+def template_command(
+    assignment: Annotated[str, typer.Argument(help="Problem set id, e.g. csc321-hw4.")],
+    format: Annotated[FormatChoice, typer.Option("--format", "-f", help="Answer file format.")] = FormatChoice.toml,  # type: ignore[attr-defined]
+    problems: Annotated[Path, typer.Option(help="Folder of problem sets.")] = Path("problems"),
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Print an answer file for students: every part with its marks, kind and accepted forms."""
+    from grader.keys.template import guidance, render
+
+    sets = load_problem_sets(problems)
+    if assignment not in sets:
+        raise typer.BadParameter(f"no problem set {assignment!r} in {problems} (found: {', '.join(sorted(sets)) or 'none'})", param_hint="ASSIGNMENT")
+    text = render(sets[assignment], format.value)
+    if format.value == "json":  # JSON cannot carry comments: the guidance goes beside it
+        typer.echo(guidance(sets[assignment]), err=True, nl=False)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("template")(template_command)
