@@ -3,12 +3,15 @@
 A committed key whose problem file is unchanged (same source hash) is used as it is, and the
 problem set is imported only if follow-through or a hint needs it. Problem files without a
 current key are imported and their keys built in memory, with a note telling the
-instructor to run `grader key build`.
+instructor to run `grader key build`. `Catalog.loader()` hands the same graders to worker
+processes: the keys travel with it, so no worker reads or rebuilds one.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -22,6 +25,21 @@ from grader.scoring import AssignmentGrader
 
 def _load_one(path: Path, assignment: str) -> ProblemSet:
     return load_problem_file(path)[assignment]
+
+
+@dataclass(frozen=True)
+class GraderLoader:
+    """A picklable recipe for the graders of a catalog (what a worker process calls once):
+    each assignment's answer key as JSON and its problem file, imported only if follow-through
+    or a hint needs it."""
+
+    entries: tuple[tuple[str, str, str], ...]  # (assignment, problem file, AnswerKey JSON)
+
+    def __call__(self) -> dict[str, AssignmentGrader]:
+        return {
+            a: AssignmentGrader(partial(_load_one, Path(file), a), AnswerKey.model_validate_json(key))
+            for a, file, key in self.entries
+        }
 
 
 class Catalog:
@@ -86,3 +104,8 @@ class Catalog:
             loader = partial(_load_one, self.files[assignment], assignment)
             self._graders[assignment] = AssignmentGrader(loader, self.keys[assignment])
         return self._graders[assignment]
+
+    def loader(self, assignments: Iterable[str] | None = None) -> GraderLoader:
+        """The graders of `assignments` (default: all) for another process to build."""
+        chosen = sorted(self.keys if assignments is None else set(assignments) & set(self.keys))
+        return GraderLoader(tuple((a, str(self.files[a]), self.keys[a].model_dump_json()) for a in chosen))

@@ -17,14 +17,13 @@ from pydantic import BaseModel, Field
 
 from grader.errors import InvalidAnswer
 from grader.keys.build import build_key
-from grader.models import AnswerKey
 from grader.kinds import LocationTarget
 from grader.kinds.base import Kind
-from grader.sampling import Sample
-from grader.models import Status
+from grader.models import AnswerKey, Status, Submission
 from grader.problemset import ProblemSet
 from grader.renderings import renderings
-from grader.scoring import AssignmentGrader, GradingContext
+from grader.sampling import Sample
+from grader.scoring import AssignmentGrader
 
 MIN_SAMPLE_POINTS = 3
 
@@ -150,10 +149,12 @@ def same_target(kind: Kind, a: Any, b: Any) -> bool:
 
 
 def self_test(ps: ProblemSet, key: AnswerKey) -> tuple[list[Finding], int, int]:
+    """Each model answer is graded as a submission of its own (the other parts left empty),
+    through the same part loop as a student's, so it earns exactly what a student typing it would."""
     grader = AssignmentGrader(ps, key)
     findings: list[Finding] = []
     forms = mistakes = 0
-    for pg in grader.graders:
+    for index, pg in enumerate(grader.graders):
         part, kind = pg.part, pg.kind
         if kind.manual:
             continue
@@ -167,7 +168,8 @@ def self_test(ps: ProblemSet, key: AnswerKey) -> tuple[list[Finding], int, int]:
             findings.append(Finding(part=part.id, problem="no model answer to self-test (add solutions=...)"))
         for form in candidates:
             forms += 1
-            result = pg.grade(form, GradingContext())
+            model = Submission(assignment=key.assignment, student="model answer", answers={part.id: form}, source="model answer")
+            result = grader.grade(model).parts[index]
             if result.status is not Status.correct:
                 findings.append(Finding(part=part.id, problem=f"the model answer {form!r} is graded {result.status.value}: {result.feedback}"))
         for variant, target in pg.mistakes:

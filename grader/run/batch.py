@@ -31,14 +31,11 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from grader.models import AnswerKey
 from grader.models import AssignmentSummary, BrokenSubmission, ReportEntry, RunSummary, Status, Submission, SubmissionReport
 from grader.keys.catalog import Catalog
-from grader.problemset import ProblemSet, load_problem_file
 from grader.report.gradebook import write_gradebook
 from grader.report.json_report import write_json, write_report
 from grader.report.markdown import write_markdown
@@ -146,8 +143,7 @@ class _Run:
         """Outcomes in order, each part under `budget` seconds in a worker process (grader.isolation)."""
         from grader.run.pool import GradingPool
 
-        needed = sorted({s.assignment for s in subs})
-        loader = _KeyedLoader(tuple((a, str(self.catalog.files[a]), self.keys[a].model_dump_json()) for a in needed))
+        loader = self.catalog.loader({s.assignment for s in subs})
         # Each worker imports the problem files (and torch) once: a small class needs few.
         n = workers or min(os.cpu_count() or 1, -(-len(subs) // SUBMISSIONS_PER_WORKER))
         with GradingPool(loader, workers=n, budget=budget) as pool:
@@ -155,24 +151,6 @@ class _Run:
                 if isinstance(outcome, BrokenSubmission):
                     outcome = outcome.model_copy(update={"assignment": sub.assignment})
                 yield outcome
-
-
-@dataclass(frozen=True)
-class _KeyedLoader:
-    """A worker's graders, from the keys the parent already has (so no worker rebuilds one);
-    each problem file is imported only if follow-through or a hint needs it, as in the parent."""
-
-    entries: tuple[tuple[str, str, str], ...]  # (assignment, problem file, AnswerKey JSON)
-
-    def __call__(self) -> dict[str, AssignmentGrader]:
-        return {
-            a: AssignmentGrader(partial(_problem_set, Path(file), a), AnswerKey.model_validate_json(key))
-            for a, file, key in self.entries
-        }
-
-
-def _problem_set(path: Path, assignment: str) -> ProblemSet:
-    return load_problem_file(path)[assignment]
 
 
 def _reason(exc: BaseException) -> str:
