@@ -9,9 +9,11 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from rich.table import Table
+
 from grader.cli.options import DbOpt, ProblemsOpt
 from grader.run.batch import DEFAULT_BUDGET, UsageError
-from grader.workflow.regrade import regrade
+from grader.workflow.regrade import EPS, StudentChange, apply_regrade, plan_regrade
 
 
 def regrade_command(
@@ -29,12 +31,47 @@ def regrade_command(
     reports and record the new run (not with --dry-run)."""
     console = Console(highlight=False, soft_wrap=True)
     try:
-        outcome = regrade(
-            directory, out, problems=problems, reference=reference, assignment=assignment, db=db, dry_run=dry_run,
-            budget=budget or None, workers=workers, console=console,
+        plan = plan_regrade(
+            directory, out, problems=problems, reference=reference, assignment=assignment, db=db, budget=budget or None, workers=workers
         )
     except UsageError as exc:
         Console(stderr=True, highlight=False, soft_wrap=True).print(Text(f"error: {exc}"))
         raise typer.Exit(2) from None
-    if outcome.summary is not None:
-        raise typer.Exit(outcome.summary.exit_code)
+    _print_changes(console, plan.changes, plan.graded)  # before anything in OUT or the store is touched
+    if dry_run:
+        console.print("Dry run: nothing was replaced.")
+        return
+    outcome = apply_regrade(plan, out, db)
+    console.print(Text(f"Recorded regrade run {outcome.run_id}; reports in {out} replaced."))
+    assert outcome.summary is not None
+    raise typer.Exit(outcome.summary.exit_code)
+
+
+def changes_table(changes: list[StudentChange]) -> Table:
+    table = Table(title="Regrade: students whose grade changes", title_justify="left")
+    for name, justify in (("assignment", "left"), ("student", "left"), ("old", "right"), ("new", "right"), ("delta", "right"), ("parts changed", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for c in changes:
+        delta = "new" if c.old is None else f"{c.delta:+g}"
+        style = "green" if c.old is not None and c.delta > EPS else "red" if c.old is not None and c.delta < -EPS else ""
+        table.add_row(
+            Text(c.assignment),
+            Text(c.student),
+            "—" if c.old is None else f"{c.old:g}",
+            f"{c.new:g}",
+            Text(delta, style=style),
+            Text(", ".join(c.parts_changed) if c.old is not None else "(first result)"),
+        )
+    return table
+
+
+def _print_changes(console: Console, changes: list[StudentChange], graded: int) -> None:
+    if not changes:
+        console.print(f"No grades change ({graded} submission(s) regraded).")
+        return
+    console.print(changes_table(changes))
+    moved = [c for c in changes if c.old is not None]
+    text = f"{len(changes)} of {graded} submission(s) change"
+    if moved:
+        text += f"; mean change {sum(c.delta for c in moved) / len(moved):+.3g}"
+    console.print(text + ".")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -15,7 +18,8 @@ from rich.text import Text
 from grader.models import SubmissionReport
 from grader.report.format import fmt_score
 from grader.report.json_report import export_schema
-from grader.run.batch import DEFAULT_BUDGET, RunSummary, UsageError, grade_directory, run_schema
+from grader.models import RunSummary
+from grader.run.batch import DEFAULT_BUDGET, OnProgress, UsageError, grade_directory, run_schema
 
 EXIT_USAGE = 2  # 0 and 1 come from RunSummary.exit_code
 
@@ -59,17 +63,18 @@ def run(
     started = time.perf_counter()
     store = _StoreHook(out, db)
     try:
-        summary = grade_directory(
-            directory,
-            out,
-            problems_dir=problems,
-            reference_dir=reference,
-            assignment=assignment,
-            progress=not quiet,
-            budget=budget or None,
-            workers=workers,
-            on_report=store,
-        )
+        with progress_bar(enabled=not quiet) as progress:
+            summary = grade_directory(
+                directory,
+                out,
+                problems_dir=problems,
+                reference_dir=reference,
+                assignment=assignment,
+                budget=budget or None,
+                workers=workers,
+                on_report=store,
+                progress=progress,
+            )
     except UsageError as exc:
         err.print(Text(f"error: {exc}"))
         raise typer.Exit(EXIT_USAGE) from None
@@ -89,6 +94,19 @@ def run(
     if not quiet:
         _print_table(summary, out, elapsed)
     raise typer.Exit(summary.exit_code)
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[OnProgress | None]:
+    """A rich progress bar on a terminal; nothing at all otherwise (logs, pipes, tests)."""
+    if not (enabled and sys.stdout.isatty()):
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("grading", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 class _StoreHook:

@@ -12,23 +12,18 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from grader.models import RunSummary, SubmissionReport
-from grader.report.gradebook import write_gradebook
-from grader.report.json_report import write_json, write_report
-from grader.report.markdown import write_markdown
-from grader.report.summary import PartInfo, class_stats, write_summary
+from grader.models import SubmissionReport
+from grader.report.summary import PartInfo
+from grader.run.writer import read_run_file, update_stats, write_class_files, write_report_files, write_run_file
 from grader.store.merge import apply_adjustments
 from grader.store.repository import Store
-
-RUN_FILE = "run.json"
 
 
 def refresh_reports(out: Path, db: str | None, assignment: str) -> list[Path]:
     """Rewrite OUT/<assignment>/ reports with current manual scores; the files written."""
     out = Path(out)
-    try:
-        summary = RunSummary.model_validate_json((out / RUN_FILE).read_bytes())
-    except (OSError, ValidationError, ValueError):
+    summary = read_run_file(out)
+    if summary is None:
         return []  # no run on disk to refresh (exports and the HTML report read the store)
     entries = [e for e in summary.reports if e.assignment == assignment]
     if not entries:
@@ -48,7 +43,8 @@ def refresh_reports(out: Path, db: str | None, assignment: str) -> list[Path]:
             except (OSError, ValidationError, ValueError):
                 continue
         report = apply_adjustments(raw, manual, overrides)
-        written += [write_report(report, path), write_markdown(report, path.with_suffix(".md"))]
+        write_report_files(report, path.with_suffix(""))
+        written += [path, path.with_suffix(".md")]
         entry.score = report.score
         reports.append(report)
     if not reports:
@@ -60,9 +56,7 @@ def refresh_reports(out: Path, db: str | None, assignment: str) -> list[Path]:
     broken = [b for b in summary.broken if b.assignment == assignment or b.assignment not in known]
     for a in summary.assignments:
         if a.assignment == assignment:
-            stats = class_stats(reports)
-            a.mean, a.median, a.min, a.max = stats.mean, stats.median, stats.min, stats.max
-            written.append(write_gradebook(folder / "gradebook.csv", [p.id for p in parts], reports))
-            written.append(write_summary(folder / "summary.md", assignment, a.title, parts, reports, broken))
-    written.append(write_json(summary, out / RUN_FILE))
+            update_stats(a, reports)
+            written += write_class_files(folder, assignment, a.title, parts, reports, broken)
+    written.append(write_run_file(summary, out))
     return written

@@ -1,26 +1,23 @@
-"""`grader regrade DIR`: grade again (say, after a key edit), show who changes, then replace.
+"""A regrade (say, after a key edit): grade the class once, show who changes, then replace.
 
-The preview grades into a scratch folder with the same pipeline as `grader run` and compares
-each student's new total with the stored one, manual scores and overrides applied to both
-sides (so they never show up as changes). The table is printed before anything in OUT or
-the store is touched; then, unless `--dry-run`, the run is repeated into OUT and recorded as
-a `regrade` run, with one regrade-history row per student whose grade moved.
+`plan_regrade` grades the class with `grade_class`, as `grader run` does, and compares each
+student's new total with the stored one, manual scores and overrides applied to both sides
+(so they never show up as changes); nothing in OUT or the store is touched. `apply_regrade`
+then writes those same outcomes into OUT with the run's writer and records them as a
+`regrade` run, with one regrade-history row per student whose grade moved.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from grader.models import SubmissionReport
-from grader.run.batch import DEFAULT_BUDGET, RunSummary, UsageError, grade_directory
+from grader.models import RunSummary, SubmissionReport
+from grader.run.batch import DEFAULT_BUDGET, ClassGrading, Outcome, grade_class, load_catalog, write_class
 from grader.store.merge import apply_adjustments
 from grader.store.models import RegradeRecord
 
@@ -73,42 +70,26 @@ def compare(old: Iterable[SubmissionReport], new: Iterable[SubmissionReport]) ->
     return sorted(out, key=lambda c: (c.assignment, -abs(c.delta), c.student))
 
 
-def changes_table(changes: list[StudentChange]) -> Table:
-    table = Table(title="Regrade: students whose grade changes", title_justify="left")
-    for name, justify in (("assignment", "left"), ("student", "left"), ("old", "right"), ("new", "right"), ("delta", "right"), ("parts changed", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for c in changes:
-        delta = "new" if c.old is None else f"{c.delta:+g}"
-        style = "green" if c.old is not None and c.delta > EPS else "red" if c.old is not None and c.delta < -EPS else ""
-        table.add_row(
-            Text(c.assignment),
-            Text(c.student),
-            "—" if c.old is None else f"{c.old:g}",
-            f"{c.new:g}",
-            Text(delta, style=style),
-            Text(", ".join(c.parts_changed) if c.old is not None else "(first result)"),
-        )
-    return table
-
-
-class _Collect:
-    """An `on_report` hook that keeps every report (optionally after another hook)."""
-
-    def __init__(self, then=None) -> None:  # type: ignore[no-untyped-def]
-        self.reports: list[SubmissionReport] = []
-        self.then = then
-
-    def __call__(self, report: SubmissionReport) -> SubmissionReport:
-        if self.then is not None:
-            report = self.then(report)
-        self.reports.append(report)
-        return report
-
-
 def _merged(store: "Store", reports: list[SubmissionReport]) -> list[SubmissionReport]:
     manual = {a: store.manual_scores(a) for a in {r.assignment for r in reports}}
     over = {a: store.overrides(a) for a in manual}
     return [apply_adjustments(r, manual[r.assignment], over[r.assignment]) for r in reports]
+
+
+@dataclass
+class RegradePlan:
+    """A class graded again, compared with what the store holds, not yet written anywhere."""
+
+    klass: ClassGrading
+    outcomes: list[tuple[int, Outcome]]
+    assignment: str | None
+    old: list[SubmissionReport]  # the stored reports, manual scores applied
+    previous_runs: dict[str, dict[str, int]]  # assignment -> student -> the run that graded them
+    changes: list[StudentChange]
+
+    @property
+    def graded(self) -> int:
+        return sum(isinstance(o, SubmissionReport) for _, o in self.outcomes)
 
 
 class RegradeOutcome(BaseModel):
@@ -117,7 +98,7 @@ class RegradeOutcome(BaseModel):
     summary: RunSummary | None = None
 
 
-def regrade(
+def plan_regrade(
     root: Path,
     out: Path,
     *,
@@ -125,42 +106,49 @@ def regrade(
     reference: Path | None,
     assignment: str | None = None,
     db: str | None = None,
-    dry_run: bool = False,
     budget: float | None = DEFAULT_BUDGET,
     workers: int | None = None,
-    console: Console | None = None,
-) -> RegradeOutcome:
+) -> RegradePlan:
+    """Grade the class below `root` (once) and compare with the store behind OUT."""
     from grader.store.loading import class_reports
-    from grader.store.recorder import RunRecorder
-    from grader.store.repository import Store, utcnow
+    from grader.store.repository import Store
 
-    console = console or Console(highlight=False, soft_wrap=True)
-    grading = {"problems_dir": problems, "reference_dir": reference, "assignment": assignment, "progress": False, "budget": budget, "workers": workers}
-    with tempfile.TemporaryDirectory(prefix="grader-regrade-") as scratch:
-        preview = _Collect()
-        grade_directory(root, Path(scratch), on_report=preview, **grading)  # type: ignore[arg-type]
+    catalog = load_catalog(problems, reference)
+    excluded = [Path(out), Path(problems)] + ([Path(reference)] if reference is not None else [])
+    klass = grade_class(root, catalog, assignment=assignment, budget=budget, workers=workers, exclude=excluded)
+    outcomes = list(klass)
+    reports = [o for _, o in outcomes if isinstance(o, SubmissionReport)]
     with Store.open(out, db) as store:
-        assignments = sorted({r.assignment for r in preview.reports})
+        assignments = sorted({r.assignment for r in reports})
         old = [r for a in assignments for r in class_reports(store, out, a)]
         previous_runs = {a: store.latest_run_ids(a) for a in assignments}
-        changes = [c for c in compare(old, _merged(store, preview.reports)) if c.changed]
-    _print_changes(console, changes, len(preview.reports))
-    if dry_run:
-        console.print("Dry run: nothing was replaced.")
-        return RegradeOutcome(changes=changes)
+        changes = [c for c in compare(old, _merged(store, reports)) if c.changed]
+    return RegradePlan(klass, outcomes, assignment, old, previous_runs, changes)
+
+
+def apply_regrade(plan: RegradePlan, out: Path, db: str | None = None) -> RegradeOutcome:
+    """Write the plan's outcomes into OUT and record them as a `regrade` run with its history."""
+    from grader.store.recorder import RunRecorder
+    from grader.store.repository import utcnow
 
     with RunRecorder.open(out, db, kind="regrade") as recorder:
-        written = _Collect(recorder.record)
-        summary = grade_directory(root, out, on_report=written, **grading)  # type: ignore[arg-type]
+        written: list[SubmissionReport] = []
+
+        def record(report: SubmissionReport) -> SubmissionReport:
+            written.append(recorder.record(report))
+            return written[-1]
+
+        summary = write_class(plan.klass, out, outcomes=plan.outcomes, on_report=record, assignment=plan.assignment)
         recorder.flush()
         run_id = recorder.run_id
+        changes = plan.changes
         if run_id is not None:
-            final = [c for c in compare(old, written.reports) if c.changed]
+            changes = [c for c in compare(plan.old, written) if c.changed]
             at = utcnow()
             recorder.store.record_regrade(
                 RegradeRecord(
                     run_id=run_id,
-                    previous_run_id=previous_runs.get(c.assignment, {}).get(c.student),
+                    previous_run_id=plan.previous_runs.get(c.assignment, {}).get(c.student),
                     assignment=c.assignment,
                     student=c.student,
                     old_score=c.old,
@@ -169,20 +157,6 @@ def regrade(
                     parts_changed=c.parts_changed,
                     at=at,
                 )
-                for c in final
+                for c in changes
             )
-            changes = final
-    console.print(Text(f"Recorded regrade run {run_id}; reports in {out} replaced."))
     return RegradeOutcome(changes=changes, run_id=run_id, summary=summary)
-
-
-def _print_changes(console: Console, changes: list[StudentChange], graded: int) -> None:
-    if not changes:
-        console.print(f"No grades change ({graded} submission(s) regraded).")
-        return
-    console.print(changes_table(changes))
-    moved = [c for c in changes if c.old is not None]
-    text = f"{len(changes)} of {graded} submission(s) change"
-    if moved:
-        text += f"; mean change {sum(c.delta for c in moved) / len(moved):+.3g}"
-    console.print(text + ".")
