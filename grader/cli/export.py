@@ -1,24 +1,29 @@
-"""`grader export canvas|moodle|csv|lti|json ASSIGNMENT`: commands over `grader.export.render`.
+"""`grader export NAME ASSIGNMENT`: one command per entry of grader.lms.exports.EXPORTS.
 
-`register(app)` adds them to the `export` group, joining it if another exporter (e.g.
-Gradescope) created it first, so every LMS target sits under one command.
+Every command reads the class's current reports (the store, else OUT's JSON; manual scores
+merged) and writes the format's text to OUT/<assignment>/exports/ (or `-o FILE`, `-o -` for
+stdout). A format that needs an assignment name gets `--title` and `--reference` (the key's
+title by default), one that matches students through a roster gets `--roster`, and each of
+its own options becomes a flag. `register(export_app)` adds them to the `export` group, which
+the Gradescope zip (grader.cli.gradescope) joins.
 """
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from grader.cli.options import DbOpt
-from grader.lms.exports import SUFFIX, Format, render
-from grader.lms.moodle import IdField
-from grader.lms.roster import read_roster
 from grader.keys.build import key_path, read_key
+from grader.lms.exports import EXPORTS
+from grader.lms.format import Export, Option
+from grader.lms.roster import read_roster
 
 Assignment = Annotated[str, typer.Argument(help="Assignment id, e.g. csc321-hw4.")]
 Out = Annotated[Path, typer.Option("--out", help="Output folder of `grader run` (reports and grades.sqlite).")]
@@ -35,8 +40,8 @@ def assignment_title(reference: Path, assignment: str) -> str:
         return assignment
 
 
-def _export(
-    fmt: Format,
+def export(
+    fmt: Export,
     assignment: str,
     out: Path,
     db: str | None,
@@ -45,7 +50,7 @@ def _export(
     roster: Path | None = None,
     title: str | None = None,
     reference: Path = Path("reference"),
-    **options: object,
+    **options: Any,
 ) -> None:
     from grader.store.loading import class_reports
     from grader.store.repository import Store
@@ -61,68 +66,54 @@ def _export(
     except ValueError as exc:
         err.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2)
-    text, warnings = render(fmt, reports, title=title or assignment_title(reference, assignment), roster=lms_ids, **options)  # type: ignore[arg-type]
+    text, warnings = fmt(reports, title=title or assignment_title(reference, assignment), roster=lms_ids, **options)
     for w in warnings:
         err.print(f"[yellow]warning:[/] {escape(w)}")
     if output is not None and str(output) == "-":
         sys.stdout.write(text)
         return
-    path = output or Path(out) / assignment / "exports" / f"{assignment}{SUFFIX[fmt]}"
+    path = output or Path(out) / assignment / "exports" / f"{assignment}{fmt.suffix}"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8", newline="")  # csv already wrote its own line endings
     err.print(f"Wrote {len(reports)} student(s) to {escape(str(path))}")
 
 
-def canvas(
-    assignment: Assignment,
-    out: Out = Path("out"),
-    db: DbOpt = None,
-    output: Output = None,
-    roster: RosterOpt = None,
-    title: Title = None,
-    canvas_id: Annotated[str | None, typer.Option("--canvas-id", help="Canvas assignment id: the column becomes 'Title (id)'.")] = None,
-    reference: Reference = Path("reference"),
-) -> None:
-    """Canvas gradebook import CSV (Student, ID, SIS User ID, SIS Login ID, Section, assignment)."""
-    _export("canvas", assignment, out, db, output, roster=roster, title=title, reference=reference, canvas_id=canvas_id)
+def _flag(option: Option) -> inspect.Parameter:
+    if isinstance(option.default, bool):
+        annotation: Any = Annotated[bool, typer.Option(option.flag, help=option.help)]
+    elif option.choices:
+        annotation = Annotated[Literal[option.choices], typer.Option(option.flag, help=option.help)]  # type: ignore[valid-type]
+    else:
+        annotation = Annotated[str | None, typer.Option(option.flag, help=option.help)]
+    return inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=option.default, annotation=annotation)
 
 
-def moodle(
-    assignment: Assignment,
-    out: Out = Path("out"),
-    db: DbOpt = None,
-    output: Output = None,
-    roster: RosterOpt = None,
-    title: Title = None,
-    id_field: Annotated[str, typer.Option("--id-field", help="Identify students by idnumber, email or username.")] = "idnumber",
-    feedback: Annotated[bool, typer.Option("--feedback", help="Add a Feedback column (a summary of lost marks).")] = False,
-    reference: Reference = Path("reference"),
-) -> None:
-    """Moodle grade import CSV (identifier column + grade column)."""
-    if id_field not in ("idnumber", "email", "username"):
-        raise typer.BadParameter("choose idnumber, email or username", param_hint="--id-field")
-    field: IdField = id_field  # type: ignore[assignment]
-    _export("moodle", assignment, out, db, output, roster=roster, title=title, reference=reference, moodle_id=field, feedback=feedback)
+def command(fmt: Export):  # type: ignore[no-untyped-def]
+    """The `grader export NAME` command of one table entry: its signature is what typer reads."""
 
+    def run(**kwargs: Any) -> None:
+        export(fmt, **kwargs)
 
-def long_csv(assignment: Assignment, out: Out = Path("out"), db: DbOpt = None, output: Output = None) -> None:
-    """One row per student and part: student, assignment, part, score, max, status."""
-    _export("csv", assignment, out, db, output)
-
-
-def lti(assignment: Assignment, out: Out = Path("out"), db: DbOpt = None, output: Output = None, roster: RosterOpt = None) -> None:
-    """LTI 1.3 AGS score payloads (JSON list, one per student) to POST to a line item's /scores."""
-    _export("lti", assignment, out, db, output, roster=roster)
-
-
-def reports_json(assignment: Assignment, out: Out = Path("out"), db: DbOpt = None, output: Output = None) -> None:
-    """Every student's report (manual scores merged) as one JSON list."""
-    _export("json", assignment, out, db, output)
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [
+        inspect.Parameter("assignment", kw, annotation=Assignment),
+        inspect.Parameter("out", kw, default=Path("out"), annotation=Out),
+        inspect.Parameter("db", kw, default=None, annotation=DbOpt),
+        inspect.Parameter("output", kw, default=None, annotation=Output),
+    ]
+    if fmt.roster:
+        params.append(inspect.Parameter("roster", kw, default=None, annotation=RosterOpt))
+    if fmt.title:
+        params.append(inspect.Parameter("title", kw, default=None, annotation=Title))
+    params += [_flag(o) for o in fmt.options]
+    if fmt.title:
+        params.append(inspect.Parameter("reference", kw, default=Path("reference"), annotation=Reference))
+    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    run.__doc__ = fmt.summary
+    run.__name__ = f"export_{fmt.name}"
+    return run
 
 
 def register(export_app: typer.Typer) -> None:
-    export_app.command("canvas")(canvas)
-    export_app.command("moodle")(moodle)
-    export_app.command("csv")(long_csv)
-    export_app.command("lti")(lti)
-    export_app.command("json")(reports_json)
+    for name, fmt in EXPORTS.items():
+        export_app.command(name)(command(fmt))

@@ -10,9 +10,10 @@ makes Canvas create a new assignment of that name on import.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from grader.lms.comment import format_score
+from grader.lms.format import Export, ExportText, Option, csv_text, pending_warnings
 from grader.lms.roster import Roster, entry
 from grader.models import SubmissionReport
 
@@ -50,3 +51,20 @@ def canvas_rows(
             ]
         )
     return rows
+
+
+def render(reports: Sequence[SubmissionReport], *, title: str, roster: Roster | None = None, canvas_id: str | None = None, **_: object) -> ExportText:
+    points = max((r.max_score for r in reports), default=0.0)
+    text = csv_text(canvas_rows(reports, title=title, points_possible=points, roster=roster, canvas_id=canvas_id))
+    return ExportText(text, pending_warnings(reports))
+
+
+EXPORT = Export(
+    "canvas",
+    "-canvas.csv",
+    "Canvas gradebook import CSV (Student, ID, SIS User ID, SIS Login ID, Section, assignment).",
+    render,
+    title=True,
+    roster=True,
+    options=(Option("--canvas-id", "Canvas assignment id: the column becomes 'Title (id)'."),),
+)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from grader.lms.comment import format_score
+from grader.lms.format import Export, ExportText, csv_text
 from grader.models import SubmissionReport
 
 HEADER = ["student", "assignment", "part", "score", "max", "status"]
@@ -18,3 +19,10 @@ def long_rows(reports: Iterable[SubmissionReport]) -> list[list[str]]:
                 [report.student, report.assignment, part.id, format_score(part.score), format_score(part.max_score), part.status.value]
             )
     return rows
+
+
+def render(reports: Sequence[SubmissionReport], **_: object) -> ExportText:
+    return ExportText(csv_text(long_rows(reports)), [])
+
+
+EXPORT = Export("csv", "-parts.csv", "One row per student and part: student, assignment, part, score, max, status.", render)

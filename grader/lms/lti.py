@@ -9,13 +9,15 @@ autograded part of the score as final.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from grader.lms.comment import summary_comment
+from grader.lms.format import Export, ExportText
 from grader.lms.roster import Roster, entry
 from grader.models import SubmissionReport
 from grader.store.merge import pending_manual
@@ -69,3 +71,12 @@ def ags_scores(
 
 def ags_payloads(scores: Iterable[AgsScore]) -> list[dict]:
     return [s.model_dump(by_alias=True, mode="json") for s in scores]
+
+
+def render(reports: Sequence[SubmissionReport], *, roster: Roster | None = None, now: datetime | None = None, **_: object) -> ExportText:
+    return ExportText(json.dumps(ags_payloads(ags_scores(reports, roster=roster, now=now)), indent=1) + "\n", [])
+
+
+EXPORT = Export(
+    "lti", "-lti.json", "LTI 1.3 AGS score payloads (JSON list, one per student) to POST to a line item's /scores.", render, roster=True
+)

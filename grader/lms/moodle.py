@@ -7,10 +7,11 @@ column feeds. The headers here are named after those fields so the mapping is ob
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from grader.lms.comment import format_score, summary_comment
+from grader.lms.format import Export, ExportText, Option, csv_text, pending_warnings
 from grader.lms.roster import Roster, entry
 from grader.models import SubmissionReport
 
@@ -43,3 +44,31 @@ def moodle_rows(
             row.append(summary_comment(report))
         rows.append(row)
     return rows, skipped
+
+
+def render(
+    reports: Sequence[SubmissionReport],
+    *,
+    title: str,
+    roster: Roster | None = None,
+    id_field: IdField = "idnumber",
+    feedback: bool = False,
+    **_: object,
+) -> ExportText:
+    rows, skipped = moodle_rows(reports, title=title, id_field=id_field, roster=roster, feedback=feedback)
+    warnings = [f"{s}: no {id_field} in the roster; left out" for s in skipped]
+    return ExportText(csv_text(rows), warnings + pending_warnings(reports))
+
+
+EXPORT = Export(
+    "moodle",
+    "-moodle.csv",
+    "Moodle grade import CSV (identifier column + grade column).",
+    render,
+    title=True,
+    roster=True,
+    options=(
+        Option("--id-field", "Identify students by idnumber, email or username.", "idnumber", ("idnumber", "email", "username")),
+        Option("--feedback", "Add a Feedback column (a summary of lost marks).", False),
+    ),
+)
