@@ -15,20 +15,32 @@ submission after the last results that reached the parent, with the follow-throu
 built so far; the few parts finished since, less than FLUSH_INTERVAL of work, are simply
 graded again. A worker that dies on its own costs the part it was on `Setback.grader_failed`
 (a grader crash, not the student's fault).
+
+Two front doors share one scheduler. `grade(submissions)` runs it in the caller's thread and
+yields outcomes in order (a batch). `submit(sub)` hands one submission to a scheduler thread
+and returns a `concurrent.futures.Future` at once, for drivers that grade one submission at
+a time without blocking (a web service awaits `asyncio.wrap_future(pool.submit(sub))`);
+its `on_part` receives each part's verdict as it reaches this process (progress). A pool
+serves one of the two. Workers of a threaded pool start from a forkserver: forking a process
+that runs threads could copy a lock another thread holds.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import sys
+import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
-from typing import Any, Iterable, Iterator
+from typing import Any
 
-from grader.models import BrokenSubmission, Submission, SubmissionReport
+from grader.models import BrokenSubmission, PartResult, Submission, SubmissionReport
 from grader.run.cache import restore_state
 from grader.run.worker import Loader, Record, Task, serve
 from grader.scoring import GradingState, Setback
@@ -54,17 +66,22 @@ class PoolError(RuntimeError):
 @dataclass
 class _Job:
     """One submission in flight, as the parent tracks it across worker restarts: `state` holds
-    what has reached the parent (results, follow-through context, parts lost on the way)."""
+    what has reached the parent (results, follow-through context, parts lost on the way);
+    `deliver` receives the outcome, `on_part` each part's result as it arrives."""
 
-    position: int
     sub: Submission
     state: GradingState
+    deliver: Callable[[Outcome], None]
+    on_part: Callable[[int, PartResult], None] | None = None
+    future: Future[Outcome] | None = None  # submit(): failed with the pool's error if it stops
 
     def record(self, records: list[Record]) -> None:
         for index, result, ft in records:
             self.state.results.append(result)
             self.state.start = index + 1
             restore_state(self.state.ctx, result.id, ft)
+            if self.on_part is not None:
+                self.on_part(index, result)
 
     def resume(self, lost: int, setback: Setback) -> bool:
         """Carry on from the first unreported part, with part `lost` given `setback`; False if
@@ -107,14 +124,18 @@ class GradingPool:
         self.memory = memory
         self.cache = cache
         self.start_timeout = start_timeout
-        if "torch" in sys.modules:
-            self.mp = get_context("forkserver")
-            self.mp.set_forkserver_preload(PRELOAD)
-        else:
-            self.mp = get_context("fork")
+        self.mp: Any = None  # chosen at the first worker's start
         self.slots: list[_Slot] = []
         self.kills = 0  # workers killed at the budget (for tests and run statistics)
         self.crashes = 0  # workers that died on their own
+        self._resumed: deque[_Job] = deque()  # jobs of killed workers go first
+        # submit(): the scheduler thread, its inbox and the pipe that wakes it
+        self._thread: threading.Thread | None = None
+        self._inbox: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._wake_r, self._wake_w = -1, -1
+        self._stopping = False
+        self._failure: BaseException | None = None
+        self._lock = threading.Lock()
 
     # -- lifecycle --------------------------------------------------------------------------
     def __enter__(self) -> "GradingPool":
@@ -123,11 +144,21 @@ class GradingPool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _context(self) -> Any:
+        if self.mp is None:
+            if "torch" in sys.modules or self._thread is not None:
+                self.mp = get_context("forkserver")
+                self.mp.set_forkserver_preload(PRELOAD)
+            else:
+                self.mp = get_context("fork")
+        return self.mp
+
     def _spawn(self) -> _Slot:
-        parent, child = self.mp.Pipe(duplex=True)
-        progress = self.mp.RawArray("d", 2)
+        mp = self._context()
+        parent, child = mp.Pipe(duplex=True)
+        progress = mp.RawArray("d", 2)
         limits = (self.budget, self.start_timeout)
-        process = self.mp.Process(
+        process = mp.Process(
             target=serve, args=(child, progress, self.loader, limits, self.memory, self.cache),
             name="grader-worker", daemon=True,
         )
@@ -137,6 +168,10 @@ class GradingPool:
         self.slots.append(slot)
         return slot
 
+    def _start_workers(self) -> None:
+        for _ in range(self.n_workers - len(self.slots)):
+            self._spawn()
+
     def _discard(self, slot: _Slot) -> None:
         if slot.process.is_alive():
             slot.process.kill()
@@ -145,6 +180,13 @@ class GradingPool:
         self.slots.remove(slot)
 
     def close(self) -> None:
+        if self._thread is not None:
+            self._stopping = True
+            os.write(self._wake_w, b"x")
+            self._thread.join()
+            self._thread = None
+            os.close(self._wake_r)
+            os.close(self._wake_w)
         for slot in list(self.slots):
             try:
                 slot.conn.send(None)
@@ -154,96 +196,148 @@ class GradingPool:
             slot.process.join(timeout=1.0)
             self._discard(slot)
 
-    # -- grading ----------------------------------------------------------------------------
+    # -- a batch, in this thread --------------------------------------------------------------
     def grade(self, submissions: Iterable[Submission]) -> Iterator[Outcome]:
         """Reports in the order of `submissions`, graded in parallel."""
         todo = iter(enumerate(submissions))
-        resumed: deque[_Job] = deque()  # tasks of killed workers go first
         finished: dict[int, Outcome] = {}
         next_out = 0
         exhausted = False
-        for _ in range(self.n_workers - len(self.slots)):
-            self._spawn()
+
+        def take() -> _Job | None:
+            nonlocal exhausted
+            nxt = None if exhausted else next(todo, None)
+            if nxt is None:
+                exhausted = True
+                return None
+            position, sub = nxt
+            return _Job(sub, GradingState(), lambda outcome: finished.__setitem__(position, outcome))
+
+        self._start_workers()
         while True:
-            # hand out work to every idle worker
-            for slot in self.slots:
-                if not slot.ready or slot.job is not None:
-                    continue
-                if resumed:
-                    job = resumed.popleft()
-                elif not exhausted:
-                    nxt = next(todo, None)
-                    if nxt is None:
-                        exhausted = True
-                        continue
-                    job = _Job(nxt[0], nxt[1], GradingState())
-                else:
-                    continue
-                slot.job = job
-                slot.progress[1] = time.monotonic() + self.budget  # until the worker takes over
-                slot.progress[0] = job.state.start
-                slot.conn.send(job.task)
+            self._hand_out(take)
             while next_out in finished:
                 yield finished.pop(next_out)
                 next_out += 1
-            if exhausted and not resumed and all(s.job is None for s in self.slots):
+            if exhausted and self._idle():
                 return
-            self._wait(finished, resumed)
+            self._wait()
+
+    # -- one submission at a time, from any thread ---------------------------------------------
+    def submit(self, sub: Submission, on_part: Callable[[int, PartResult], None] | None = None) -> Future[Outcome]:
+        """Grade `sub` in the pool; the future holds its outcome (or the PoolError that stopped
+        the pool). `on_part(index, result)` is called from the scheduler thread as each part's
+        verdict arrives. Thread-safe; the scheduler thread starts with the first call."""
+        future: Future[Outcome] = Future()
+        with self._lock:
+            if self._failure is not None:
+                raise PoolError(str(self._failure)) from self._failure
+            if self._thread is None:
+                self._wake_r, self._wake_w = os.pipe()
+                self._thread = threading.Thread(target=self._serve_forever, name="grader-pool", daemon=True)
+                self._thread.start()
+            self._inbox.put(_Job(sub, GradingState(), future.set_result, on_part, future))
+        os.write(self._wake_w, b"x")
+        return future
+
+    def _take_submitted(self) -> _Job | None:
+        try:
+            return self._inbox.get_nowait()
+        except queue.Empty:
+            return None
+
+    def _serve_forever(self) -> None:
+        try:
+            self._start_workers()
+            while not self._stopping:
+                self._hand_out(self._take_submitted)
+                self._wait(wake=self._wake_r)
+            reason: BaseException = PoolError("the grading pool was closed")
+        except BaseException as exc:  # a worker that cannot start: every waiting submission fails
+            reason = exc
+        with self._lock:
+            self._failure = self._failure or reason  # no submission is taken after this
+            jobs = [s.job for s in self.slots if s.job is not None] + list(self._resumed)
+            while (job := self._take_submitted()) is not None:
+                jobs.append(job)
+        for job in jobs:
+            if job.future is not None and not job.future.done():
+                job.future.set_exception(reason)
+
+    # -- the scheduler ----------------------------------------------------------------------------
+    def _idle(self) -> bool:
+        return not self._resumed and all(s.job is None for s in self.slots)
+
+    def _hand_out(self, take: Callable[[], _Job | None]) -> None:
+        """Give work to every idle worker: resumed jobs first, then new ones from `take`."""
+        for slot in self.slots:
+            if not slot.ready or slot.job is not None:
+                continue
+            job = self._resumed.popleft() if self._resumed else take()
+            if job is None:
+                continue
+            slot.job = job
+            slot.progress[1] = time.monotonic() + self.budget  # until the worker takes over
+            slot.progress[0] = job.state.start
+            slot.conn.send(job.task)
 
     def _limit(self, slot: _Slot) -> float:
         return slot.progress[1] if slot.ready else slot.started + self.start_timeout
 
-    def _wait(self, finished: dict[int, Outcome], resumed: deque[_Job]) -> None:
-        """Wait for messages until the nearest deadline; replace dead workers, kill late ones."""
+    def _wait(self, wake: int | None = None) -> None:
+        """Wait for messages until the nearest deadline (or a wake-up); replace dead workers,
+        kill late ones."""
         busy = [s for s in self.slots if s.job is not None or not s.ready]
         timeout = max(0.0, min(map(self._limit, busy)) - time.monotonic()) if busy else None
         by_conn = {s.conn: s for s in self.slots}
         by_sentinel = {s.process.sentinel: s for s in self.slots}
         dead: list[_Slot] = []
-        for obj in wait(list(by_conn) + list(by_sentinel), timeout):
+        for obj in wait(list(by_conn) + list(by_sentinel) + ([wake] if wake is not None else []), timeout):
+            if obj == wake:
+                os.read(wake, 4096)
+                continue
             slot = by_conn.get(obj) or by_sentinel[obj]
             # a worker that died may have left its last messages in the pipe: read them first
-            if (not self._drain(slot, finished) or obj is slot.process.sentinel) and slot not in dead:
+            if (not self._drain(slot) or obj is slot.process.sentinel) and slot not in dead:
                 dead.append(slot)
         for slot in dead:
-            self._retire(slot, resumed, finished, timed_out=False)
+            self._retire(slot, timed_out=False)
         for slot in [s for s in self.slots if s.job is not None or not s.ready]:
             limit = self._limit(slot)
             if time.monotonic() < limit:
                 continue
-            if not self._drain(slot, finished):  # a message may have come since wait() returned
-                self._retire(slot, resumed, finished, timed_out=False)
+            if not self._drain(slot):  # a message may have come since wait() returned
+                self._retire(slot, timed_out=False)
             elif (slot.job is not None or not slot.ready) and self._limit(slot) == limit:
-                self._retire(slot, resumed, finished, timed_out=True)  # the same part, still running
+                self._retire(slot, timed_out=True)  # the same part, still running
 
-    def _drain(self, slot: _Slot, finished: dict[int, Outcome]) -> bool:
+    def _drain(self, slot: _Slot) -> bool:
         """Read every waiting message of one worker; False when its pipe is closed."""
         try:
             while slot.conn.poll():
-                self._handle(slot, slot.conn.recv(), finished)
+                self._handle(slot, slot.conn.recv())
         except (EOFError, OSError):
             return False
         return True
 
-    def _handle(self, slot: _Slot, msg: tuple, finished: dict[int, Outcome]) -> None:
+    def _handle(self, slot: _Slot, msg: tuple) -> None:
         tag = msg[0]
         if tag in ("parts", "done"):
             assert slot.job is not None
             slot.job.record(msg[1])
             if tag == "done":
-                finished[slot.job.position] = msg[2].model_copy(update={"parts": slot.job.state.results})
-                slot.job = None
+                job, slot.job = slot.job, None
+                job.deliver(msg[2].model_copy(update={"parts": job.state.results}))
         elif tag == "broken":
             assert slot.job is not None
-            sub = slot.job.sub
-            finished[slot.job.position] = BrokenSubmission(source=sub.source, reason=msg[1])
-            slot.job = None
+            job, slot.job = slot.job, None
+            job.deliver(BrokenSubmission(source=job.sub.source, reason=msg[1]))
         elif tag == "ready":
             slot.ready = True
         elif tag == "fatal":
             raise PoolError(f"a grading worker could not load the problem sets:\n{msg[1]}")
 
-    def _retire(self, slot: _Slot, resumed: deque[_Job], finished: dict[int, Outcome], timed_out: bool) -> None:
+    def _retire(self, slot: _Slot, timed_out: bool) -> None:
         """Kill a late or dead worker, give its submission's current part a verdict, replace it."""
         self._discard(slot)
         lost = int(slot.progress[0])  # the part it was on when it stopped (shared memory outlives it)
@@ -260,7 +354,7 @@ class GradingPool:
                 self.crashes += 1
                 setback = Setback.grader_failed(f"its worker process stopped, exit code {code}")
             if job.resume(lost, setback):
-                resumed.appendleft(job)
+                self._resumed.appendleft(job)
             else:
-                finished[job.position] = BrokenSubmission(source=job.sub.source, reason="grading failed repeatedly")
+                job.deliver(BrokenSubmission(source=job.sub.source, reason="grading failed repeatedly"))
         self._spawn()
