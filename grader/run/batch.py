@@ -192,10 +192,25 @@ def grade_directory(
     `on_report` may replace each report before it is written (the grade store merges manual
     scores there); `progress(done, total)` is called as each submission is graded.
     """
+    klass = class_folder(root, out, problems_dir=problems_dir, reference_dir=reference_dir, assignment=assignment, budget=budget, workers=workers)
+    return write_class(klass, out, on_report=on_report, progress=progress, assignment=assignment)
+
+
+def class_folder(
+    root: Path,
+    out: Path,
+    *,
+    problems_dir: Path,
+    reference_dir: Path | None,
+    assignment: str | None = None,
+    budget: float | None = DEFAULT_BUDGET,
+    workers: int | None = None,
+) -> ClassGrading:
+    """`grade_class` as the commands call it: the catalog of `problems_dir` and its keys, and
+    every submission below `root` except in OUT and the course's own folders."""
     catalog = load_catalog(problems_dir, reference_dir)
     excluded = [Path(out), Path(problems_dir)] + ([Path(reference_dir)] if reference_dir is not None else [])
-    klass = grade_class(root, catalog, assignment=assignment, budget=budget, workers=workers, exclude=excluded)
-    return write_class(klass, out, on_report=on_report, progress=progress, assignment=assignment)
+    return grade_class(root, catalog, assignment=assignment, budget=budget, workers=workers, exclude=excluded)
 
 
 def write_class(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from grader.models import RunSummary, SubmissionReport
-from grader.run.batch import DEFAULT_BUDGET, ClassGrading, Outcome, grade_class, load_catalog, write_class
+from grader.run.batch import DEFAULT_BUDGET, ClassGrading, Outcome, class_folder, write_class
 from grader.store.merge import apply_adjustments
 from grader.store.models import RegradeRecord
 
@@ -113,9 +113,7 @@ def plan_regrade(
     from grader.store.loading import class_reports
     from grader.store.repository import Store
 
-    catalog = load_catalog(problems, reference)
-    excluded = [Path(out), Path(problems)] + ([Path(reference)] if reference is not None else [])
-    klass = grade_class(root, catalog, assignment=assignment, budget=budget, workers=workers, exclude=excluded)
+    klass = class_folder(root, out, problems_dir=problems, reference_dir=reference, assignment=assignment, budget=budget, workers=workers)
     outcomes = list(klass)
     reports = [o for _, o in outcomes if isinstance(o, SubmissionReport)]
     with Store.open(out, db) as store:
