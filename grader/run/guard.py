@@ -56,28 +56,43 @@ class Deadline:
 
 
 class Alarm:
-    """Interrupt a part after `seconds` (SIGALRM; main thread on POSIX only, else no limit)."""
+    """Interrupt a part after `seconds` (SIGALRM; main thread on POSIX only, else no limit).
+
+    `setup` runs a one-off load (a problem set, torch) with the alarm paused, then gives the
+    part a fresh budget, as `Deadline.setup` does for a worker."""
 
     def __init__(self, seconds: float | None) -> None:
-        self.seconds = seconds
+        self.seconds = float(seconds or 0)
         self.usable = bool(
-            seconds and seconds > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+            self.seconds > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
         )
+        self._armed = False
 
     def __call__(self, index: int) -> AbstractContextManager[Any]:
         return self._limit() if self.usable else nullcontext()
 
     @contextmanager
     def _limit(self) -> Iterator[None]:
-        seconds = float(self.seconds or 0)
+        seconds = self.seconds
 
         def expire(signum: int, frame: Any) -> None:
             raise PartTimeout(seconds)
 
         previous = signal.signal(signal.SIGALRM, expire)
         signal.setitimer(signal.ITIMER_REAL, seconds)
+        self._armed = True
         try:
             yield
         finally:
+            self._armed = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
+
+    def setup(self, load: Callable[[], T]) -> T:
+        if not self._armed:
+            return load()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        try:
+            return load()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)

@@ -178,7 +178,9 @@ def grade_upload(cfg: AutograderConfig, progress: Callable[[GradescopeResults], 
         progress(failure_results(STARTED, cfg.visibility, done + todo[len(done):]))
 
     snapshot()
-    report = grader.grade(sub, guard=Alarm(cfg.part_budget), on_part=snapshot)
+    alarm = Alarm(cfg.part_budget)
+    grader.source.setup = alarm.setup  # importing the problem set and torch for follow-through is not the part's time
+    report = grader.grade(sub, guard=alarm, on_part=snapshot)
     return results_from_report(report, key, cfg.visibility, notes)
 
 
