@@ -24,7 +24,8 @@ import sys
 import traceback
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Protocol, TypeVar
+from functools import partial
+from typing import Any, Callable, Literal, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 
@@ -215,7 +216,8 @@ class PartGrader:
             answer = self.kind.parse(raw)
         except InvalidAnswer as exc:
             return Reading("invalid", message="Could not read this answer: " + exc.feedback())
-        return Reading("ok", read_as=self.kind.canonical(answer), value=answer)
+        # tuple.__new__: the C constructor (this runs for every part graded)
+        return tuple.__new__(Reading, ("ok", self.kind.canonical(answer), "", answer))
 
     def grade(self, raw: Any, ctx: GradingContext) -> PartResult:
         reading = self.read(raw)
@@ -301,8 +303,7 @@ class PartGrader:
         return None
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):  # a tuple: made for every part graded, it must cost next to nothing
     """An answer as read, not graded. `read_as` is the canonical echo of a readable answer;
     `message` says why one is missing or unreadable (pointing at the place, with an accepted
     form); `value` is the parsed answer. Status "error" is a bug of ours while reading."""
@@ -328,15 +329,16 @@ def join(*texts: str) -> str:
 
 # -- hooks of the part loop ----------------------------------------------------------------------
 class Guard(Protocol):
-    """Bounds one step of grading: `guard(i)` around part i, `guard(len(parts))` around putting
-    the report together. It may raise `PartTimeout` (an alarm) or have the process killed from
-    outside (the pool); a guard that does neither is `no_guard`."""
+    """Bounds one step of grading: `guard(i)` is called before part i, and `guard(len(parts))`
+    before the report is put together. It returns a context manager to run the step in (an
+    alarm that raises `PartTimeout`), or None when bounding needs nothing around the step
+    (a deadline a parent enforces by killing the process; no limit at all: `no_guard`)."""
 
-    def __call__(self, index: int) -> AbstractContextManager[Any]: ...
+    def __call__(self, index: int) -> AbstractContextManager[Any] | None: ...
 
 
-def no_guard(index: int) -> AbstractContextManager[Any]:
-    return nullcontext()
+def no_guard(index: int) -> None:
+    return None
 
 
 #: Receives each part's verdict as soon as it is given: (index, result, context so far).
@@ -396,27 +398,30 @@ class AssignmentGrader:
         """Grade every part of `sub` in problem-set order (from `resume.start` on) and assemble
         the report. This is the one loop over a submission's parts."""
         state = resume if resume is not None else GradingState()
+        ctx, results, lost = state.ctx, state.results, state.lost
+        step = self.grade_part if verdicts is None else partial(verdicts, self)
         for index in range(state.start, len(self.graders)):
-            pg = self.graders[index]
-            lost = state.lost.get(index)
-            if lost is not None:
-                result = pg.setback(lost, sub.answers.get(pg.id))
+            if index in lost:
+                pg = self.graders[index]
+                result = pg.setback(lost[index], sub.answers.get(pg.id))
             else:
                 try:
-                    with guard(index):
-                        if verdicts is None:
-                            result = self.grade_part(index, sub, state.ctx)
-                        else:
-                            result = verdicts(self, index, sub, state.ctx)
+                    bound = guard(index)
+                    if bound is None:
+                        result = step(index, sub, ctx)
+                    else:
+                        with bound:
+                            result = step(index, sub, ctx)
                 except PartTimeout as stop:
-                    state.ctx.forget(pg.id)
+                    pg = self.graders[index]
+                    ctx.forget(pg.id)
                     result = pg.setback(Setback.timed_out(stop.seconds), sub.answers.get(pg.id))
-            state.results.append(result)
+            results.append(result)
             state.start = index + 1
             if on_part is not None:
-                on_part(index, result, state.ctx)
-        with guard(len(self.graders)):
-            return self.assemble(sub, state.results)
+                on_part(index, result, ctx)
+        with guard(len(self.graders)) or nullcontext():
+            return self.assemble(sub, results)
 
     def grade_part(self, index: int, sub: Submission, ctx: GradingContext) -> PartResult:
         """Grade part number `index`; a grader bug costs this part only and is reported as ours."""

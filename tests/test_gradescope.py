@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from grader.models import AnswerKey
 from grader.cli import app as grader_app
-from grader.lms.gradescope.driver import GradescopeResults, GradescopeTest, write_results
+from grader.lms.gradescope.results import GradescopeResults, GradescopeTest, write_results
 from grader.lms.gradescope.package import REQUIREMENTS, build_zip
 
 REPO = Path(__file__).resolve().parents[1]

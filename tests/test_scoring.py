@@ -249,7 +249,7 @@ def test_a_guard_that_stops_a_part_makes_it_too_complex_and_forgets_it(grader: A
         guarded.append(index)
         if index == 0:
             raise PartTimeout(1.5)
-        return nullcontext()
+        return None if index % 2 else nullcontext()  # nothing to wrap, or a context to run in
 
     report = grader.grade(SUB, guard=guard)
     a_result, b_result = report.parts[0], report.parts[1]
