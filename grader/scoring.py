@@ -215,9 +215,9 @@ class PartGrader:
         try:
             answer = self.kind.parse(raw)
         except InvalidAnswer as exc:
-            return Reading("invalid", message="Could not read this answer: " + exc.feedback())
+            return Reading("invalid", message="Could not read this answer: " + exc.feedback(), position=exc.position)
         # tuple.__new__: the C constructor (this runs for every part graded)
-        return tuple.__new__(Reading, ("ok", self.kind.canonical(answer), "", answer))
+        return tuple.__new__(Reading, ("ok", self.kind.canonical(answer), "", answer, None))
 
     def grade(self, raw: Any, ctx: GradingContext) -> PartResult:
         reading = self.read(raw)
@@ -312,6 +312,7 @@ class Reading(NamedTuple):  # a tuple: made for every part graded, it must cost 
     read_as: str | None = None
     message: str = ""
     value: Any = None
+    position: int | None = None  # where an unreadable answer broke (0-based, as InvalidAnswer says)
 
 
 @dataclass

@@ -302,6 +302,7 @@ def test_read_says_how_an_answer_is_read_without_grading_it(grader: AssignmentGr
     assert (ok.status, ok.read_as, ok.value) == ("ok", "1 2 9", [1.0, 2.0, 9.0])
     bad = grader.read("v", "1 2")
     assert bad.status == "invalid" and "expected 3 numbers, got 2" in bad.message and "`1 2 3`" in bad.message
+    assert grader.read("a", "x").position == 0  # where the kind said the answer broke
     assert grader.read("a", "").status == "missing"
     assert grader.read("essay", "Because.").status == "ok"
     with pytest.raises(LookupError):

@@ -76,7 +76,8 @@ class Verdicts:
             if hit is not None:
                 self._cache.move_to_end(key)
                 result, state = hit
-                restore_state(ctx, pid, state)
+                if state is not None:
+                    restore_state(ctx, pid, state)
                 return result
         result = grader.grade_part(index, sub, ctx)
         context_free = not deps or result.matched == "reference" or (result.matched or "").startswith("alternative")

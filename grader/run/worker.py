@@ -21,7 +21,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from grader.models import PartResult, Submission
-from grader.run.cache import ABSENT, Verdicts, follow_through_state
+from grader.run.cache import ABSENT, Verdicts
 from grader.run.guard import Deadline
 from grader.scoring import AssignmentGrader, GradingContext, GradingState
 
@@ -62,10 +62,13 @@ class Worker:
             return
         pending: list[Record] = []  # finished parts not yet sent
         flushed = time.monotonic()
+        inputs = grader.follow_through_inputs
 
         def on_part(index: int, result: PartResult, ctx: GradingContext) -> None:
             nonlocal pending, flushed
-            pending.append((index, result, follow_through_state(grader, result.id, ctx)))
+            # what the part left for a later follow-through route (grader.run.cache.follow_through_state, inline: once a part)
+            pid = result.id
+            pending.append((index, result, (ctx.parsed.get(pid, ABSENT), ctx.correct.get(pid)) if pid in inputs else None))
             if time.monotonic() - flushed >= FLUSH_INTERVAL:
                 self._send("parts", pending)
                 pending, flushed = [], time.monotonic()
