@@ -24,7 +24,6 @@ import sys
 import traceback
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, Callable, Literal, NamedTuple, Protocol, TypeVar
 
 import numpy as np
@@ -400,7 +399,6 @@ class AssignmentGrader:
         the report. This is the one loop over a submission's parts."""
         state = resume if resume is not None else GradingState()
         ctx, results, lost = state.ctx, state.results, state.lost
-        step = self.grade_part if verdicts is None else partial(verdicts, self)
         for index in range(state.start, len(self.graders)):
             if index in lost:
                 pg = self.graders[index]
@@ -408,11 +406,11 @@ class AssignmentGrader:
             else:
                 try:
                     bound = guard(index)
-                    if bound is None:
-                        result = step(index, sub, ctx)
+                    if bound is None:  # nothing to enter, the common case: no context-manager calls
+                        result = self.grade_part(index, sub, ctx) if verdicts is None else verdicts(self, index, sub, ctx)
                     else:
                         with bound:
-                            result = step(index, sub, ctx)
+                            result = self.grade_part(index, sub, ctx) if verdicts is None else verdicts(self, index, sub, ctx)
                 except PartTimeout as stop:
                     pg = self.graders[index]
                     ctx.forget(pg.id)
