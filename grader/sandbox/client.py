@@ -77,6 +77,7 @@ class TestOutcome:
     elapsed: float = 0.0
     cpu: float = 0.0
     max_rss_kb: int = 0
+    exit: int = 0  # exit status, or minus the signal that ended the child
     console: str = ""
     facts: dict[str, Any] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
@@ -293,6 +294,7 @@ class Sandbox:
             elapsed=float(status.get("elapsed", 0.0)),
             cpu=float(status.get("cpu", 0.0)),
             max_rss_kb=int(status.get("max_rss_kb", 0)),
+            exit=int(status.get("exit", 0)),
             console=str(status.get("console", "")),
             note=str(status.get("error", "")),
         )
