@@ -104,6 +104,11 @@ def bubblewrap_command(bwrap: str, argv: list[str], read_paths: list[str], scrat
     if not root:
         cmd.append("--unshare-user")
     cmd += ["--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev"]
+    # the directories above each bound path: traversable (a home such as /root is 0700 on the
+    # host, yet inside the sandbox it holds only the read-only Python installation)
+    parents = sorted({str(p) for path in read_paths for p in Path(path).parents if str(p) != "/"})
+    for parent in parents:
+        cmd += ["--perms", "0755", "--dir", parent]
     tops = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/usr")
     for top in tops:
         cmd += _mounts_for(top)

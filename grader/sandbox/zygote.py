@@ -38,9 +38,12 @@ RESULT_FD = 3
 # Student code often imports these; loaded here, an import in the child is a dictionary look-up
 # (and works where the child may not read the library's files).
 PRELOAD = [
-    "math", "random", "itertools", "functools", "collections", "copy", "dataclasses", "typing",
-    "numpy", "torch", "torch.nn", "torch.nn.functional", "torch.optim", "torch.autograd",
-    "torch.autograd.gradcheck", "torch.testing", "grader.code.harness",
+    "math", "cmath", "random", "itertools", "functools", "collections", "copy", "dataclasses",
+    "typing", "numbers", "fractions", "decimal", "statistics", "string", "re", "json", "time",
+    "heapq", "bisect", "operator", "warnings", "unicodedata", "encodings.idna", "traceback",
+    "numpy", "numpy.linalg", "numpy.random", "numpy.fft", "torch", "torch.nn",
+    "torch.nn.functional", "torch.optim", "torch.optim.lr_scheduler", "torch.autograd",
+    "torch.autograd.gradcheck", "torch.utils.data", "torch.testing", "grader.code.harness",
 ]  # fmt: skip
 
 
@@ -50,6 +53,10 @@ class Zygote:
 
         for name in PRELOAD:
             importlib.import_module(name)
+        # a child imports only from the Python installation: not from the zygote's working
+        # directory (a student's file could shadow a module) nor from a source checkout
+        keep = set(config.get("read_paths", []))
+        sys.path[:] = [p for p in sys.path if any(p == k or p.startswith(k.rstrip("/") + "/") for k in keep)]
         self.scratch: str = config["scratch"]
         self.uid_base: int | None = config.get("uid_base")
         self.read_paths: list[str] = list(config.get("read_paths", []))
