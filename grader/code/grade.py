@@ -10,6 +10,7 @@ Feedback never shows a reference value or shape: only what the student's code di
 
 from __future__ import annotations
 
+import signal
 from typing import Any, Literal
 
 import numpy as np
@@ -28,7 +29,7 @@ _ENDINGS = {
     Ending.timeout: "ran longer than its {seconds:g} s limit and was stopped",
     Ending.cpu: "used more than its CPU time and was stopped",
     Ending.memory: "ran out of memory (limit {memory} MB)",
-    Ending.crashed: "crashed (the process died: {detail})",
+    Ending.crashed: "stopped without an answer ({detail})",
     Ending.output_too_large: "tried to send back more than {output} MB",
 }
 
@@ -82,13 +83,22 @@ class _Run:
             self.stopped = Check(name=check, passed=False, message=f"the grader could not run this test ({outcome.note or 'sandbox failure'})")
             raise _Stop
         if outcome.ending is not Ending.finished:
-            detail = (f"signal {-outcome.exit}" if outcome.exit < 0 else f"exit status {outcome.exit}") if outcome.ending is Ending.crashed else ""
+            detail = _death(outcome.exit) if outcome.ending is Ending.crashed else ""
             text = _ENDINGS.get(outcome.ending, outcome.ending.value).format(
                 seconds=self.limits.seconds, memory=self.limits.memory_mb, output=self.limits.output_mb, detail=outcome.note or detail or "no answer"
             )
             self.stopped = Check(name=check, passed=False, message=f"{label}: your code {text}")
             raise _Stop
         return outcome
+
+
+def _death(exit: int) -> str:
+    if exit < 0:
+        try:
+            return f"killed by signal {signal.Signals(-exit).name}"
+        except ValueError:
+            return f"killed by signal {-exit}"
+    return f"the process exited with status {exit}"
 
 
 def _error_text(error: dict[str, Any]) -> str:
@@ -147,8 +157,10 @@ def grade_code(sandbox: Sandbox, spec: CodeSpec, probes: list[Probe], sources: l
         if not checks[-1].passed:
             raise _Stop
         mistake = _forward_checks(run, spec, probes, checks)
-        if mistake is None and all(c.passed for c in checks):
-            mistake = _gradient_checks(run, spec, probes, checks)
+        # a hand-written backward is judged on its own even when the forward is wrong;
+        # autograd's gradients follow from the forward, so they are checked only after it holds
+        if spec.backward or all(c.passed for c in checks):
+            mistake = _gradient_checks(run, spec, probes, checks) or mistake
     except _Stop:
         pass
     if run.stopped is not None:
@@ -232,15 +244,16 @@ def _gradient_checks(run: _Run, spec: CodeSpec, probes: list[Probe], checks: lis
         if not all_close(answers[probe.index], expected, spec.tolerances[probe.dtype]):
             wrong += 1
             worst = max(worst, relative_error(answers[probe.index], expected))
+    mistake = None
     if wrong:
         mistake = matching_variant(answers, probes, spec, grads=True)
         named = f" This matches a known mistake: {mistake}." if mistake else ""
         checks.append(Check(name="gradients", passed=False, message=f"the gradients differ from the expected ones on {wrong} of {len(probes)} probes (largest relative error {worst:.2g}).{named}"))
-        return mistake
-    checks.append(Check(name="gradients", passed=True))
-    if spec.backward and spec.gradcheck:
+    else:
+        checks.append(Check(name="gradients", passed=True))
+    if spec.backward and spec.gradcheck:  # whatever the forward did: is the backward its own?
         _gradcheck(run, spec, probes, checks)
-    return None
+    return mistake
 
 
 def _gradcheck(run: _Run, spec: CodeSpec, probes: list[Probe], checks: list[Check]) -> None:
