@@ -52,7 +52,7 @@ def encode(message: Message, bytes_cap: int = DEFAULT_BYTES_CAP) -> bytes:
     if len(message.arrays) > ARRAYS_CAP:
         raise WireError(f"{len(message.arrays)} arrays, more than {ARRAYS_CAP}")
     for name, value in message.arrays.items():
-        array = np.ascontiguousarray(value)
+        array = np.asarray(value, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
         dtype = array.dtype.name
         if dtype not in ALLOWED_DTYPES:
             raise WireError(f"array {name!r} has dtype {dtype}, not a plain number type")
@@ -125,7 +125,7 @@ def decode(data: bytes, bytes_cap: int = DEFAULT_BYTES_CAP) -> Message:
         if offset + nbytes > len(data):
             raise WireError(f"array {name!r}: fewer bytes than announced")
         buffer = data[offset : offset + nbytes]
-        arrays[name] = np.frombuffer(buffer, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(shape).copy()
+        arrays[name] = np.frombuffer(buffer, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(tuple(shape)).copy()
         offset += nbytes
     if offset != len(data):
         raise WireError("trailing bytes after the arrays")
