@@ -18,10 +18,10 @@ from pydantic import BaseModel, Field
 
 from grader.code.check import all_close, matching_variant, relative_error, shapes
 from grader.code.harness import GRADCHECK_CAP, Source
-from grader.code.spec import CodeSpec, Probe
+from grader.code.spec import CodeSpec, CurveSpec, Probe
 from grader.sandbox import Ending, Limits, Sandbox, TestOutcome
 
-CheckName = Literal["code", "signature", "shape", "dtype", "values", "gradients", "gradcheck"]
+CheckName = Literal["code", "signature", "shape", "dtype", "values", "gradients", "gradcheck", "curve"]
 # gradcheck's own default tolerances
 GRADCHECK_TOL = (1e-3, 1e-5)
 
@@ -63,8 +63,8 @@ class _Stop(Exception):
 class _Run:
     """One part's tests against one sandbox, recorded as they go."""
 
-    def __init__(self, sandbox: Sandbox, spec: CodeSpec, sources: list[Source], limits: Limits) -> None:
-        self.sandbox, self.spec, self.limits = sandbox, spec, limits
+    def __init__(self, sandbox: Sandbox, entry: str, sources: list[Source], limits: Limits) -> None:
+        self.sandbox, self.entry, self.limits = sandbox, entry, limits
         self.sources = [s.model_dump() for s in sources]
         self.filenames = {s.name for s in sources}
         self.records: list[TestRecord] = []
@@ -75,7 +75,7 @@ class _Run:
         if self.stopped is not None:
             self.records.append(TestRecord(test=label, ending=Ending.skipped))
             raise _Stop
-        outcome = self.sandbox.run({"entry": self.spec.entry, **test}, self.sources, arrays, self.limits)
+        outcome = self.sandbox.run({"entry": self.entry, **test}, self.sources, arrays, self.limits)
         self.records.append(TestRecord(test=label, ending=outcome.ending, seconds=round(outcome.elapsed, 4), max_rss_kb=outcome.max_rss_kb))
         if outcome.console:
             self.console = outcome.console
@@ -145,7 +145,7 @@ def grade_code(sandbox: Sandbox, spec: CodeSpec, probes: list[Probe], sources: l
     """Run the part's tests on the student's code and judge them against `probes` (from spec.expect)."""
     if not sources:
         return CodeVerdict(status="missing", feedback=f"no code for this part was found (tag the cell with `# grader: <part id>`, defining {spec.entry})")
-    run = _Run(sandbox, spec, sources, limits or Limits())
+    run = _Run(sandbox, spec.entry, sources, limits or Limits())
     checks: list[Check] = []
     mistake: str | None = None
     try:
@@ -165,7 +165,7 @@ def grade_code(sandbox: Sandbox, spec: CodeSpec, probes: list[Probe], sources: l
         pass
     if run.stopped is not None:
         checks.append(run.stopped)
-    return _verdict(spec, checks, mistake, run)
+    return _verdict(spec.entry, checks, mistake, run, {v.name: v.feedback for v in spec.variants})
 
 
 def _forward_checks(run: _Run, spec: CodeSpec, probes: list[Probe], checks: list[Check]) -> str | None:
@@ -277,19 +277,62 @@ def _gradcheck(run: _Run, spec: CodeSpec, probes: list[Probe], checks: list[Chec
     checks.append(Check(name="gradcheck", passed=agree, message=message))
 
 
-def _verdict(spec: CodeSpec, checks: list[Check], mistake: str | None, run: _Run) -> CodeVerdict:
+def _verdict(entry: str, checks: list[Check], mistake: str | None, run: _Run, notes: dict[str, str]) -> CodeVerdict:
     failed = [c for c in checks if not c.passed]
     if run.stopped is not None and run.stopped.message.startswith("the grader could not"):
         status: Literal["correct", "incorrect", "invalid", "missing", "error"] = "error"
     else:
         status = "incorrect" if failed else "correct"
     if status == "correct":
-        feedback = f"{spec.entry}: correct on all {len(run.records)} tests"
+        feedback = f"{entry}: correct on all {len(run.records)} tests"
     else:
         passed = [c.name for c in checks if c.passed]
         feedback = failed[0].message + (f" (passed: {', '.join(passed)})" if passed else "")
-        if mistake and spec.variants:
-            note = next((v.feedback for v in spec.variants if v.name == mistake and v.feedback), "")
-            if note:
-                feedback += f" {note}"
+        if mistake and notes.get(mistake):
+            feedback += f" {notes[mistake]}"
     return CodeVerdict(status=status, checks=checks, mistake=mistake, feedback=feedback, tests=run.records, console=run.console)
+
+
+def curve_checks(spec: CurveSpec, losses: np.ndarray) -> list[Check]:
+    """No NaN, no spike, a low enough final loss: each reported, none revealing a target curve."""
+    if losses.ndim != 1 or losses.size == 0:
+        return [Check(name="curve", passed=False, message="the training produced no loss curve")]
+    if not np.all(np.isfinite(losses)):
+        first = int(np.argmin(np.isfinite(losses)))
+        return [Check(name="curve", passed=False, message=f"the loss became NaN or infinite at step {first + 1}")]
+    lowest = np.minimum.accumulate(losses)
+    ratios = losses[1:] / np.maximum(lowest[:-1], 1e-12)
+    checks = []
+    if ratios.size and ratios.max() > spec.spike_ratio:
+        step = int(np.argmax(ratios > spec.spike_ratio)) + 2
+        checks.append(Check(name="curve", passed=False, message=f"the loss spikes: at step {step} it is {ratios.max():.3g} times the lowest loss before it (allowed: {spec.spike_ratio:g})"))
+    else:
+        checks.append(Check(name="curve", passed=True))
+    final = float(losses[-spec.final_window :].mean())
+    if final >= spec.final_below:
+        checks.append(Check(name="curve", passed=False, message=f"the final loss ({final:.3g}, mean of the last {spec.final_window} steps) is not below {spec.final_below:g}"))
+    return checks
+
+
+def grade_curve(sandbox: Sandbox, spec: CurveSpec, variant_curves: dict[str, np.ndarray], sources: list[Source], limits: Limits | None = None) -> CodeVerdict:
+    """Run the student's training step under the fixture in the sandbox; judge the loss curve."""
+    if not sources:
+        return CodeVerdict(status="missing", feedback=f"no code for this part was found (tag the cell with `# grader: <part id>`, defining {spec.entry})")
+    run = _Run(sandbox, spec.entry, sources, limits or Limits())
+    checks: list[Check] = []
+    mistake = None
+    try:
+        outcome = run.test("training", "curve", {"kind": "fixture", "fixture": spec.fixture, "seed": spec.seed}, {})
+        if outcome.error:
+            checks.append(Check(name="code", passed=False, message=_error_text(outcome.error)))
+        else:
+            losses = outcome.arrays.get("losses", np.zeros(0)).astype(np.float64).reshape(-1)
+            mistake = next((n for n, c in variant_curves.items() if c.shape == losses.shape and np.allclose(losses, c, rtol=spec.rtol, atol=1e-8)), None)
+            if mistake:
+                checks.append(Check(name="curve", passed=False, message=f"the training matches a known mistake: {mistake}."))
+            checks += curve_checks(spec, losses)
+    except _Stop:
+        pass
+    if run.stopped is not None:
+        checks.append(run.stopped)
+    return _verdict(spec.entry, checks, mistake, run, {v.name: v.feedback for v in spec.variants})

@@ -142,3 +142,46 @@ def expect(spec: CodeSpec) -> list[Probe]:
             probes.append(probe)
             index += 1
     return probes
+
+
+# -- training curves ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CurveVariant:
+    """A named training mistake: a training step written as code (e.g. zero_grad forgotten)."""
+
+    name: str
+    step: Callable[..., Any]
+    feedback: str = ""
+
+
+@dataclass(frozen=True)
+class CurveSpec:
+    """A training part: instructor code (`fixture`, source text defining
+    `run(entry, arrays, seed) -> {"losses": [...]}`) trains a seeded model on a seeded task,
+    calling the student's `entry` once per step and measuring the loss itself. The curve is
+    judged: finite, no loss above `spike_ratio` times the lowest loss before it, and the mean
+    of the last `final_window` losses below `final_below`."""
+
+    entry: str
+    fixture: str
+    final_below: float
+    spike_ratio: float = 1.5
+    final_window: int = 5
+    seed: int = 0
+    variants: tuple[CurveVariant, ...] = ()
+    rtol: float = 1e-3  # a student's curve within this of a variant's is that mistake
+
+
+def run_fixture(spec: CurveSpec, step: Callable[..., Any]) -> np.ndarray:
+    """The fixture driving a trusted training step (a variant), in the grader's process: the
+    fixture is the instructor's own code, never the student's."""
+    import builtins
+
+    scope: dict[str, Any] = {"__name__": "__fixture__", "__builtins__": builtins}
+    exec(compile(spec.fixture, "<fixture>", "exec", dont_inherit=True), scope)  # noqa: S102 - instructor code
+    return np.asarray(scope["run"](step, {}, spec.seed)["losses"], dtype=np.float64)
+
+
+def expect_curves(spec: CurveSpec) -> dict[str, np.ndarray]:
+    """Each named training mistake's loss curve."""
+    return {v.name: run_fixture(spec, v.step) for v in spec.variants}
