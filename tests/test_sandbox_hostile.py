@@ -298,3 +298,43 @@ def test_torch_is_single_threaded_and_gradients_work(sandbox):
     outcome = sandbox.run({"kind": "call", "entry": "f", "inputs": [{"value": 0}]}, [{"name": "a.py", "code": textwrap.dedent(code)}], {}, Limits(seconds=LIMIT))
     assert outcome.ending is Ending.finished, outcome
     assert outcome.arrays["out0"].tolist() == [1.0, 1.0]
+
+
+HEAP_SCAN = """
+import ctypes
+import torch
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+def heap_contains(needle):
+    # the main malloc heap is one contiguous range ending at the program break
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = MallInfo2
+    libc.sbrk.restype = ctypes.c_void_p
+    top = libc.sbrk(0)
+    start = top - libc.mallinfo2().arena
+    step = 1 << 20  # copies this large are mmap'd, outside the range scanned
+    for base in range(start, top, step):
+        if needle in ctypes.string_at(base, min(step, top - base)):
+            return True
+    return False
+
+def f(x):
+    needle = "{needle}"[::-1].encode()
+    decoy = bytearray(b"~" * 1500 + "{decoy}"[::-1].encode() + b"~" * 1500)  # malloc'd on the heap
+    return torch.tensor([float(heap_contains(needle)), float(heap_contains(bytes(decoy[1500:1540])))])
+"""
+
+
+def test_a_later_child_finds_no_trace_of_an_earlier_submission(sandbox):
+    token = "SUBMISSION-A-" + uuid.uuid4().hex + "-" + uuid.uuid4().hex[:14]
+    decoy = "DECOY-" + uuid.uuid4().hex + "-" + uuid.uuid4().hex[:2]
+    first = f"# {token}\nSECRET = {token!r} * 40\ndef f(x):\n    return 2 * x + 1\n"
+    assert _grade(sandbox, first)[0].status == "correct"
+    code = HEAP_SCAN.replace("{needle}", token[::-1]).replace("{decoy}", decoy[::-1])
+    outcome = sandbox.run({"kind": "call", "entry": "f", "inputs": [{"value": 0}]}, [{"name": "b.py", "code": code}], {}, Limits(seconds=10))
+    assert outcome.ending is Ending.finished, outcome
+    found_earlier, found_decoy = outcome.arrays["out0"].tolist()
+    assert found_decoy == 1.0  # the scan does see what is on its heap
+    assert found_earlier == 0.0  # ...and nothing of the earlier submission is there

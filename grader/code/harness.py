@@ -213,6 +213,44 @@ def run_test(request: TestRequest, sources: list[Source], arrays: dict[str, np.n
         return {"error": describe(exc, {s.name for s in sources})}, {}
 
 
+class _Tail:
+    """A text stream keeping only the last `cap` characters written (printing costs no memory)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.parts: list[str] = []
+        self.size = 0
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        self.parts.append(text[-self.cap :] if self.cap else "")
+        self.size += len(self.parts[-1])
+        if self.size > 2 * self.cap:
+            self.parts = ["".join(self.parts)[-self.cap :]]
+            self.size = len(self.parts[0])
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def text(self) -> str:
+        return "".join(self.parts)[-self.cap :] if self.cap else ""
+
+
+def run_captured(request: TestRequest, sources: list[Source], arrays: dict[str, np.ndarray], console_cap: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """`run_test` with what the code prints kept (its tail) in the facts as `console`."""
+    import sys
+
+    tail = _Tail(console_cap)
+    sys.stdout = sys.stderr = tail  # type: ignore[assignment]
+    try:
+        facts, out = run_test(request, sources, arrays)
+    finally:
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    facts["console"] = tail.text()
+    return facts, out
+
+
 def describe(exc: BaseException, filenames: set[str]) -> dict[str, Any]:
     """The exception's type, message and the student's own frames (file, line, text)."""
     frames = [

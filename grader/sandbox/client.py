@@ -266,7 +266,7 @@ class Sandbox:
         except (BrokenPipeError, OSError) as exc:
             raise SandboxError(f"the sandbox stopped: {self._stderr_tail() or exc}") from None
 
-    def _receive(self, timeout: float, cap: int) -> bytes:
+    def _receive(self, timeout: float, cap: int) -> bytearray:
         assert self._proc is not None and self._reader is not None
         reader = self._reader
         reader.cap = cap
@@ -288,6 +288,7 @@ class Sandbox:
         self.start()
         request = wire.Message({"test": test, "sources": sources, "limits": limits.model_dump()}, arrays)
         try:
+            self._send(wire.encode(wire.Message({"limits": limits.model_dump()})))
             self._send(wire.encode(request, bytes_cap=wire.DEFAULT_BYTES_CAP * 4))
             status = wire.decode(self._receive(limits.seconds + ZYGOTE_MARGIN, cap=wire.HEADER_CAP + 16)).meta
             payload = self._receive(ZYGOTE_MARGIN, cap=limits.output_mb * 2**20 + wire.HEADER_CAP + 16)
@@ -300,7 +301,6 @@ class Sandbox:
             cpu=float(status.get("cpu", 0.0)),
             max_rss_kb=int(status.get("max_rss_kb", 0)),
             exit=int(status.get("exit", 0)),
-            console=str(status.get("console", "")),
             note=str(status.get("error", "")),
         )
         if payload:
@@ -311,6 +311,7 @@ class Sandbox:
                 outcome.note = f"unreadable answer: {exc}"
                 return outcome
             outcome.facts, outcome.arrays = answer.meta, answer.arrays
+            outcome.console = str(outcome.facts.pop("console", ""))[: limits.console_kb * 1024]
             if (outcome.error or {}).get("type") == "MemoryError":
                 outcome.ending = Ending.memory
         return outcome

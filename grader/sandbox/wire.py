@@ -14,6 +14,7 @@ back as fresh, writable numpy arrays that share nothing with the received buffer
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import os
@@ -79,7 +80,7 @@ def _depth_ok(value: Any, depth: int = 0) -> bool:
     return True
 
 
-def decode(data: bytes, bytes_cap: int = DEFAULT_BYTES_CAP) -> Message:
+def decode(data: bytes | bytearray, bytes_cap: int = DEFAULT_BYTES_CAP) -> Message:
     """Read a message, enforcing every bound; raises WireError on anything else."""
     if len(data) < _LENGTH.size:
         raise WireError("message shorter than its length prefix")
@@ -133,74 +134,87 @@ def decode(data: bytes, bytes_cap: int = DEFAULT_BYTES_CAP) -> Message:
 
 
 # -- framing over pipes ------------------------------------------------------------------------
+# Frames are read into bytearrays and can be wiped in place (`scrub`): the zygote forwards a
+# student's request and answer without ever holding them in memory a later child inherits.
 _FRAME = struct.Struct("<Q")
 
 
-def write_frame(fd: int, payload: bytes) -> None:
-    """Write one length-prefixed frame to a file descriptor (blocking, complete)."""
-    view = memoryview(_FRAME.pack(len(payload)) + payload)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+def scrub(buffer: bytearray) -> None:
+    """Overwrite a buffer with zeros in place (no copy is made)."""
+    if buffer:
+        ctypes.memset((ctypes.c_char * len(buffer)).from_buffer(buffer), 0, len(buffer))
+
+
+def write_frame(fd: int, payload: bytes | bytearray | memoryview) -> None:
+    """Write one length-prefixed frame to a file descriptor (blocking, complete, no copy)."""
+    for part in (memoryview(_FRAME.pack(len(payload))), memoryview(payload)):
+        while part:
+            part = part[os.write(fd, part) :]
 
 
 class FrameReader:
-    """Reads length-prefixed frames from a non-blocking or blocking fd, refusing oversize ones.
+    """Reads length-prefixed frames from an fd, each into a bytearray of its own size.
 
-    `feed()` reads what is available; `frames` collects complete ones. A frame announced larger
-    than `cap` marks the reader `overflow` and nothing more is buffered.
+    `feed()` reads what is available (all of it on a blocking fd: call it when poll says so);
+    `frames` collects complete ones. A frame announced larger than `cap` sets `overflow` and
+    nothing more is read into memory.
     """
 
     def __init__(self, fd: int, cap: int) -> None:
         self.fd = fd
         self.cap = cap
-        self.buffer = bytearray()
-        self.frames: list[bytes] = []
+        self.frames: list[bytearray] = []
         self.overflow = False
         self.eof = False
+        self._head = bytearray(_FRAME.size)
+        self._body: bytearray | None = None
+        self._got = 0
 
-    def feed(self) -> None:
-        try:
-            chunk = os.read(self.fd, 1 << 20)
-        except BlockingIOError:
-            return
-        if not chunk:
-            self.eof = True
-            return
-        if self.overflow:
-            return
-        self.buffer += chunk
-        while len(self.buffer) >= _FRAME.size:
-            (size,) = _FRAME.unpack_from(self.buffer)
-            if size > self.cap:
-                self.overflow = True
-                self.buffer.clear()
+    def feed(self, whole: bool = False) -> None:
+        """Read what is there (one read past a frame's header), or with `whole` block until a
+        frame is complete; either way stop after completing one frame, so a blocking fd is
+        never read past it."""
+        while not self.eof and not self.overflow:
+            target = self._head if self._body is None else self._body
+            count = 0
+            if len(target) > self._got:
+                try:
+                    count = os.readv(self.fd, [memoryview(target)[self._got :]])
+                except BlockingIOError:
+                    return
+                if count == 0:
+                    self.eof = True
+                    return
+            self._got += count
+            if self._got < len(target):
+                if whole:
+                    continue
                 return
-            if len(self.buffer) < _FRAME.size + size:
+            self._got = 0
+            if self._body is None:
+                (size,) = _FRAME.unpack(self._head)
+                if size > self.cap:
+                    self.overflow = True
+                    return
+                self._body = bytearray(size)
+            else:
+                self.frames.append(self._body)
+                self._body = None
                 return
-            self.frames.append(bytes(self.buffer[_FRAME.size : _FRAME.size + size]))
-            del self.buffer[: _FRAME.size + size]
+
+    def scrub(self) -> None:
+        for frame in self.frames:
+            scrub(frame)
+        if self._body is not None:
+            scrub(self._body)
 
 
-def read_frame(fd: int, cap: int) -> bytes | None:
+def read_frame(fd: int, cap: int) -> bytearray | None:
     """Blocking read of one frame; None at end of file. Raises WireError past `cap`."""
-    head = _read_exact(fd, _FRAME.size)
-    if head is None:
-        return None
-    (size,) = _FRAME.unpack(head)
-    if size > cap:
-        raise WireError(f"frame of {size} bytes, more than {cap}")
-    body = _read_exact(fd, size)
-    if body is None:
-        raise WireError("end of file inside a frame")
-    return body
-
-
-def _read_exact(fd: int, size: int) -> bytes | None:
-    parts = bytearray()
-    while len(parts) < size:
-        chunk = os.read(fd, min(size - len(parts), 1 << 20))
-        if not chunk:
-            return None  # end of file (a partial frame counts as none)
-        parts += chunk
-    return bytes(parts)
+    reader = FrameReader(fd, cap)
+    reader.feed(whole=True)
+    if reader.frames:
+        return reader.frames[0]
+    if reader.overflow:
+        raise WireError(f"frame larger than {cap} bytes")
+    return None
