@@ -14,6 +14,7 @@ from grader.code.grade import curve_checks, grade_curve
 from grader.code.harness import Source
 from grader.code.spec import CurveSpec, CurveVariant, expect_curves, run_fixture
 from grader.sandbox import Limits, Sandbox
+from grader.sandbox.preload import PRELOAD_TRAINING
 
 FIXTURE = '''
 import torch
@@ -58,7 +59,7 @@ def train_step(model, optimizer, x, y):
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with Sandbox() as box:
+    with Sandbox(preload=PRELOAD_TRAINING) as box:
         yield box
 
 

@@ -31,11 +31,12 @@ from grader.code.grade import grade_code
 from grader.code.harness import Source
 from grader.code.spec import CodeSpec, Variant, expect
 from grader.sandbox import Limits, Sandbox
+from grader.sandbox.preload import PRELOAD_GRADCHECK
 
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with Sandbox() as box:
+    with Sandbox(preload=PRELOAD_GRADCHECK) as box:
         yield box
 
 

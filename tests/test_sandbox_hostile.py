@@ -260,15 +260,28 @@ def test_nothing_outside_the_working_directory_changes(sandbox, course):
 
 def test_identity_and_limits_inside_the_child(sandbox):
     code = """
-    import os, resource, torch
+    import ctypes, os, resource, torch
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Caps(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
     def f(x):
+        libc = ctypes.CDLL(None)
+        caps = (Caps * 2)()
+        libc.syscall(125, ctypes.byref(Header(0x20080522, 0)), caps)  # capget
+        held = sum(c.effective | c.permitted for c in caps)
+        dumpable = libc.prctl(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE
         limits = [resource.getrlimit(r)[0] for r in (resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_FSIZE, resource.RLIMIT_NPROC, resource.RLIMIT_NOFILE)]
-        return torch.tensor([os.getuid(), os.getgid(), len(os.getgroups()), *limits], dtype=torch.float64)
+        return torch.tensor([os.getuid(), os.getgid(), len(os.getgroups()), held, dumpable, *limits], dtype=torch.float64)
     """
     outcome = sandbox.run({"kind": "call", "entry": "f", "inputs": [{"value": 0}]}, [{"name": "a.py", "code": textwrap.dedent(code)}], {}, Limits(seconds=LIMIT, file_mb=3, processes=7, open_files=33))
-    uid, gid, groups, address, cpu, fsize, nproc, nofile = outcome.arrays["out0"].tolist()
+    uid, gid, groups, caps, dumpable, address, cpu, fsize, nproc, nofile = outcome.arrays["out0"].tolist()
     if os.geteuid() == 0:
         assert uid >= 2_000_000_000 and gid == uid and groups == 0
+    assert caps == 0 and dumpable == 0
     assert 0 < address < 2**40 and cpu == 3 and fsize == 3 * 2**20 and nproc == 7 and nofile == 33
 
 

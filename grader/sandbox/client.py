@@ -134,11 +134,13 @@ class Sandbox:
         landlock: bool = True,
         protected: list[Path] | tuple[Path, ...] = (),
         scratch_mb: int = 64,
+        preload: tuple[str, ...] = (),  # preload.PRELOAD_GRADCHECK, PRELOAD_TRAINING
     ) -> None:
         self.want_namespaces = namespaces  # None: use them where the machine allows
         self.want_landlock = landlock
         self.protected = [Path(p).resolve() for p in protected]
         self.scratch_mb = scratch_mb
+        self.preload = preload
         self.layers: Layers | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: wire.FrameReader | None = None
@@ -206,7 +208,7 @@ class Sandbox:
         self._reader = wire.FrameReader(self._proc.stdout.fileno(), cap=wire.HEADER_CAP + 16)
         root = os.geteuid() == 0
         uid_base = UID_BASE + (self._proc.pid % 16384) * 131072 if root else None
-        config = {"scratch": scratch, "uid_base": uid_base, "read_paths": read_paths, "landlock": self.want_landlock}
+        config = {"scratch": scratch, "uid_base": uid_base, "read_paths": read_paths, "landlock": self.want_landlock, "preload": list(self.preload)}
         try:
             self._send(wire.encode(wire.Message(config)))
             hello = self._receive(START_TIMEOUT, cap=wire.HEADER_CAP + 16)

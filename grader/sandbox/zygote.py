@@ -29,6 +29,7 @@ for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUM
     os.environ[_name] = "1"
 
 import fcntl  # noqa: E402
+import gc  # noqa: E402
 import select  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
@@ -40,6 +41,7 @@ from typing import Any  # noqa: E402
 from grader.sandbox import wire  # noqa: E402
 from grader.sandbox.confine import build_seccomp, confine, landlock_abi  # noqa: E402
 from grader.sandbox.limits import Ending, Limits  # noqa: E402
+from grader.sandbox.preload import PRELOAD, PRELOAD_GRADCHECK, PRELOAD_TRAINING  # noqa: E402
 
 CONTROL_CAP = 64 * 2**20  # a request: sources and probe inputs
 META_CAP = wire.HEADER_CAP  # a control frame
@@ -48,21 +50,6 @@ CHILD_SETUP_FAILED = 70  # exit code of a child that could not be confined (no s
 RESULT_FD = 3
 RELEASE_FD = 4  # the child waits on it after answering, so its peak memory can be read
 
-# Student code often imports these; loaded here, an import in the child is a dictionary look-up
-# (and works where the child may not read the library's files).
-PRELOAD = [
-    "math", "cmath", "random", "itertools", "functools", "collections", "copy", "dataclasses",
-    "typing", "numbers", "fractions", "decimal", "statistics", "string", "re", "json", "time",
-    "heapq", "bisect", "operator", "warnings", "unicodedata", "encodings.idna", "traceback",
-    "io", "contextlib",
-    "numpy", "numpy.linalg", "numpy.random", "numpy.fft", "torch", "torch.nn",
-    "torch.nn.functional", "torch.optim", "torch.optim.lr_scheduler", "torch.autograd",
-    "torch.autograd.gradcheck", "torch.utils.data", "torch.testing", "grader.code.harness",
-    # imported by torch on first use, each costing every child that needs it again:
-    "torch.fx.experimental.symbolic_shapes",  # gradcheck (sympy): 0.85 s
-    "torch._dynamo",  # the first optimizer.step(): 2 s
-    "cProfile", "pstats", "getpass", "ctypes.util",
-]  # fmt: skip
 
 
 @dataclass
@@ -80,8 +67,10 @@ class Zygote:
     def __init__(self, config: dict[str, Any]) -> None:
         import importlib
 
-        for name in PRELOAD:
+        for name in PRELOAD + [m for m in config.get("preload", []) if m in PRELOAD_GRADCHECK + PRELOAD_TRAINING]:
             importlib.import_module(name)
+        gc.collect()
+        gc.freeze()  # a child's garbage collector then never writes to (and copies) the zygote's pages
         # a child imports only from the Python installation: not from the zygote's working
         # directory (a student's file could shadow a module) nor from a source checkout
         keep = set(config.get("read_paths", []))
