@@ -28,23 +28,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 GRADESCOPE_MEMORY_MB = 768
 
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        found.append(pid)
-        stack.extend(children.get(pid, []))
-    return found
+from one_submission import _descendants  # noqa: E402 - bench/ is this script's folder
 
 
 def _memory_kb(pid: int) -> tuple[int, int]:

@@ -6,10 +6,20 @@ RNN of 1.2. Each named mistake is defined here as trusted code and again as stud
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from grader.code.spec import CodeSpec, Variant
+from grader.sandbox import Sandbox
+from grader.sandbox.preload import PRELOAD_GRADCHECK, PRELOAD_TRAINING
+
+
+@pytest.fixture(scope="session")
+def code_sandbox():
+    """One sandbox (with namespaces where the machine allows) for the code-part tests."""
+    with Sandbox(preload=PRELOAD_GRADCHECK + PRELOAD_TRAINING) as box:
+        yield box
 
 
 # -- the references and mistakes (trusted side) ------------------------------------------------
@@ -23,34 +33,28 @@ def conv_backward_ref(grad_y, x, W):
     return torch.autograd.grad(F.conv1d(x, W, stride=2), (x, W), grad_y)
 
 
-def rnn_ref(p, x):
+def _rnn(p, x, recurrent=True, swapped=False):
     h = torch.zeros(p["W_h"].shape[0], dtype=x.dtype)
     hs = []
     for t in range(x.shape[0]):
-        c = torch.sigmoid(p["W_c"] @ x[t] + p["W_h"] @ h)
-        h = c * h + (1 - c) * (p["W_x"] @ x[t])
+        c = torch.sigmoid(p["W_c"] @ x[t] + (p["W_h"] @ h if recurrent else 0))
+        keep = 1 - c if swapped else c
+        h = keep * h + (1 - keep) * (p["W_x"] @ x[t])
         hs.append(h)
     return torch.stack(hs)
+
+
+def rnn_ref(p, x):
+    """1.2: c[t] = sigmoid(W_c x[t] + W_h h[t-1]), h[t] = c[t] * h[t-1] + (1 - c[t]) * W_x x[t]."""
+    return _rnn(p, x)
 
 
 def rnn_gates_swapped(p, x):
-    h = torch.zeros(p["W_h"].shape[0], dtype=x.dtype)
-    hs = []
-    for t in range(x.shape[0]):
-        c = torch.sigmoid(p["W_c"] @ x[t] + p["W_h"] @ h)
-        h = (1 - c) * h + c * (p["W_x"] @ x[t])
-        hs.append(h)
-    return torch.stack(hs)
+    return _rnn(p, x, swapped=True)
 
 
 def rnn_no_recurrent_term(p, x):
-    h = torch.zeros(p["W_h"].shape[0], dtype=x.dtype)
-    hs = []
-    for t in range(x.shape[0]):
-        c = torch.sigmoid(p["W_c"] @ x[t])
-        h = c * h + (1 - c) * (p["W_x"] @ x[t])
-        hs.append(h)
-    return torch.stack(hs)
+    return _rnn(p, x, recurrent=False)
 
 
 def conv_backward_no_stride(grad_y, x, W):

@@ -8,13 +8,13 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from _code_fixtures import code_sandbox  # noqa: F401 - a fixture
 from torch import nn
 
 from grader.code.grade import curve_checks, grade_curve
 from grader.code.harness import Source
 from grader.code.spec import CurveSpec, CurveVariant, expect_curves, run_fixture
-from grader.sandbox import Limits, Sandbox
-from grader.sandbox.preload import PRELOAD_TRAINING
+from grader.sandbox import Limits
 
 FIXTURE = '''
 import torch
@@ -58,9 +58,8 @@ def train_step(model, optimizer, x, y):
 
 
 @pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(preload=PRELOAD_TRAINING) as box:
-        yield box
+def sandbox(code_sandbox):
+    return code_sandbox
 
 
 @pytest.fixture(scope="module")

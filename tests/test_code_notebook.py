@@ -6,13 +6,13 @@ import json
 
 import nbformat
 import pytest
-from _code_fixtures import CONV, CONV_FLIPPED, CONV_RIGHT, RNN, RNN_RIGHT, RNN_SWAPPED
+from _code_fixtures import CONV, CONV_FLIPPED, CONV_RIGHT, RNN, RNN_RIGHT, RNN_SWAPPED, code_sandbox  # noqa: F401
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from grader.code.grade import grade_code
 from grader.code.notebook import UnreadableCode, read_code, read_notebook, read_python
 from grader.code.spec import expect
-from grader.sandbox import Limits, Sandbox
+from grader.sandbox import Limits
 
 
 def _notebook(cells) -> str:
@@ -72,9 +72,8 @@ def test_read_code_by_extension(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as box:
-        yield box
+def sandbox(code_sandbox):
+    return code_sandbox
 
 
 @pytest.mark.parametrize(

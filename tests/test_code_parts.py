@@ -10,7 +10,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from _code_fixtures import (
+from _code_fixtures import (  # noqa: F401 - code_sandbox is a fixture
+    code_sandbox,
     CONV,
     CONV_BACKWARD,
     CONV_BACKWARD_NO_STRIDE,
@@ -30,14 +31,12 @@ from grader.code.check import separation
 from grader.code.grade import grade_code
 from grader.code.harness import Source
 from grader.code.spec import CodeSpec, Variant, expect
-from grader.sandbox import Limits, Sandbox
-from grader.sandbox.preload import PRELOAD_GRADCHECK
+from grader.sandbox import Limits
 
 
 @pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(preload=PRELOAD_GRADCHECK) as box:
-        yield box
+def sandbox(code_sandbox):
+    return code_sandbox
 
 
 @pytest.fixture(scope="module")
