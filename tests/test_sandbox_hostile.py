@@ -351,3 +351,83 @@ def test_a_later_child_finds_no_trace_of_an_earlier_submission(sandbox):
     found_earlier, found_decoy = outcome.arrays["out0"].tolist()
     assert found_decoy == 1.0  # the scan does see what is on its heap
     assert found_earlier == 0.0  # ...and nothing of the earlier submission is there
+
+
+def test_a_forged_answer_is_not_taken_for_one(sandbox):
+    # a frame header announcing 2**40 bytes on the answer pipe, then the genuine answer
+    verdict, _ = _grade(sandbox, "import os\ndef f(x):\n    os.write(3, (2**40).to_bytes(8, 'little'))\n    return 2 * x + 1\n")
+    assert verdict.status == "incorrect"
+    garbage, _ = _grade(sandbox, "import os\ndef f(x):\n    os.write(3, (5).to_bytes(8, 'little') + b'junk!')\n    return 2 * x + 1\n")
+    assert garbage.status == "incorrect"
+
+
+def test_the_graders_environment_and_processes_are_out_of_reach(monkeypatch):
+    monkeypatch.setenv("GRADER_TEST_SECRET", "s3cr3t-" + uuid.uuid4().hex)
+    code = f"""
+    import os
+    def f(x):
+        seen = "|".join(f"{{k}}={{v}}" for k, v in os.environ.items())
+        for path in ["/proc/{os.getpid()}/environ", "/proc/{os.getpid()}/cmdline", "/proc/1/environ"]:
+            try:
+                seen += open(path, "rb").read().decode(errors="replace")
+            except OSError as exc:
+                print("refused", type(exc).__name__)
+        print(seen)
+        return 2 * x + 1
+    """
+    with Sandbox() as box:
+        verdict, _ = _grade(box, code)
+    assert os.environ["GRADER_TEST_SECRET"] not in verdict.console
+    assert verdict.console.count("refused") == 3
+
+
+def test_a_dead_zygote_is_replaced(sandbox):
+    assert sandbox.zygote_pid is not None
+    os.killpg(sandbox.zygote_pid, 9)
+    time.sleep(0.2)
+    first, _ = _grade(sandbox, RIGHT)  # the test in flight is the grader's failure, not the student's
+    assert first.status in ("correct", "error")
+    again, _ = _grade(sandbox, RIGHT)
+    assert again.status == "correct"
+
+
+def test_a_child_that_leaves_the_session_dies_with_the_zygote(tmp_path):
+    code = """
+    import os, time, torch
+    def f(x):
+        os.setsid()  # out of the zygote's process group
+        print(os.getpid())
+        time.sleep(0.5)
+        return torch.tensor([float(os.getpid())])
+    """
+    with Sandbox(namespaces=False) as box:
+        outcome = box.run({"kind": "call", "entry": "f", "inputs": [{"value": 0}]}, [{"name": "a.py", "code": textwrap.dedent(code)}], {}, Limits(seconds=5))
+        assert outcome.ending is Ending.finished
+        pid = int(outcome.arrays["out0"][0])
+        # a second child, still sleeping when its zygote is killed
+        slow = code.replace("time.sleep(0.5)", "time.sleep(60)")
+        import threading
+
+        thread = threading.Thread(target=box.run, args=({"kind": "call", "entry": "f", "inputs": [{"value": 0}]}, [{"name": "a.py", "code": textwrap.dedent(slow)}], {}, Limits(seconds=30)))
+        thread.start()
+        time.sleep(1.0)
+        sleepers = [p for p in _children_named(box.zygote_pid) if p != box.zygote_pid]
+        os.killpg(box.zygote_pid, 9)
+        thread.join(timeout=40)
+    time.sleep(0.5)
+    assert sleepers, "the slow child was not found"
+    assert all(not Path(f"/proc/{p}").exists() or "Z" in Path(f"/proc/{p}/stat").read_text().split(")")[1][:3] for p in sleepers)
+    assert pid > 0
+
+
+def _children_named(root: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == root:
+                found.append(int(entry))
+    return found

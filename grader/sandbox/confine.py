@@ -27,6 +27,7 @@ import ctypes
 import errno
 import os
 import resource
+import signal
 import site
 import sys
 from typing import Any
@@ -38,6 +39,7 @@ _libc.syscall.restype = ctypes.c_long
 
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_DUMPABLE = 4
+PR_SET_PDEATHSIG = 1
 CLONE_THREAD = 0x00010000
 
 # -- landlock ---------------------------------------------------------------------------------
@@ -201,9 +203,13 @@ def confine(
     """Apply every available layer to the calling (child) process. Raises if one that was
     found available cannot be applied: a child is never left running half-confined."""
     os.chdir(workdir)
+    parent = os.getppid()
     set_rlimits(limits, address_space)
     if uid is not None:
         drop_user(uid)
+    # dies with the zygote, whatever session it moves to (set after the user change, which clears it)
+    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or os.getppid() != parent:
+        raise OSError(ctypes.get_errno(), "the zygote is gone")
     if _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:  # no /proc/<pid>/mem for anyone else
         raise OSError(ctypes.get_errno(), "PR_SET_DUMPABLE failed")
     if landlock:
