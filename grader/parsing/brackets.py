@@ -15,22 +15,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from grader.errors import InvalidAnswer
 
+
+class Pairs:
+    """Opening brackets and their partners, looked up both ways."""
+
+    def __init__(self, closing_of: Mapping[str, str]) -> None:
+        self.closing_of = dict(closing_of)
+        self.opening_of = {v: k for k, v in self.closing_of.items()}
+
+
 #: Brackets in raw text: characters, and LaTeX delimiters that bracket as one (`\left(`
 #: already contains `(`).
-PAIRS: dict[str, str] = {
+PAIRS = Pairs({
     "(": ")", "[": "]", "{": "}", "⌊": "⌋", "⌈": "⌉",
     "\\lfloor": "\\rfloor", "\\lceil": "\\rceil", "\\langle": "\\rangle",
-}
-_CLOSERS = {v: k for k, v in PAIRS.items()}
-_LATEX_DELIM = re.compile(r"\\(?:lfloor|rfloor|lceil|rceil|langle|rangle)(?![A-Za-z])")
+})
+# A LaTeX delimiter, or one bracket character.
+_BRACKET = re.compile(r"\\(?:lfloor|rfloor|lceil|rceil|langle|rangle)(?![A-Za-z])|[()\[\]{}⌊⌋⌈⌉]")
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """A bracket at `pos` in the text (`length` characters long)."""
 
     pos: int
@@ -50,25 +58,25 @@ class Unbalanced(Exception):
         self.opener = opener
 
 
-def match(events: Sequence[Event], pairs: Mapping[str, str], max_depth: int | None = None) -> list[int]:
+def match(events: Sequence[Event], pairs: Pairs, max_depth: int | None = None) -> list[int]:
     """The depth outside each bracket event (an opener and its closer share a depth).
 
     Raises :class:`Unbalanced` at the first bracket that breaks the nesting.
     """
-    closers = {v: k for k, v in pairs.items()}
+    closing_of, opening_of = pairs.closing_of, pairs.opening_of
     stack: list[Event] = []
     out: list[int] = []
     for ev in events:
-        if ev.bracket in pairs:
+        if ev.bracket in closing_of:
             out.append(len(stack))
             stack.append(ev)
             if max_depth is not None and len(stack) > max_depth:
                 raise Unbalanced("too deep", ev, None)
-        elif ev.bracket in closers:
+        elif ev.bracket in opening_of:
             if not stack:
                 raise Unbalanced("unopened", ev, None)
             top = stack.pop()
-            if top.bracket != closers[ev.bracket]:
+            if top.bracket != opening_of[ev.bracket]:
                 raise Unbalanced("mismatched", ev, top)
             out.append(len(stack))
     if stack:
@@ -80,25 +88,12 @@ def bracket_events(text: str, *, escaped_braces: bool = False) -> list[Event]:
     """The brackets of raw text, in order; a LaTeX delimiter is one event.  `\\{` is a literal
     brace unless `escaped_braces` (in a formula, where it is LaTeX for a brace)."""
     events: list[Event] = []
-    latex_spans = [(m.start(), m.group(0)) for m in _LATEX_DELIM.finditer(text)]
-    skip_until = -1
-    li = 0
-    for i, ch in enumerate(text):
-        if i < skip_until:
+    for m in _BRACKET.finditer(text):
+        i, word = m.start(), m.group(0)
+        if word in "{}" and not escaped_braces and i > 0 and text[i - 1] == "\\":
             continue
-        while li < len(latex_spans) and latex_spans[li][0] < i:
-            li += 1
-        if li < len(latex_spans) and latex_spans[li][0] == i:
-            word = latex_spans[li][1]
-            events.append(Event(i, word, len(word)))
-            skip_until = i + len(word)
-            continue
-        if ch in PAIRS or ch in _CLOSERS:
-            if ch in "{}" and not escaped_braces and i > 0 and text[i - 1] == "\\":
-                continue
-            events.append(Event(i, ch))
+        events.append(Event(i, word, len(word)))
     return events
-
 
 
 def depths(text: str, *, escaped_braces: bool = False) -> list[int]:
@@ -111,18 +106,13 @@ def depths(text: str, *, escaped_braces: bool = False) -> list[int]:
         levels = match(events, PAIRS)
     except Unbalanced as exc:
         raise _message(exc) from None
-    out = [0] * len(text)
+    out: list[int] = []
     depth = 0
-    i = 0
     for ev, level in zip(events, levels):
-        for k in range(i, ev.pos):
-            out[k] = depth
-        for k in range(ev.pos, ev.pos + ev.length):
-            out[k] = level
-        depth = level + 1 if ev.bracket in PAIRS else level
-        i = ev.pos + ev.length
-    for k in range(i, len(text)):
-        out[k] = depth
+        out += [depth] * (ev.pos - len(out))
+        out += [level] * ev.length
+        depth = level + 1 if ev.bracket in PAIRS.closing_of else level
+    out += [depth] * (len(text) - len(out))
     return out
 
 
@@ -170,7 +160,7 @@ def enclosed(text: str, pairs: str = "([") -> str | None:
 
     `(1+2)*(3)` starts and ends with brackets but is not enclosed: the first closes early.
     """
-    if len(text) < 2 or text[0] not in pairs or text[-1] != PAIRS[text[0]]:
+    if len(text) < 2 or text[0] not in pairs or text[-1] != PAIRS.closing_of[text[0]]:
         return None
     depth = depths(text)
     if all(d >= 1 for d in depth[1:-1]):

@@ -15,7 +15,7 @@ import unicodedata
 from lark import Token
 
 from grader.errors import InvalidAnswer, TooComplex
-from grader.parsing.brackets import Event, Unbalanced, depths, match
+from grader.parsing.brackets import Event, Pairs, Unbalanced, depths, match
 from grader.parsing.limits import Limits
 from grader.parsing.vocabulary import VOCABULARY
 
@@ -113,6 +113,7 @@ STRIP = set("\u200b\u200c\u200d\ufeff\u00ad\u2060")
 OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE", "LBAR": "RBAR",
            "LFLOOR": "RFLOOR", "LCEIL": "RCEIL"}
 CLOSERS = {v: k for k, v in OPENERS.items()}
+TOKEN_PAIRS = Pairs(OPENERS)
 BRACKET_TEXT = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "LBRACE": "{",
                 "RBRACE": "}", "LBAR": "|", "RBAR": "|", "LFLOOR": "⌊", "RFLOOR": "⌋",
                 "LCEIL": "⌈", "RCEIL": "⌉"}
@@ -655,8 +656,10 @@ class Tokenizer:
         limit = self.limits.max_nesting
         events = [Event(tok.start_pos, tok.type) for tok in self.tokens
                   if tok.type in OPENERS or tok.type in CLOSERS]
+        if not events:
+            return
         try:
-            match(events, OPENERS, max_depth=limit)
+            match(events, TOKEN_PAIRS, max_depth=limit)
         except Unbalanced as exc:
             ev, top = exc.event, exc.opener
             if exc.problem == "too deep":

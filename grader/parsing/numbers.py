@@ -28,12 +28,6 @@ ACCEPTED_NUMBER = "0.25"
 Scalar = int | Fraction | float
 
 
-def number_functions() -> tuple[str, ...]:
-    """Every spelling of a function the vocabulary allows in a number (``sigma`` included)."""
-    names = VOCABULARY.allowed_in("number")
-    return tuple(dict.fromkeys(s for n in names for s in (n, *VOCABULARY.implied(n))))
-
-
 def parse_number(text: str, *, limits: Limits = LIMITS) -> int | Fraction | float:
     """Reads an ``int``/``number`` answer: a literal (``61706``, ``61,706``, ``61 706``,
     ``61_706``, ``-6``, ``−6``, ``.5``, ``9.933e-1``, ``1.2×10^-3``) or arithmetic with
@@ -50,7 +44,7 @@ def parse_number(text: str, *, limits: Limits = LIMITS) -> int | Fraction | floa
     def run() -> int | Fraction | float:
         node = parse_number_expr(text, limits=limits)
         try:
-            resolved = resolve_names(node, symbols=(), functions=number_functions(), limits=limits)
+            resolved = resolve_names(node, symbols=(), functions=VOCABULARY.accepted_in("number"), limits=limits)
         except InvalidAnswer as e:
             if "this part accepts" not in e.message:
                 raise

@@ -28,6 +28,8 @@ def unwrap_math(text: str) -> tuple[str, int]:
     inner, offset = text, 0
     while True:
         stripped = inner.strip()
+        if not stripped.startswith(("$", "\\")):
+            return inner, offset
         lead = len(inner) - len(inner.lstrip())
         for left, right in MATH_WRAPPERS:
             if len(stripped) >= len(left) + len(right) and stripped.startswith(left) and stripped.endswith(right):

@@ -167,6 +167,9 @@ class Vocabulary:
         self.constant_values: dict[str, float] = {c.name: c.value for c in constants}
         self._allowed = {tag: tuple(s for f in functions if tag in f.kinds for s in f.reserved)
                          for tag in KIND_TAGS}
+        self._accepted = {tag: tuple(dict.fromkeys(s for f in functions if tag in f.kinds
+                                                  for s in (*f.reserved, *f.aliases)))
+                          for tag in KIND_TAGS}
         self._written = {tag: frozenset(s for f in functions if tag in f.kinds
                                         for s in (*f.reserved, *f.aliases, *f.unicode))
                          for tag in KIND_TAGS}
@@ -178,6 +181,11 @@ class Vocabulary:
     def allowed_in(self, kind: str) -> tuple[str, ...]:
         """The reserved spellings (names and synonyms) a kind accepts without a declaration."""
         return self._allowed[_tag(kind)]
+
+    def accepted_in(self, kind: str) -> tuple[str, ...]:
+        """What a kind accepts without a declaration: its allowed spellings and their aliases
+        (``sigma`` with ``sigmoid``), for a reader that declares nothing (number answers)."""
+        return self._accepted[_tag(kind)]
 
     def implied(self, spelling: str) -> tuple[str, ...]:
         """Spellings admitted along with a function: its synonyms and aliases."""
