@@ -14,6 +14,7 @@ from typing import Any
 from grader.errors import InvalidAnswer, TooComplex
 from grader.parsing.evaluate import eval_exact
 from grader.parsing.limits import LIMITS, Limits
+from grader.parsing.maths import Exact
 from grader.parsing.parser import guarded, parse_number_expr
 from grader.parsing.resolve import resolve_names
 from grader.parsing.text import check_length, describe_native
@@ -25,7 +26,7 @@ _FLOAT_TINY = Fraction(1, 10**300)
 NUMBER_TEXT_LIMIT = 10_000
 ACCEPTED_NUMBER = "0.25"
 
-Scalar = int | Fraction | float
+Scalar = Exact  # a number answer's value: int or Fraction where exact, else float
 
 
 def parse_number(text: str, *, limits: Limits = LIMITS) -> int | Fraction | float:

@@ -10,7 +10,8 @@ How a row is split into entries, so that an entry may be any number form:
   * `&` separates entries when present (LaTeX);
   * otherwise top-level commas do — then `61,706` is two entries, never thousands grouping;
   * otherwise whitespace does, except around a binary operator: `1.2 \\times 10^{-3}` and
-    `2 - 1` are one entry each, while `2 -1` is two (a sign glued to a number starts one).
+    `2 - 1` are one entry each, while `2 -1` is two (a sign glued to a number starts one),
+    and a number function of the vocabulary keeps its bracketed argument (`exp (1)`, `σ (5)`).
 Brackets group: a separator inside `(...)`, `[...]` or `{...}` never splits.
 """
 
