@@ -431,3 +431,18 @@ def _children_named(root: int) -> list[int]:
             if ppid == root:
                 found.append(int(entry))
     return found
+
+
+def test_forged_facts_are_refused_not_trusted(sandbox):
+    # a well-formed frame whose facts have the wrong types: the grader must not crash on them
+    code = """
+    import json, os, struct
+    header = json.dumps({"meta": {"signature": "bogus", "dtypes": 5, "gradcheck": [1]}, "arrays": []}).encode()
+    frame = struct.pack("<I", len(header)) + header
+    os.write(3, struct.pack("<Q", len(frame)) + frame)
+    def f(x):
+        return 2 * x + 1
+    """
+    verdict, _ = _grade(sandbox, code)
+    assert verdict.status == "incorrect"
+    assert "cannot read" in verdict.feedback

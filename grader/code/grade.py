@@ -14,12 +14,12 @@ import signal
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from grader.code.check import all_close, matching_variant, relative_error, shapes
-from grader.code.harness import GRADCHECK_CAP, Source
+from grader.code.harness import GRADCHECK_CAP, ErrorInfo, Facts, Source
 from grader.code.spec import CodeSpec, CurveSpec, Probe
-from grader.sandbox import Ending, Limits, Sandbox, TestOutcome
+from grader.sandbox import Ending, Limits, Sandbox
 
 CheckName = Literal["code", "signature", "shape", "dtype", "values", "gradients", "gradcheck", "curve"]
 # gradcheck's own default tolerances
@@ -66,15 +66,12 @@ class _Run:
     def __init__(self, sandbox: Sandbox, entry: str, sources: list[Source], limits: Limits) -> None:
         self.sandbox, self.entry, self.limits = sandbox, entry, limits
         self.sources = [s.model_dump() for s in sources]
-        self.filenames = {s.name for s in sources}
         self.records: list[TestRecord] = []
         self.console = ""
         self.stopped: Check | None = None
 
-    def test(self, label: str, check: CheckName, test: dict[str, Any], arrays: dict[str, np.ndarray]) -> TestOutcome:
-        if self.stopped is not None:
-            self.records.append(TestRecord(test=label, ending=Ending.skipped))
-            raise _Stop
+    def test(self, label: str, check: CheckName, test: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[Facts, dict[str, np.ndarray]]:
+        """Run one test; its facts (validated) and arrays. Raises _Stop when it ended the part."""
         outcome = self.sandbox.run({"entry": self.entry, **test}, self.sources, arrays, self.limits)
         self.records.append(TestRecord(test=label, ending=outcome.ending, seconds=round(outcome.elapsed, 4), max_rss_kb=outcome.max_rss_kb))
         if outcome.console:
@@ -89,7 +86,11 @@ class _Run:
             )
             self.stopped = Check(name=check, passed=False, message=f"{label}: your code {text}")
             raise _Stop
-        return outcome
+        try:
+            return Facts.model_validate(outcome.facts), outcome.arrays
+        except ValidationError:
+            self.stopped = Check(name=check, passed=False, message=f"{label}: your code sent back an answer the grader cannot read")
+            raise _Stop from None
 
 
 def _death(exit: int) -> str:
@@ -101,13 +102,12 @@ def _death(exit: int) -> str:
     return f"the process exited with status {exit}"
 
 
-def _error_text(error: dict[str, Any]) -> str:
+def _error_text(error: ErrorInfo) -> str:
     where = ""
-    frames = error.get("frames") or []
-    if frames and isinstance(frames[-1], dict):
-        last = frames[-1]
-        where = f" at {last.get('file')}, line {last.get('line')}: {str(last.get('text', '')).strip()}"
-    return f"{error.get('type', 'Error')}: {error.get('message', '')}{where}"
+    if error.frames:
+        last = error.frames[-1]
+        where = f" at {last.file}, line {last.line}: {last.text.strip()}"
+    return f"{error.type}: {error.message}{where}"
 
 
 def _inputs(spec: CodeSpec, probe: Probe, grad: bool = False) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
@@ -123,17 +123,18 @@ def _module(spec: CodeSpec, probe: Probe) -> dict[str, Any] | None:
     return {"init": list(spec.init), "params": {k: f"param:{k}" for k in spec.params}, "dtype": probe.dtype}
 
 
-def _signature_check(spec: CodeSpec, facts: dict[str, Any]) -> Check:
-    sig = facts.get("signature") or {}
-    kind = sig.get("type")
+def _signature_check(spec: CodeSpec, facts: Facts) -> Check:
+    sig = facts.signature
+    kind = sig.type if sig else "nothing"
     if spec.kind == "module" and kind != "module":
         return Check(name="signature", passed=False, message=f"{spec.entry} should be a class deriving from torch.nn.Module; it is a {kind}")
     if spec.kind == "function" and kind != "function":
         return Check(name="signature", passed=False, message=f"{spec.entry} should be a function; it is a {kind}")
-    params = sig.get("forward" if spec.kind == "module" else "params") or []
-    positional = [p for p in params if p.get("kind") in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")]
-    variadic = any(p.get("kind") == "VAR_POSITIONAL" for p in params)
-    required = [p for p in positional if not p.get("default")]
+    assert sig is not None
+    params = sig.forward if spec.kind == "module" else sig.params
+    positional = [p for p in params if p.kind in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")]
+    variadic = any(p.kind == "VAR_POSITIONAL" for p in params)
+    required = [p for p in positional if not p.default]
     want = len(spec.inputs)
     if not variadic and (len(required) > want or len(positional) < want):
         names = ", ".join(spec.signature or tuple(spec.inputs))
@@ -149,11 +150,11 @@ def grade_code(sandbox: Sandbox, spec: CodeSpec, probes: list[Probe], sources: l
     checks: list[Check] = []
     mistake: str | None = None
     try:
-        outcome = run.test("loading your code", "code", {"kind": "signature"}, {})
-        if outcome.error:
-            checks.append(Check(name="code", passed=False, message=_error_text(outcome.error)))
+        facts, _ = run.test("loading your code", "code", {"kind": "signature"}, {})
+        if facts.error:
+            checks.append(Check(name="code", passed=False, message=_error_text(facts.error)))
             raise _Stop
-        checks.append(_signature_check(spec, outcome.facts))
+        checks.append(_signature_check(spec, facts))
         if not checks[-1].passed:
             raise _Stop
         mistake = _forward_checks(run, spec, probes, checks)
@@ -174,17 +175,17 @@ def _forward_checks(run: _Run, spec: CodeSpec, probes: list[Probe], checks: list
     worst = 0.0
     for probe in probes:
         items, arrays = _inputs(spec, probe)
-        outcome = run.test(f"probe {probe.index + 1} ({probe.dtype})", "values", {"kind": "call", "inputs": items, "module": _module(spec, probe)}, arrays)
-        if outcome.error:
-            checks.append(Check(name="values", passed=False, message=f"on probe {probe.index + 1} ({probe.dtype}) your code raised {_error_text(outcome.error)}"))
+        facts, got = run.test(f"probe {probe.index + 1} ({probe.dtype})", "values", {"kind": "call", "inputs": items, "module": _module(spec, probe)}, arrays)
+        if facts.error:
+            checks.append(Check(name="values", passed=False, message=f"on probe {probe.index + 1} ({probe.dtype}) your code raised {_error_text(facts.error)}"))
             raise _Stop
-        outs = [outcome.arrays.get(f"out{i}") for i in range(len(outcome.facts.get("dtypes", [])))]
+        outs = [got.get(f"out{i}") for i in range(len(facts.dtypes))]
         outs_ok = [o for o in outs if o is not None]
         answers[probe.index] = outs_ok
         if shapes(outs_ok) != shapes(probe.reference):
             wrong_shape += 1
             continue
-        dtypes = outcome.facts.get("dtypes", [])
+        dtypes = facts.dtypes
         if any(d not in (f"torch.{probe.dtype}", f"numpy.{probe.dtype}") for d in dtypes):
             wrong_dtype += 1
             dtype_seen = ", ".join(sorted(set(dtypes)))
@@ -225,15 +226,15 @@ def _gradient_checks(run: _Run, spec: CodeSpec, probes: list[Probe], checks: lis
             test = {"kind": "vjp", "inputs": items, "cotangents": cot_names, "backward": spec.backward}
         else:
             test = {"kind": "grad", "inputs": items, "cotangents": cot_names, "module": _module(spec, probe)}
-        outcome = run.test(f"gradients, probe {probe.index + 1} ({probe.dtype})", "gradients", test, arrays)
-        if outcome.error:
-            checks.append(Check(name="gradients", passed=False, message=f"computing gradients on probe {probe.index + 1} raised {_error_text(outcome.error)}"))
+        facts, arrays_back = run.test(f"gradients, probe {probe.index + 1} ({probe.dtype})", "gradients", test, arrays)
+        if facts.error:
+            checks.append(Check(name="gradients", passed=False, message=f"computing gradients on probe {probe.index + 1} raised {_error_text(facts.error)}"))
             raise _Stop
         expected_names = sorted(probe.reference_grads)
         if spec.backward:
-            got = {f"input{i}": outcome.arrays.get(f"grad{i}") for i in range(len(spec.inputs))}
+            got = {f"input{i}": arrays_back.get(f"grad{i}") for i in range(len(spec.inputs))}
         else:
-            got = {k: outcome.arrays.get(k) for k in expected_names}
+            got = {k: arrays_back.get(k) for k in expected_names}
         mine = [got.get(k) for k in expected_names]
         if any(m is None for m in mine):
             missing = [k.replace("param:", "").replace("input", "input ") for k, m in zip(expected_names, mine) if m is None]
@@ -261,14 +262,14 @@ def _gradcheck(run: _Run, spec: CodeSpec, probes: list[Probe], checks: list[Chec
     if sum(v.size for v in probe.inputs.values()) > GRADCHECK_CAP:
         return
     items, arrays = _inputs(spec, probe, grad=True)
-    outcome = run.test("gradcheck", "gradcheck", {"kind": "gradcheck", "inputs": items, "backward": spec.backward}, arrays)
-    if outcome.error:
-        checks.append(Check(name="gradcheck", passed=False, message=f"gradcheck raised {_error_text(outcome.error)}"))
+    facts, jacobians = run.test("gradcheck", "gradcheck", {"kind": "gradcheck", "inputs": items, "backward": spec.backward}, arrays)
+    if facts.error:
+        checks.append(Check(name="gradcheck", passed=False, message=f"gradcheck raised {_error_text(facts.error)}"))
         return
-    agree = bool(outcome.facts.get("gradcheck"))
+    agree = bool(facts.gradcheck)
     rtol, atol = GRADCHECK_TOL
     for i in range(len(spec.inputs)):
-        numerical, analytical = outcome.arrays.get(f"numerical{i}"), outcome.arrays.get(f"analytical{i}")
+        numerical, analytical = jacobians.get(f"numerical{i}"), jacobians.get(f"analytical{i}")
         if numerical is None or analytical is None or numerical.shape != analytical.shape:
             agree = False
         elif not np.allclose(analytical, numerical, rtol=rtol, atol=atol):
@@ -322,11 +323,11 @@ def grade_curve(sandbox: Sandbox, spec: CurveSpec, variant_curves: dict[str, np.
     checks: list[Check] = []
     mistake = None
     try:
-        outcome = run.test("training", "curve", {"kind": "fixture", "fixture": spec.fixture, "seed": spec.seed}, {})
-        if outcome.error:
-            checks.append(Check(name="code", passed=False, message=_error_text(outcome.error)))
+        facts, curve = run.test("training", "curve", {"kind": "fixture", "fixture": spec.fixture, "seed": spec.seed}, {})
+        if facts.error:
+            checks.append(Check(name="code", passed=False, message=_error_text(facts.error)))
         else:
-            losses = outcome.arrays.get("losses", np.zeros(0)).astype(np.float64).reshape(-1)
+            losses = curve.get("losses", np.zeros(0)).astype(np.float64).reshape(-1)
             mistake = next((n for n, c in variant_curves.items() if c.shape == losses.shape and np.allclose(losses, c, rtol=spec.rtol, atol=1e-8)), None)
             if mistake:
                 checks.append(Check(name="curve", passed=False, message=f"the training matches a known mistake: {mistake}."))

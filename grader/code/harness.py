@@ -18,7 +18,7 @@ import traceback
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 TestKind = Literal["signature", "call", "grad", "vjp", "gradcheck", "fixture"]
 MAX_OUTPUTS = 16
@@ -59,6 +59,44 @@ class TestRequest(BaseModel):
     backward: str | None = None
     fixture: str | None = Field(None, description="Instructor code defining run(entry, arrays, seed) -> dict of arrays.")
     seed: int = 0
+
+
+# -- what a child answers (validated by the grader: it comes from beside student code) ------------
+class Param(BaseModel):
+    name: str = Field(max_length=80)
+    kind: str = Field(max_length=40)
+    default: bool = False
+
+
+class Signature(BaseModel):
+    type: str = Field(max_length=80)
+    params: list[Param] = Field(default_factory=list, max_length=64)
+    init: list[Param] = Field(default_factory=list, max_length=64)
+    forward: list[Param] = Field(default_factory=list, max_length=64)
+
+
+class ErrorFrame(BaseModel):
+    file: str = Field(max_length=200)
+    line: int | None = None
+    text: str = Field("", max_length=400)
+
+
+class ErrorInfo(BaseModel):
+    type: str = Field(max_length=100)
+    message: str = Field("", max_length=2 * MESSAGE_CAP)
+    frames: list[ErrorFrame] = Field(default_factory=list, max_length=10)
+
+
+class Facts(BaseModel):
+    """The small facts beside a child's arrays; a fixture may add scalars of its own."""
+
+    model_config = ConfigDict(extra="allow")
+
+    signature: Signature | None = None
+    dtypes: list[str] = Field(default_factory=list, max_length=MAX_OUTPUTS)
+    error: ErrorInfo | None = None
+    missing: list[str] = Field(default_factory=list, max_length=64)
+    gradcheck: bool | None = None
 
 
 # -- running student code -------------------------------------------------------------------
