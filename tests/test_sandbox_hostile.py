@@ -39,6 +39,7 @@ PROBES = expect(SPEC)
 RIGHT = "def f(x):\n    return 2 * x + 1\n"
 
 MODES = ["namespaces", "no-namespaces"]
+REAL_KEY = Path(__file__).resolve().parents[1] / "reference" / "nyu-dl-hw2.json"
 
 
 @pytest.fixture(scope="module", params=MODES)
@@ -158,7 +159,7 @@ def test_the_key_is_never_read(sandbox, course):
         import torch
         def f(x):
             found = ''
-            for path in [{str(course['key'])!r}, '../' * 12 + {str(course['key'])[1:]!r}]:
+            for path in [{str(course['key'])!r}, '../' * 12 + {str(course['key'])[1:]!r}, {str(REAL_KEY)!r}]:
                 try:
                     found += open(path).read()
                 except OSError as exc:
@@ -169,7 +170,8 @@ def test_the_key_is_never_read(sandbox, course):
         verdict, _ = _grade(sandbox, code)
         assert verdict.status == "incorrect"
         assert course["token"] not in verdict.console and course["token"] not in verdict.feedback
-        assert "refused" in verdict.console
+        assert REAL_KEY.read_text()[:80] not in verdict.console  # this repository's own committed key
+        assert verdict.console.count("refused") == 3
         assert watch.events() == []  # not even opened, by anyone
     finally:
         watch.close()
@@ -193,9 +195,11 @@ def test_no_network_connection_is_made(sandbox):
                     print('connected')
                 except Exception as exc:
                     print('refused', type(exc).__name__)
+            socket.create_connection(('127.0.0.1', {port}), timeout=1)  # uncaught, as an attack would be
             return 2 * x + 1
         """
         verdict, _ = _grade(sandbox, code)
+        assert verdict.status == "incorrect"
         assert "connected" not in verdict.console
         # socket() itself is refused (seccomp): PermissionError, before any address is looked up
         assert verdict.console.splitlines()[:2] == ["refused PermissionError"] * 2
@@ -249,13 +253,20 @@ def test_nothing_outside_the_working_directory_changes(sandbox, course):
                 os.rename(victim, victim + '.moved')
             except OSError:
                 print('refused rename')
+        open({str(course['outside'] / 'last.txt')!r}, 'w').write('escaped')  # uncaught
         return 2 * x + 1
     """
     verdict, _ = _grade(sandbox, code)
     assert "wrote" not in verdict.console
+    assert verdict.console.count("refused") == 8  # six writes, two renames
     assert _snapshot(course["root"]) == before
     assert not tmp_marker.exists() and not (Path.cwd() / "escape.txt").exists()
-    assert verdict.status == "correct"  # its own directory is writable, and its answer is right
+    assert verdict.status == "incorrect"
+
+
+def test_the_working_directory_is_writable(sandbox):
+    code = "import pathlib\ndef f(x):\n    pathlib.Path('scratch.txt').write_text('notes')\n    assert pathlib.Path('scratch.txt').read_text() == 'notes'\n    return 2 * x + 1\n"
+    assert _grade(sandbox, code)[0].status == "correct"
 
 
 def test_identity_and_limits_inside_the_child(sandbox):
