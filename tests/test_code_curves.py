@@ -120,6 +120,14 @@ def test_curve_rules(losses, passed):
     assert all(c.passed for c in checks) is passed
 
 
+def test_jitter_near_zero_is_no_spike_above_the_floor():
+    jitter = np.array([1.4, 0.5, 0.01, 0.001, 0.004, 0.002, 0.003, 0.001])
+    assert not all(c.passed for c in curve_checks(SPEC, jitter))  # 4x the lowest loss
+    floored = CurveSpec(entry="train_step", fixture=FIXTURE, final_below=0.05, spike_floor=0.05)
+    assert all(c.passed for c in curve_checks(floored, jitter))
+    assert not all(c.passed for c in curve_checks(floored, np.array([1.4, 0.5, 0.01, 0.2, 0.01, 0.01, 0.01, 0.01])))
+
+
 def test_the_named_mistake_curve_comes_from_its_definition_and_spikes():
     # the variant curve comes from the variant's own definition, run by the fixture
     torch.manual_seed(0)

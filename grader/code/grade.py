@@ -301,8 +301,8 @@ def curve_checks(spec: CurveSpec, losses: np.ndarray) -> list[Check]:
     if not np.all(np.isfinite(losses)):
         first = int(np.argmin(np.isfinite(losses)))
         return [Check(name="curve", passed=False, message=f"the loss became NaN or infinite at step {first + 1}")]
-    lowest = np.minimum.accumulate(losses)
-    ratios = losses[1:] / np.maximum(lowest[:-1], 1e-12)
+    lowest = np.maximum(np.minimum.accumulate(losses), max(spec.spike_floor, 1e-12))
+    ratios = losses[1:] / lowest[:-1]
     checks = []
     if ratios.size and ratios.max() > spec.spike_ratio:
         step = int(np.argmax(ratios > spec.spike_ratio)) + 2

@@ -159,13 +159,15 @@ class CurveSpec:
     """A training part: instructor code (`fixture`, source text defining
     `run(entry, arrays, seed) -> {"losses": [...]}`) trains a seeded model on a seeded task,
     calling the student's `entry` once per step and measuring the loss itself. The curve is
-    judged: finite, no loss above `spike_ratio` times the lowest loss before it, and the mean
-    of the last `final_window` losses below `final_below`."""
+    judged: finite, no loss above `spike_ratio` times the lowest loss before it (counted as at
+    least `spike_floor`, so the jitter of a loss near zero is no spike), and the mean of the
+    last `final_window` losses below `final_below`."""
 
     entry: str
     fixture: str
     final_below: float
     spike_ratio: float = 1.5
+    spike_floor: float = 0.0
     final_window: int = 5
     seed: int = 0
     variants: tuple[CurveVariant, ...] = ()
