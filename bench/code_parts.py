@@ -81,7 +81,7 @@ def latency(namespaces: bool, count: int, preload: tuple[str, ...] = ()) -> None
     import numpy as np
     import torch
 
-    from grader.code.harness import Source, TestRequest, run_test
+    from grader.sandbox.harness import Source, TestRequest, run_test
     from grader.sandbox import Limits, Sandbox
 
     code = "import torch\ndef f(x):\n    return x * 2 + 1\n"
@@ -131,7 +131,7 @@ def submission(namespaces: bool) -> None:
     from test_code_curves import SPEC as CURVE
 
     from grader.code.grade import grade_code, grade_curve
-    from grader.code.harness import Source
+    from grader.sandbox.harness import Source
     from grader.code.spec import expect, expect_curves
     from grader.sandbox import Limits, Sandbox
     from grader.sandbox.preload import PRELOAD_GRADCHECK, PRELOAD_TRAINING

@@ -34,7 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+import numpy as np
+
 from grader.kinds.base import Kind
+from grader.sampling import seed_for
 
 Reference = Callable[..., Any]
 
@@ -188,6 +191,44 @@ class ProblemSet:
         return source_hash(self.module_file) if self.module_file else hashlib.sha256(self.id.encode()).hexdigest()[:16]
 
 
+# -- computing a reference ---------------------------------------------------------------------
+def to_torch_args(values: list[Any]) -> list[Any]:
+    """Values of used parts as a reference function expects them: arrays become float64 tensors."""
+    import torch
+
+    out: list[Any] = []
+    for v in values:
+        if isinstance(v, np.ndarray):
+            out.append(torch.as_tensor(v, dtype=torch.float64))
+        else:
+            out.append(v)
+    return out
+
+
+def compute_part(part: Part, args: list[Any], ps_id: str) -> tuple[Any, dict[str, Any]]:
+    """Reference value (normalised) of one part given the normalised values of its `uses`:
+    when a key is built (the references of the uses) and for follow-through (the student's
+    own answers)."""
+    if part.kind.sampled:
+        import numpy.random as npr
+
+        seed = seed_for(ps_id, part.id)
+        sample = part.reference(npr.default_rng(seed))  # type: ignore[misc]
+        sample.meta.setdefault("seed", seed)
+        sample.meta.setdefault("method", "sampled points")
+        return part.kind.normalise(sample), {"seed": seed}
+    return part.kind.normalise(part.reference(*to_torch_args(args))), {}  # type: ignore[misc]
+
+
+def compute_variant(part: Part, variant: Variant, reference: Any, args: list[Any]) -> Any:
+    """An alternative's or a named mistake's value (normalised): sampled parts' variants get
+    the reference's points (`env`) and give the values there; others get the uses' values."""
+    if part.kind.sampled:
+        return part.kind.with_values(reference, np.asarray(variant.compute(reference.env), dtype=np.float64))
+    return part.kind.normalise(variant.compute(*to_torch_args(args)))
+
+
+# -- problem files ------------------------------------------------------------------------------
 def source_hash(path: Path) -> str:
     """Hash of a problem-set file, computed without importing it."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]

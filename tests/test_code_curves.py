@@ -12,7 +12,7 @@ from _code_fixtures import code_sandbox  # noqa: F401 - a fixture
 from torch import nn
 
 from grader.code.grade import curve_checks, grade_curve
-from grader.code.harness import Source
+from grader.sandbox.harness import Source
 from grader.code.spec import CurveSpec, CurveVariant, expect_curves, run_fixture
 from grader.sandbox import Limits
 

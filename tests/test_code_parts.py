@@ -29,7 +29,7 @@ from _code_fixtures import (  # noqa: F401 - code_sandbox is a fixture
 
 from grader.code.check import separation
 from grader.code.grade import grade_code
-from grader.code.harness import Source
+from grader.sandbox.harness import Source
 from grader.code.spec import CodeSpec, Variant, expect
 from grader.sandbox import Limits
 

@@ -112,7 +112,7 @@ def test_long_csv_has_one_row_per_part(out):
 
 
 class AgsScoreSpec(BaseModel):
-    """The IMS AGS score publish body, written from the spec, independently of grader.export.lti."""
+    """The IMS AGS score publish body, written from the spec, independently of grader.lms.lti."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from grader.code.grade import grade_code
-from grader.code.harness import Source
+from grader.sandbox.harness import Source
 from grader.code.spec import CodeSpec, Variant, expect
 from grader.sandbox import Ending, Limits, Sandbox, SandboxError
 

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from grader.code.check import all_close, matching_variant, relative_error, shapes
-from grader.code.harness import GRADCHECK_CAP, ErrorInfo, Facts, Source
+from grader.sandbox.harness import GRADCHECK_CAP, ErrorInfo, Facts, Source
 from grader.code.spec import CodeSpec, CurveSpec, Probe
 from grader.sandbox import Ending, Limits, Sandbox
 

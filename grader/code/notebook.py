@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from grader.code.harness import Source
+from grader.sandbox.harness import Source
 
 NOTEBOOK_CAP = 8 * 2**20  # bytes of .ipynb JSON read at all
 CODE_CAP = 1 * 2**20  # bytes of code one part may run

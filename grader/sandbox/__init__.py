@@ -2,7 +2,7 @@
 
 client (the grader's side) -> zygote (fresh interpreter, torch imported, inside bubblewrap
 where allowed) -> one child per test (confine: own user, rlimits, landlock, seccomp) running
-grader.code.harness. Only bounded JSON and arrays travel back (wire).
+harness (grader.sandbox.harness). Only bounded JSON and arrays travel back (wire).
 """
 
 from grader.sandbox.client import Layers, Sandbox, SandboxError, TestOutcome

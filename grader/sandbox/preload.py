@@ -9,7 +9,7 @@ PRELOAD = [
     "io", "contextlib",
     "numpy", "numpy.linalg", "numpy.random", "numpy.fft", "torch", "torch.nn",
     "torch.nn.functional", "torch.optim", "torch.optim.lr_scheduler", "torch.autograd",
-    "torch.autograd.gradcheck", "torch.utils.data", "torch.testing", "grader.code.harness",
+    "torch.autograd.gradcheck", "torch.utils.data", "torch.testing", "grader.sandbox.harness",
     "cProfile", "pstats", "getpass", "ctypes.util",
 ]  # fmt: skip
 # Imported by torch on first use, costing each child that needs them again, but making every

@@ -186,7 +186,7 @@ class Zygote:
                 seccomp_filter=self.seccomp,
             )
             code = 1
-            from grader.code.harness import Source, TestRequest, run_captured
+            from grader.sandbox.harness import Source, TestRequest, run_captured
 
             test = TestRequest(**request.meta["test"])
             sources = [Source(**s) for s in request.meta.get("sources", [])]
