@@ -11,13 +11,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from grader import __version__
 from grader.kinds.spec import kind_to_spec
-from grader.problemset import Part, ProblemSet
-from grader.sampling import seed_for
+from grader.problemset import ProblemSet
+from grader.variants import Variant
 
 
 class VariantKey(BaseModel):
@@ -70,45 +69,15 @@ def torch_version() -> str:
     return str(torch.__version__)
 
 
-def to_torch_args(values: list[Any]) -> list[Any]:
-    """Values of used parts as a reference function expects them: arrays become float64 tensors."""
-    import torch
-
-    out: list[Any] = []
-    for v in values:
-        if isinstance(v, np.ndarray):
-            out.append(torch.as_tensor(v, dtype=torch.float64))
-        else:
-            out.append(v)
-    return out
+def _named(ps: ProblemSet, answers: list, values: list[Any], kind: Any, variant: Variant | None) -> list[VariantKey]:
+    return [
+        VariantKey(name=a.name, value=kind.encode(v), marks=a.marks, note=ps.render(a.note, variant)) for a, v in zip(answers, values)
+    ]
 
 
-def compute_part(part: Part, args: list[Any], ps_id: str) -> tuple[Any, dict[str, Any]]:
-    """Reference value (normalised) of one part given the normalised values of its `uses`."""
-    if part.kind.sampled:
-        import numpy.random as npr
-
-        seed = seed_for(ps_id, part.id)
-        sample = part.reference(npr.default_rng(seed))  # type: ignore[misc]
-        sample.meta.setdefault("seed", seed)
-        sample.meta.setdefault("method", "sampled points")
-        return part.kind.normalise(sample), {"seed": seed}
-    return part.kind.normalise(part.reference(*to_torch_args(args))), {}  # type: ignore[misc]
-
-
-def _variant_values(part: Part, reference: Any, args: list[Any], variants: list) -> list[VariantKey]:
-    out = []
-    for v in variants:
-        if part.kind.sampled:
-            value = part.kind.with_values(reference, np.asarray(v.compute(reference.env), dtype=np.float64))
-        else:
-            value = part.kind.normalise(v.compute(*to_torch_args(args)))
-        out.append(VariantKey(name=v.name, value=part.kind.encode(value), marks=v.marks, note=v.note))
-    return out
-
-
-def build_key(ps: ProblemSet) -> AnswerKey:
-    """Compute every reference of a problem set (imports torch)."""
+def build_key(ps: ProblemSet, variant: Variant | None = None) -> AnswerKey:
+    """Compute every reference of a problem set (imports torch), for the printed inputs or a variant's."""
+    inputs = ps.delivered(variant)
     values: dict[str, Any] = {}
     parts: list[PartKey] = []
     for part in ps:
@@ -117,17 +86,16 @@ def build_key(ps: ProblemSet) -> AnswerKey:
             kind=part.kind.name,
             kind_spec=kind_to_spec(part.kind),
             marks=part.marks,
-            prompt=part.prompt,
+            prompt=ps.render(part.prompt_template, variant),
             has_hints=bool(part.hints),
         )
         if part.reference is not None:
-            args = [values[u] for u in part.uses]
-            reference, extra = compute_part(part, args, ps.id)
-            values[part.id] = reference
-            key.reference = part.kind.encode(reference)
-            key.seed = extra.get("seed")
-            key.alternatives = _variant_values(part, reference, args, part.alternatives)
-            key.mistakes = _variant_values(part, reference, args, part.mistakes)
+            computed = part.compute([values[u] for u in part.uses], inputs=inputs)
+            values[part.id] = computed.reference
+            key.reference = part.kind.encode(computed.reference)
+            key.seed = computed.seed
+            key.alternatives = _named(ps, part.alternatives, computed.alternatives, part.kind, variant)
+            key.mistakes = _named(ps, part.mistakes, computed.mistakes, part.kind, variant)
             key.uses = list(part.uses)
             key.follow_through = [list(r.uses) for r in part.routes]
         parts.append(key)

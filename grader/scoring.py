@@ -19,7 +19,7 @@ import numpy as np
 
 from grader import __version__
 from grader.errors import InvalidAnswer
-from grader.keys import AnswerKey, PartKey, compute_part
+from grader.keys import AnswerKey, PartKey
 from grader.kinds.base import Kind, Match
 from grader.kinds.spec import kind_from_spec
 from grader.models import PartResult, Status, Submission, SubmissionReport
@@ -191,9 +191,7 @@ class PartGrader:
                 continue  # earlier answers were right: the reference already covers this route
             try:
                 route = self.part.routes[number]  # the first import of the problem set happens here
-                values = [ctx.parsed[u] for u in route.uses]
-                sub = Part(self.id, self.marks, self.kind, route.compute, uses=route.uses)
-                target, _ = compute_part(sub, values, self.assignment)
+                target = self.part.compute_route(route, [ctx.parsed[u] for u in route.uses])
             except Exception:  # the student's values may not fit the computation at all
                 continue
             m = self.kind.compare(answer, target)
