@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from grader.variants.variant import Variant
+
 
 def _sorted_keys(value: Any) -> Any:
     if isinstance(value, dict):
@@ -80,6 +82,11 @@ class SubmissionReport(BaseModel):
     source: str | None = None
     key_hash: str | None = Field(None, description="Hash of the answer key used, for reproducibility.")
     grader_version: str | None = None
+    variant: Variant | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="The student's own numbers (per-student variants): the code on their sheet and the values graded against.",
+    )
 
     @property
     def has_error(self) -> bool:

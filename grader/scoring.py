@@ -25,6 +25,7 @@ from grader.kinds.spec import kind_from_spec
 from grader.models import PartResult, Status, Submission, SubmissionReport
 from grader.problemset import Part, ProblemSet
 from grader.sampling import Sample
+from grader.variants import Variant
 
 ANSWER_ECHO_LIMIT = 500
 
@@ -71,16 +72,22 @@ class ProblemSource:
         ps = self.get()
         return ps.parts.get(part_id) if ps is not None else None
 
+    def inputs(self, variant: Variant | None) -> dict[str, Any]:
+        """The sheet's inputs for follow-through: the variant's numbers, or the printed ones."""
+        ps = self.get()
+        return ps.delivered(variant) if ps is not None else {}
+
 
 class PartGrader:
     """Grades one part against its key."""
 
-    def __init__(self, key: PartKey, assignment: str, source: ProblemSource) -> None:
+    def __init__(self, key: PartKey, assignment: str, source: ProblemSource, variant: Variant | None = None) -> None:
         self.key = key
         self.id = key.id
         self.marks = key.marks
         self.assignment = assignment
         self.source = source
+        self.variant = variant
         self.kind: Kind = self._kind()
         self.reference = self.kind.decode(key.reference) if key.reference is not None else None
         self.alternatives = [(v, self._target(v.value)) for v in key.alternatives]
@@ -191,7 +198,7 @@ class PartGrader:
                 continue  # earlier answers were right: the reference already covers this route
             try:
                 route = self.part.routes[number]  # the first import of the problem set happens here
-                target = self.part.compute_route(route, [ctx.parsed[u] for u in route.uses])
+                target = self.part.compute_route(route, [ctx.parsed[u] for u in route.uses], self.source.inputs(self.variant))
             except Exception:  # the student's values may not fit the computation at all
                 continue
             m = self.kind.compare(answer, target)
@@ -227,7 +234,7 @@ class AssignmentGrader:
     def __init__(self, problem: "ProblemSet | Callable[[], ProblemSet] | None", key: AnswerKey) -> None:
         self.key = key
         self.source = ProblemSource(problem)
-        self.graders = [PartGrader(part_key, key.assignment, self.source) for part_key in key.parts]
+        self.graders = [PartGrader(part_key, key.assignment, self.source, key.variant) for part_key in key.parts]
         self.part_ids = {pk.id for pk in key.parts}
 
     @property
@@ -270,4 +277,5 @@ class AssignmentGrader:
             source=sub.source,
             key_hash=self.key.source_hash,
             grader_version=__version__,
+            variant=self.key.variant,
         )
