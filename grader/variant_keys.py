@@ -34,6 +34,7 @@ class VariantKeyFile(BaseModel):
 
     source_hash: str
     variant: Variant
+    dealt: bool = Field(False, description="The variant is what its code deals from this problem source (not a report's older numbers).")
     parts: list[PartKey] = Field(description="The keys of the parts whose values depend on the inputs.")
 
 
@@ -97,7 +98,8 @@ class VariantKeys:
         else:
             with one_thread():
                 parts = compute_parts(self.ps, variant, only=self._varying, base=self.base)
-            self._to_disk(VariantKeyFile(source_hash=self.ps.source_hash(), variant=variant, parts=parts))
+            dealt = self._variants.get(variant.code) == variant
+            self._to_disk(VariantKeyFile(source_hash=self.ps.source_hash(), variant=variant, dealt=dealt, parts=parts))
         key = assemble_key(self.ps, parts, variant, self.base)
         self._keys[memo] = key
         if len(self._keys) > MEMORY_ENTRIES:
@@ -116,7 +118,7 @@ class VariantKeys:
             return None
         if variant is not None:
             paths = [self._path(variant)]
-        else:  # any values the cache has under this code: they are this problem source's deal
+        else:  # the values this problem source deals for the code, if the cache has them
             paths = sorted(self.cache_dir.glob(f"{code}-*.json")) if self.cache_dir.is_dir() else []
         for path in paths:
             try:
@@ -124,7 +126,7 @@ class VariantKeys:
             except (OSError, ValidationError, ValueError):
                 continue  # missing or damaged: computed again
             if data.source_hash == self.ps.source_hash() and data.variant.code == code and (
-                variant is None or data.variant.values == variant.values
+                data.variant.values == variant.values if variant is not None else data.dealt
             ):
                 return data
         return None
