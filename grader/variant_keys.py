@@ -20,10 +20,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from grader.course import Course
 from grader.keys import AnswerKey, PartKey, assemble_key, compute_parts
 from grader.problemset import ProblemSet
 from grader.references import one_thread
-from grader.variants import Variant, variant_code, variant_seed
+from grader.variants import Variant, ensure_secret, variant_code, variant_seed
 
 CACHE_FOLDER = Path(".cache") / "variants"
 MEMORY_ENTRIES = 1024
@@ -162,3 +163,11 @@ def student_prompts(keys: VariantKeys, student: str | None) -> dict[str, Any]:
             for part in ps
         ],
     }
+
+
+def for_course(course: Course, assignment: str, ps: ProblemSet, base: AnswerKey) -> VariantKeys:
+    """The variants of a course's assignment: its secret (created on first use) when variants
+    are on, its variant version, and the cache under the course's out folder."""
+    settings = course.assignment(assignment)
+    secret = ensure_secret(course.secret) if settings.variants and ps.varies else None
+    return VariantKeys(ps, base, assignment=assignment, secret=secret, version=settings.variant_version, cache_dir=course.out / CACHE_FOLDER)
