@@ -73,7 +73,10 @@ def check(
         report = check_key(ps, stored)
         status = "ok" if report.ok else "FAILED"
         console.print(
-            Text(f"{ps.id}: {status} — {report.forms_checked} model answers and {report.mistakes_checked} named mistakes checked")
+            Text(
+                f"{ps.id}: {status} — {report.forms_checked} model answers and {report.mistakes_checked} named mistakes checked"
+                + (f", {report.variants_checked} per-student variants self-tested" if report.variants_checked else "")
+            )
         )
         for line in report.stale:
             console.print(Text(f"  stale: {line}"))

@@ -148,3 +148,39 @@ def test_the_service_gets_a_students_prompts_with_their_numbers(keys):
     printed = student_prompts(keys, None)
     assert printed["variant"] is None
     assert next(p["prompt"] for p in printed["parts"] if p["id"] == "q3a.conv").startswith("Forward pass for x = [1, 3, 2, 1, 1, 0, 1], t = 0")
+
+
+def test_key_check_self_tests_a_sample_of_variants(hw4):
+    from grader.key_check import check_variants
+
+    ps, base = hw4
+    findings, checked = check_variants(ps, base)
+    assert checked >= 10 and findings == []
+
+
+def test_key_check_finds_a_variant_whose_named_mistake_equals_the_reference():
+    from grader.key_check import check_variants
+    from grader.keys import build_key
+    from grader.kinds import Int
+    from grader.problemset import ProblemSet
+    from grader.variants import Integer
+
+    hw = ProblemSet("bias-sheet")
+    hw.given(bias=Integer(-2, 2, printed=1))
+
+    @hw.part("out", 1, Int())
+    def out(bias):
+        return 3 + bias
+
+    @out.mistake("bias left out")
+    def _():
+        return 3
+
+    @hw.require("the bias is below 5")
+    def _(bias):
+        return bias < 5
+
+    findings, checked = check_variants(hw, build_key(hw), count=30)
+    assert checked == 30
+    assert findings and all("the named mistake 'bias left out' equals the reference" in f.problem for f in findings)
+    assert all(f.problem.startswith("variant 1-") for f in findings)  # each names the code that reproduces it
