@@ -16,7 +16,7 @@ import json
 import os
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -30,13 +30,41 @@ CACHE_FOLDER = Path(".cache") / "variants"
 MEMORY_ENTRIES = 1024
 
 
+class PartTexts(BaseModel):
+    """A part's prompt and notes with a variant's numbers in them."""
+
+    prompt: str
+    alternatives: list[str] = Field(default_factory=list)
+    mistakes: list[str] = Field(default_factory=list)
+
+
 class VariantKeyFile(BaseModel):
-    """What the disk cache holds for one variant: its numbers and the parts that vary."""
+    """What the disk cache holds for one variant: all that differs from the printed key, so that
+    a cached key is assembled without importing the problem set (or torch)."""
 
     source_hash: str
     variant: Variant
     dealt: bool = Field(False, description="The variant is what its code deals from this problem source (not a report's older numbers).")
     parts: list[PartKey] = Field(description="The keys of the parts whose values depend on the inputs.")
+    texts: dict[str, PartTexts] = Field(default_factory=dict, description="Other parts whose prompt or notes show the numbers.")
+
+    def key(self, base: AnswerKey) -> AnswerKey:
+        """The whole key: `base` with this variant's parts and texts."""
+        computed = {p.id: p for p in self.parts}
+        parts = []
+        for part in base.parts:
+            if part.id in computed:
+                parts.append(computed[part.id])
+            elif part.id in self.texts:
+                t = self.texts[part.id]
+                parts.append(part.model_copy(update={
+                    "prompt": t.prompt,
+                    "alternatives": [k.model_copy(update={"note": n}) for k, n in zip(part.alternatives, t.alternatives)],
+                    "mistakes": [k.model_copy(update={"note": n}) for k, n in zip(part.mistakes, t.mistakes)],
+                }))
+            else:
+                parts.append(part)
+        return base.model_copy(update={"parts": parts, "variant": self.variant})
 
 
 def values_digest(variant: Variant) -> str:
@@ -44,27 +72,38 @@ def values_digest(variant: Variant) -> str:
 
 
 class VariantKeys:
-    """The variants of one assignment (an id of the course) graded with one problem set."""
+    """The variants of one assignment (an id of the course) graded with one problem set.
+
+    `problem` is the problem set or a function that imports it: only dealing a new variant or
+    computing its key needs it (and torch); a cached key is read without it.
+    """
 
     def __init__(
         self,
-        ps: ProblemSet,
+        problem: ProblemSet | Callable[[], ProblemSet],
         base: AnswerKey,
         *,
         assignment: str | None = None,
         secret: bytes | None = None,
         version: int = 1,
         cache_dir: Path | None = None,
+        source: str | None = None,
     ) -> None:
-        self.ps = ps
+        self._problem = problem
         self.base = base
-        self.assignment = assignment or ps.id
+        self.assignment = assignment or base.assignment
         self.secret = secret
         self.version = version
-        self.cache_dir = Path(cache_dir) / ps.id / ps.source_hash() if cache_dir is not None else None
-        self._varying = set(ps.varying_parts())
+        self.source_hash = source or (problem.source_hash() if isinstance(problem, ProblemSet) else base.source_hash)
+        self.cache_dir = Path(cache_dir) / base.assignment / self.source_hash if cache_dir is not None else None
         self._keys: OrderedDict[tuple[str, str], AnswerKey] = OrderedDict()
         self._variants: dict[str, Variant] = {}
+
+    @property
+    def ps(self) -> ProblemSet:
+        if not isinstance(self._problem, ProblemSet):
+            self._problem = self._problem()
+        return self._problem
 
     # -- who gets which numbers ----------------------------------------------------------------
     def code_for(self, student: str) -> str:
@@ -93,15 +132,8 @@ class VariantKeys:
         if key is not None:
             self._keys.move_to_end(memo)
             return key
-        cached = self._from_disk(variant.code, variant)
-        if cached is not None:
-            parts = cached.parts
-        else:
-            with one_thread():
-                parts = compute_parts(self.ps, variant, only=self._varying, base=self.base)
-            dealt = self._variants.get(variant.code) == variant
-            self._to_disk(VariantKeyFile(source_hash=self.ps.source_hash(), variant=variant, dealt=dealt, parts=parts))
-        key = assemble_key(self.ps, parts, variant, self.base)
+        data = self._from_disk(variant.code, variant) or self._compute(variant)
+        key = data.key(self.base)
         self._keys[memo] = key
         if len(self._keys) > MEMORY_ENTRIES:
             self._keys.popitem(last=False)
@@ -109,6 +141,22 @@ class VariantKeys:
 
     def key_of_student(self, student: str) -> AnswerKey:
         return self.key_for(self.variant_for(student))
+
+    def _compute(self, variant: Variant) -> VariantKeyFile:
+        ps = self.ps
+        varying = set(ps.varying_parts())
+        with one_thread():
+            parts = compute_parts(ps, variant, only=varying, base=self.base)
+        key = assemble_key(ps, parts, variant, self.base)
+        texts = {}
+        for part, printed in zip(key.parts, self.base.parts):
+            if part.id not in varying and part != printed:
+                texts[part.id] = PartTexts(prompt=part.prompt, alternatives=[a.note for a in part.alternatives], mistakes=[m.note for m in part.mistakes])
+        data = VariantKeyFile(
+            source_hash=self.source_hash, variant=variant, dealt=self._variants.get(variant.code) == variant, parts=parts, texts=texts
+        )
+        self._to_disk(data)
+        return data
 
     # -- the disk cache ---------------------------------------------------------------------------
     def _path(self, variant: Variant) -> Path | None:
@@ -126,7 +174,7 @@ class VariantKeys:
                 data = VariantKeyFile.model_validate_json(path.read_bytes())  # type: ignore[union-attr]
             except (OSError, ValidationError, ValueError):
                 continue  # missing or damaged: computed again
-            if data.source_hash == self.ps.source_hash() and data.variant.code == code and (
+            if data.source_hash == self.source_hash and data.variant.code == code and (
                 data.variant.values == variant.values if variant is not None else data.dealt
             ):
                 return data

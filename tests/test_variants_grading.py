@@ -113,6 +113,9 @@ def test_keys_come_from_the_cache_and_a_report_grades_against_its_stored_numbers
     monkeypatch.setattr(variant_keys, "compute_parts", no_torch)
     again = VariantKeys(ps, base, assignment=ASSIGNMENT, secret=SECRET, cache_dir=tmp_path / "cache")
     assert again.key_of_student("s1001").model_dump_json() == first.model_dump_json()
+    # a worker grading from the cache never imports the problem set (nor torch)
+    unimported = VariantKeys(no_torch, base, assignment=ASSIGNMENT, secret=SECRET, cache_dir=tmp_path / "cache", source=ps.source_hash())
+    assert unimported.key_of_student("s1001").model_dump_json() == first.model_dump_json()
     monkeypatch.undo()
 
     # a report made before the problem file changed keeps its numbers: its key is theirs
