@@ -3,9 +3,9 @@
 Two questions, as a careful instructor would ask them before publishing:
 1. Staleness: the key's problem-source hash matches the source, and the stored values equal
    a fresh computation (so a hand-edited reference is caught).
-2. Self-test: the reference written in each accepted syntax earns full marks; each named
-   mistake does not; model answers of formula parts earn full marks; formula parts have
-   enough valid (finite) sample points.
+2. Self-test: the part's model answers (its `solutions`) and the reference written in each
+   syntax its kind accepts (`Kind.forms`) earn full marks; each named mistake does not;
+   formula parts have enough valid (finite) sample points.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from grader.kinds.base import Kind
 from grader.sampling import Sample
 from grader.models import Status
 from grader.problemset import ProblemSet
-from grader.renderings import renderings
 from grader.scoring import AssignmentGrader, GradingContext
 
 MIN_SAMPLE_POINTS = 3
@@ -158,7 +157,7 @@ def self_test(ps: ProblemSet, key: AnswerKey) -> tuple[list[Finding], int, int]:
         part, kind = pg.part, pg.kind
         if kind.manual:
             continue
-        candidates = list(part.solutions) if kind.sampled else renderings(kind, pg.reference)
+        candidates = [*part.solutions, *kind.forms(pg.reference)]
         if kind.sampled:
             sample = pg.reference
             finite = int(np.isfinite(np.asarray(sample.value)).reshape(sample.n_points, -1).all(axis=1).sum())

@@ -4,6 +4,11 @@
 `ShapeFormula` share the name "shape" (a student types both the same way); the registry
 lists the fixed-size `Shape` under "shape" and the formula one under "shape-formula".
 `KIND_CLASSES` maps class names to classes (kinds stored as constructor calls in keys).
+
+A new kind is one module here (a `Kind` subclass: `parse`, `compare`, and `forms` for its
+model answers) plus its entry in `KINDS`, the one registry. A kind module reads through
+`grader.parsing` and shares only the support modules (`base`, `sampled`, `tolerance`,
+`values`), never another kind module (tests/kinds/test_kind_layering.py).
 """
 
 from grader.kinds.array import Matrix, Vector

@@ -71,9 +71,13 @@ class Kind(ABC):
         """Sampled kinds: a target at the reference's points with other true values (variants)."""
         raise NotImplementedError(f"{self.name} is not a sampled kind")
 
+    def forms(self, value: Any) -> list[Any]:
+        """Every accepted way of writing `value` (a normalised reference): typed text in each
+        syntax the kind reads and native TOML/JSON values. They are the kind's model answers:
+        `grader key check` grades each and expects full marks. Sampled kinds have no value to
+        write (a formula part's model answers are its `solutions`), nor does free text."""
+        return []
+
     def describe(self) -> str:
         """A short phrase for feedback and templates, e.g. 'a 4×4 matrix'."""
         return self.name
-
-    def hint(self) -> str:
-        return ", ".join(f"`{e}`" for e in self.examples[:3])

@@ -11,9 +11,8 @@ import re
 from typing import Any, Sequence
 
 from grader.errors import InvalidAnswer
-from grader.kinds._split import short, strip_math
 from grader.kinds.base import Kind, Match
-from grader.kinds.number import describe_native
+from grader.parsing.text import describe_native, short, strip_math
 
 CHOICE_TEXT_LIMIT = 200
 _TRUE_WORDS = ("true", "yes")
@@ -121,6 +120,14 @@ class Choice(Kind):
 
     def decode(self, data: Any) -> str:
         return str(data)
+
+    def forms(self, value: Any) -> list[Any]:
+        option = str(value)
+        forms: list[Any] = [option, option.upper(), option.capitalize()]
+        first = option[0].lower()
+        if sum(o.lower().startswith(first) for o in self.options) == 1:
+            forms.append(first.upper())
+        return forms
 
     def describe(self) -> str:
         return "one of " + ", ".join(self.options)

@@ -5,11 +5,8 @@ Indexed scalar symbols are declared by their canonical text (`"h_i"`); their sam
 may carry trailing axes (h_i of shape (n, 4), scalars (n, 1) or (n,)), and formulas
 broadcast over them, aligned on the first (point) axis.
 
-Functions are declared by name. Aliases: an entry `"alias=name"` accepts another spelling
-(`functions=("sigmoid", "s=sigmoid")` makes `s(x)` the sigmoid; a bare `"s"` means the same,
-as does `"ln"` for log). Declaring `sigmoid` also accepts `σ(x)`, `\\sigma(x)` and `sigma(x)`
-unless `sigma` is itself a declared symbol; declaring `log` also accepts `ln`. A name may
-not be both a symbol and a function.
+Functions are declared by name, with aliases, as `grader.parsing.formula` reads them; by
+default those the vocabulary allows in `expr` (exp, log/ln, sqrt).
 """
 
 from __future__ import annotations
@@ -20,80 +17,17 @@ import numpy as np
 
 from grader.errors import InvalidAnswer
 from grader.kinds.base import Match
-from grader.kinds.number import fmt_number
-from grader.kinds.sampled import SampledKind, agreement, evaluate, pick_miss, point_text, sample_details
+from grader.kinds.sampled import SampledKind, evaluate, pick_miss, point_text, sample_details
+from grader.kinds.tolerance import within
+from grader.parsing import VOCABULARY
 from grader.parsing import canonical as formula_text
-from grader.parsing import parse_math, resolve_names
-from grader.parsing.ast import Call, Node, fold, rebuild
-from grader.parsing.resolve import FUNCTION_ALIASES
+from grader.parsing.formula import function_table, read_formula
+from grader.parsing.numbers import fmt_number
 from grader.sampling import Domain, Real, Sample, draw
 
 EXPR_TEXT_LIMIT = 2_000
 AGREE_REL = 1e-6
 AGREE_ABS = 1e-9
-
-# Spellings accepted for a declared function without declaring them (canonical -> aliases).
-IMPLIED_ALIASES = {"sigmoid": ("sigma",), "log": ("ln",)}  # `σ`, `\sigma` are read as `sigma`
-
-
-def function_table(functions: Sequence[str] | Mapping[str, str], symbols: Sequence[str] | Mapping[str, Any] = ()) -> dict[str, str]:
-    """Every accepted function spelling -> its canonical function name.
-
-    `functions` lists names and `alias=name` entries, or is a mapping alias -> name.
-    """
-    table: dict[str, str] = {}
-    items = list(functions.items()) if isinstance(functions, Mapping) else []
-    if not isinstance(functions, Mapping):
-        for entry in functions:
-            alias, eq, target = (part.strip() for part in entry.partition("="))
-            if not eq:  # a bare known alias (`s`, `ln`) declares its function too
-                target = FUNCTION_ALIASES.get(alias, alias)
-            items.append((alias, target))
-    for alias, target in items:
-        table[alias] = target
-        table.setdefault(target, target)
-    declared = set(symbols)
-    clash = declared & set(table)
-    if clash:
-        raise ValueError(f"{sorted(clash)} declared both as symbols and as functions")
-    for target, aliases in IMPLIED_ALIASES.items():
-        if target in table.values():
-            for alias in aliases:
-                if alias not in declared:
-                    table.setdefault(alias, target)
-    return table
-
-
-def _rename_calls(node: Node, table: Mapping[str, str]) -> Node:
-    def up(n: Node, kids: list[Any], _ctx: Any) -> Node:
-        if isinstance(n, Call) and table.get(n.func, n.func) != n.func:
-            return Call(table[n.func], tuple(kids))
-        return rebuild(n, kids)
-
-    return fold(node, up)
-
-
-def read_formula(
-    text: str,
-    symbols: Sequence[str],
-    functions: Mapping[str, str],
-    *,
-    indices: Sequence[str] = (),
-    tensors: Mapping[str, int] | None = None,
-) -> Node:
-    """Parse and resolve one formula against the declared symbols and functions.
-
-    Aliases the resolver knows (`s`, `sigma` -> sigmoid, `ln` -> log) are passed on to it;
-    a part's own aliases (`f=relu`) are renamed here first.
-    """
-    node = parse_math(text)
-    custom = {a: t for a, t in functions.items() if a != t and FUNCTION_ALIASES.get(a) != t}
-    if custom:
-        node = _rename_calls(node, custom)
-    known = {a for a, t in functions.items() if a == t or FUNCTION_ALIASES.get(a) == t}
-    return resolve_names(
-        node, symbols=list(symbols), functions=sorted(known | set(functions.values())), indices=indices, tensors=tensors
-    )
 
 
 class Expr(SampledKind):
@@ -104,7 +38,7 @@ class Expr(SampledKind):
     def __init__(
         self,
         symbols: Mapping[str, Domain] | Sequence[str],
-        functions: Sequence[str] | Mapping[str, str] = ("exp", "log", "ln", "sqrt"),
+        functions: Sequence[str] | Mapping[str, str] | None = None,
         n_points: int = 24,
     ) -> None:
         if isinstance(symbols, str):
@@ -112,6 +46,8 @@ class Expr(SampledKind):
         self.symbols: dict[str, Domain] = (
             dict(symbols) if isinstance(symbols, Mapping) else {s: Real() for s in symbols}
         )
+        if functions is None:
+            functions = VOCABULARY.allowed_in("expr")
         self.functions = function_table(functions, self.symbols)
         self.n_points = n_points
         names = list(self.symbols)
@@ -145,7 +81,7 @@ class Expr(SampledKind):
         if isinstance(evaluated, str):
             return Match(0.0, f"Your formula could not be evaluated: {evaluated}.", details)
         got, truth = evaluated
-        ok = agreement(got, truth, AGREE_REL, AGREE_ABS)
+        ok = within(got, truth, AGREE_REL, AGREE_ABS)
         if ok.all():
             return Match(1.0, "", details)
         where = pick_miss(ok, sample.env)

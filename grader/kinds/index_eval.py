@@ -24,6 +24,7 @@ from grader.errors import InvalidAnswer, TooComplex
 from grader.parsing import BinOp, Call, Const, Index, Neg, Node, Num, Sum, Sym, free_symbols
 from grader.parsing.ast import walk
 from grader.parsing.evaluate import apply_array_function
+from grader.parsing.vocabulary import VOCABULARY
 
 #: Largest number of grid cells alive at once (draws × free × nested sums); beyond it the
 #: formula is "too complex to check" rather than a memory hog.
@@ -148,7 +149,7 @@ class IndexEvaluator:
         if isinstance(node, Num):
             return np.float64(float(node.value))
         if isinstance(node, Const):
-            return np.float64(math.pi if node.name == "pi" else math.e)
+            return np.float64(VOCABULARY.constant_values.get(node.name, math.nan))
         if isinstance(node, Sym):
             if node.name in variables:
                 return variables[node.name]

@@ -16,9 +16,10 @@ import numpy as np
 from grader.errors import InvalidAnswer
 from grader.kinds.base import Match
 from grader.kinds.index_eval import IndexEvaluator
-from grader.kinds.sampled import SampledKind, agreement, sample_details
-from grader.kinds.expr import function_table, read_formula
-from grader.parsing import canonical
+from grader.kinds.sampled import SampledKind, sample_details
+from grader.kinds.tolerance import within
+from grader.parsing import VOCABULARY, canonical
+from grader.parsing.formula import function_table, read_formula
 from grader.sampling import Sample
 
 REL_TOL = 1e-6
@@ -40,13 +41,15 @@ class IndexExpr(SampledKind):
         scalars: Sequence[str] = (),
         indices: Sequence[str] = (),
         base: int = 0,
-        functions: Sequence[str] = ("exp", "log", "sigmoid"),
+        functions: Sequence[str] | None = None,
     ) -> None:
         self.tensors = dict(tensors)
         self.free = tuple(free)
         self.scalars = tuple(scalars)
         self.indices = tuple(dict.fromkeys([*self.free, *indices]))
         self.base = base
+        if functions is None:
+            functions = VOCABULARY.allowed_in("index-expr")
         self.functions = function_table(functions, self.scalars)
         self._last: tuple[Any, Mapping[str, np.ndarray], tuple[int, ...], np.ndarray] | None = None
 
@@ -72,7 +75,7 @@ class IndexExpr(SampledKind):
         except InvalidAnswer as exc:
             return Match(0.0, f"The formula could not be evaluated: {exc.feedback()}", details)
         scale = float(np.nanmax(np.abs(truth))) if truth.size else 0.0
-        ok = agreement(values, truth, REL_TOL, ABS_TOL + 1e-7 * scale)
+        ok = within(values, truth, REL_TOL, ABS_TOL + 1e-7 * scale)
         if ok.all():
             return Match(1.0, f"Agrees with autograd at every index in {target.n_points} random draws.", details)
         return Match(0.0, self.miss_feedback(ok, values, truth), details)

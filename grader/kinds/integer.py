@@ -13,7 +13,8 @@ from typing import Any
 
 from grader.errors import TooComplex
 from grader.kinds.base import Kind, Match
-from grader.kinds.number import Scalar, fmt_number, read_number, scalar_of
+from grader.kinds.values import scalar_of
+from grader.parsing.numbers import Scalar, fmt_number, read_number
 
 INT_EXAMPLE = "1234"
 INT_DIGITS = 40
@@ -71,6 +72,15 @@ class Int(Kind):
 
     def decode(self, data: Any) -> int:
         return int(data)
+
+    def forms(self, value: Any) -> list[Any]:
+        v = int(value)
+        forms: list[Any] = [str(v), v]
+        if abs(v) >= 1000:
+            forms += [f"{v:,}".replace(",", sep) for sep in (",", " ", "_")]
+        if v < 0:
+            forms.append("\u2212" + str(-v))
+        return forms
 
     def describe(self) -> str:
         return "a whole number"

@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 
 from grader.errors import InvalidAnswer
-from grader.kinds._split import check_length, example_for, short, split_top, strip_math
 from grader.kinds.base import Kind, Match
-from grader.kinds.number import describe_native, fmt_number
+from grader.kinds.values import array_of
+from grader.parsing.brackets import split_top
+from grader.parsing.numbers import fmt_number
+from grader.parsing.text import check_length, describe_native, example_for, short, strip_math
 
 LOCATION_TEXT_LIMIT = 500
 MAX_INDICES = 16
@@ -32,12 +34,6 @@ _ASSIGNED = re.compile(r"[^\W\d]\w*\s*=\s*")
 _ASSIGNMENTS = re.compile(r"\s*[^\W\d]\w*\s*=\s*[^,;=]+(?:[,;]\s*[^\W\d]\w*\s*=\s*[^,;=]+)*\s*")
 
 
-def _as_array(value: Any, dtype: Any) -> np.ndarray:
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=dtype)
-
-
 @dataclass(frozen=True)
 class LocationTarget:
     """What a location part's reference returns: the array and where the answer may point."""
@@ -46,10 +42,10 @@ class LocationTarget:
     mask: np.ndarray
 
     def __post_init__(self) -> None:
-        mask = _as_array(self.mask, bool)
+        mask = array_of(self.mask, bool)
         object.__setattr__(self, "mask", mask)
         if self.values is not None:
-            values = _as_array(self.values, np.float64)
+            values = array_of(self.values, np.float64)
             if values.shape != mask.shape:
                 raise ValueError(f"values {values.shape} and mask {mask.shape} differ in shape")
             object.__setattr__(self, "values", values)
@@ -178,13 +174,13 @@ class Location(Kind):
         if isinstance(value, LocationTarget):
             return value
         if isinstance(value, (tuple, list)) and len(value) == 2:
-            a, b = (_as_array(v, None) for v in value)
+            a, b = (array_of(v, None) for v in value)
             if a.dtype == bool and b.dtype != bool:
                 return LocationTarget(values=b, mask=a)
             if b.dtype == bool and a.dtype != bool:
                 return LocationTarget(values=a, mask=b)
             raise TypeError("a location reference as a pair needs one boolean mask and one array of values")
-        arr = _as_array(value, None)
+        arr = array_of(value, None)
         if arr.dtype == bool:
             return LocationTarget(values=None, mask=arr)
         raise TypeError(f"a location reference must be a LocationTarget, (mask, values) or a boolean mask, got {type(value).__name__}")
@@ -207,6 +203,13 @@ class Location(Kind):
         mask = np.asarray(data["mask"], dtype=bool).reshape(shape)
         values = None if data.get("values") is None else np.asarray(data["values"], dtype=np.float64).reshape(shape)
         return LocationTarget(values=values, mask=mask)
+
+    def forms(self, value: Any) -> list[Any]:
+        hits = np.argwhere(self.normalise(value).mask)
+        if not len(hits):
+            return []
+        idx = [str(int(i) + self.base) for i in hits[0]]
+        return ["(" + ", ".join(idx) + ")", ",".join(idx), "[" + ", ".join(idx) + "]", f"{self.array}[{','.join(idx)}]", [int(i) for i in idx]]
 
     def describe(self) -> str:
         return f"a location in {self.array} (indices from {self.base})"

@@ -14,8 +14,7 @@ import numpy as np
 
 from grader.errors import InvalidAnswer
 from grader.kinds.base import Kind
-from grader.kinds.number import fmt_number
-from grader.parsing import eval_array
+from grader.parsing import eval_array, fmt_number
 from grader.sampling import Sample
 
 
@@ -81,13 +80,6 @@ def evaluate(node: Any, env: Mapping[str, np.ndarray], truth: np.ndarray) -> tup
     except ValueError:
         return f"the formula has values of shape {out.shape} where {truth.shape} was expected"
     return np.broadcast_to(_pad(out, ndim), shape), np.broadcast_to(_pad(truth, ndim), shape)
-
-
-def agreement(answer: np.ndarray, truth: np.ndarray, rel: float, abs_: float) -> np.ndarray:
-    """Element-wise agreement; non-finite values on either side never agree."""
-    with np.errstate(all="ignore"):
-        ok = np.abs(answer - truth) <= rel * np.abs(truth) + abs_
-    return ok & np.isfinite(answer) & np.isfinite(truth)
 
 
 def pick_miss(ok: np.ndarray, env: Mapping[str, np.ndarray]) -> tuple[int, ...]:

@@ -16,12 +16,16 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from grader.errors import InvalidAnswer
-from grader.kinds._split import check_length, enclosed, example_for, has_top, short, split_top, strip_math
 from grader.kinds.base import Kind, Match
-from grader.kinds.number import describe_native, fmt_number, read_number, scalar_of
-from grader.kinds.expr import function_table, read_formula
 from grader.kinds.sampled import SampledKind, evaluate, pick_miss, point_text, sample_details
+from grader.kinds.tolerance import within
+from grader.kinds.values import scalar_of, untensor
+from grader.parsing import VOCABULARY
 from grader.parsing import canonical as formula_text
+from grader.parsing.brackets import enclosed, has_top, split_top
+from grader.parsing.formula import function_table, read_formula
+from grader.parsing.numbers import fmt_number, read_number
+from grader.parsing.text import check_length, describe_native, example_for, short, strip_math
 from grader.sampling import Domain, Sample, draw
 
 SHAPE_TEXT_LIMIT = 1_000
@@ -39,6 +43,7 @@ _SPACE = re.compile(r"\s+")
 _BATCH = re.compile(r"^(?:-1|−1|N|B|n|None|batch|\?)$")
 _UINT = re.compile(r"^\d{1,18}$")
 MAX_SIZE = 10**12
+SIZE_TOL = 1e-9
 
 
 def _dims_text(shape: Sequence[int]) -> str:
@@ -178,8 +183,7 @@ class Shape(Kind):
         return Match(0.0, f"{_which(wrong)}.")
 
     def normalise(self, value: Any) -> tuple[int, ...]:
-        if hasattr(value, "detach"):
-            value = value.detach().cpu().numpy()
+        value = untensor(value)
         if isinstance(value, np.ndarray):
             value = value.tolist()
         if isinstance(value, (int, np.integer)):
@@ -200,6 +204,19 @@ class Shape(Kind):
 
     def decode(self, data: Any) -> tuple[int, ...]:
         return tuple(int(n) for n in data)
+
+    def forms(self, value: Any) -> list[Any]:
+        items = [str(d) for d in value]
+        return [
+            "x".join(items),
+            " × ".join(items),
+            "(" + ", ".join(items) + ")",
+            "[" + ", ".join(items) + "]",
+            "*".join(items),
+            "R^{" + "×".join(items) + "}",
+            "\\mathbb{R}^{" + " \\times ".join(items) + "}",
+            [int(d) for d in value],
+        ]
 
     def describe(self) -> str:
         return "a shape such as 32×32×3" + (" (a leading batch dimension N is ignored)" if self.batch else "")
@@ -222,8 +239,10 @@ class ShapeFormula(SampledKind):
 
     name = "shape"
 
-    def __init__(self, symbols: Mapping[str, Domain], functions: Sequence[str] = ("floor", "ceil")) -> None:
+    def __init__(self, symbols: Mapping[str, Domain], functions: Sequence[str] | None = None) -> None:
         self.symbols: dict[str, Domain] = dict(symbols)
+        if functions is None:
+            functions = VOCABULARY.allowed_in("shape-formula")
         self.functions = function_table(functions, self.symbols)
         self._sep = _formula_separator(list(self.symbols))
         names = list(self.symbols)[:3] or ["H"]
@@ -298,9 +317,7 @@ class ShapeFormula(SampledKind):
             if isinstance(evaluated, str):
                 return Match(0.0, f"Dimension {d + 1} could not be evaluated: {evaluated}.", details)
             got, column = evaluated
-            with np.errstate(invalid="ignore"):  # sizes are integers: exact up to float noise
-                close = np.abs(got - column) <= 1e-9 * np.maximum(1.0, np.abs(column))
-            ok = close & np.isfinite(got) & np.isfinite(column)
+            ok = within(got, column, SIZE_TOL, SIZE_TOL)  # sizes are integers: exact up to float noise
             if not ok.all():
                 where = pick_miss(ok, sample.env)
                 return Match(

@@ -12,7 +12,7 @@ import re
 from fractions import Fraction
 
 from grader.parsing.ast import BinOp, Call, Const, Index, Neg, Node, Num, Sum, Sym, fold
-from grader.parsing.lexer import KNOWN_CALLABLE
+from grader.parsing.vocabulary import VOCABULARY
 
 ADD, MUL, NEG, POW, ATOM = 1, 2, 3, 4, 5
 
@@ -80,7 +80,7 @@ def _up(node: Node, kids: list[tuple[str, int, bool]], _ctx: object) -> tuple[st
         # power: the base must be an atom, the exponent a signed power
         left_ok = a[1] >= ATOM and not a[2]
         right_ok = b[1] >= NEG and not b[2]
-        if isinstance(node.b, Call) and node.b.func not in KNOWN_CALLABLE:
+        if isinstance(node.b, Call) and node.b.func not in VOCABULARY.reserved:
             right_ok = False  # 'x^f(y)' would read as x^f * (y)
         if isinstance(node.b, BinOp):
             right_ok = False  # 'R^(f(x)^c)': a call in a power tower binds differently

@@ -11,25 +11,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from fractions import Fraction
-from typing import Union
 
 import numpy as np
 
-from grader.errors import InvalidAnswer, TooComplex
+from grader.errors import InvalidAnswer
+from grader.parsing import maths
 from grader.parsing.ast import BinOp, Call, Const, Index, Neg, Node, Num, Sum, Sym, children, fold
 from grader.parsing.limits import LIMITS, Limits
-from grader.parsing.resolve import FUNCTION_ALIASES
-
-Exact = Union[int, Fraction, float]
-
-_CONST = {"pi": math.pi, "e": math.e}
+from grader.parsing.maths import Exact, to_float, too_large
+from grader.parsing.vocabulary import VOCABULARY, Function
 
 _NO_INDICES = "indices are not allowed in this part"
-
-
-def _too_large(what: str = "the value") -> TooComplex:
-    return TooComplex(f"{what} is too large to compute", expected="a value below about 1e308",
-                      example="1.2e-3")
 
 
 def _normalize(v: Exact) -> Exact:
@@ -46,16 +38,6 @@ def _bits(v: Exact) -> int:
     return 0
 
 
-def _to_float(v: Exact) -> float:
-    try:
-        f = float(v)
-    except OverflowError:
-        raise _too_large() from None
-    if math.isinf(f):
-        raise _too_large()
-    return f
-
-
 def _checked(v: Exact, limits: Limits) -> Exact:
     """Finite check for floats; exact values past the bit cap continue as floats."""
     if isinstance(v, float):
@@ -63,13 +45,13 @@ def _checked(v: Exact, limits: Limits) -> Exact:
             raise InvalidAnswer("the expression is not a number (NaN)",
                                 expected="a finite real value")
         if math.isinf(v):
-            raise _too_large()
+            raise too_large()
         return v
     if isinstance(v, complex):  # pragma: no cover - guarded by callers
         raise InvalidAnswer("the expression is not a real number", expected="a real value")
     v = _normalize(v)
     if _bits(v) > limits.max_exact_bits:
-        return _to_float(v)
+        return to_float(v)
     return v
 
 
@@ -87,7 +69,7 @@ def _exact_power(base: Exact, exp: Exact, limits: Limits) -> Exact:
         # bits of the result ~ |exp| * bits(base): decide before computing anything
         if abs(exp) * _bits(base) <= limits.max_exact_bits:
             return Fraction(base) ** exp
-    fb, fe = _to_float(base), _to_float(exp)
+    fb, fe = to_float(base), to_float(exp)
     if fb < 0 and not float(fe).is_integer():
         raise InvalidAnswer("a negative number raised to a fractional power is not a real number",
                             expected="a non-negative base or an integer exponent",
@@ -98,61 +80,20 @@ def _exact_power(base: Exact, exp: Exact, limits: Limits) -> Exact:
     try:
         r = math.pow(fb, fe)
     except OverflowError:
-        raise _too_large() from None
+        raise too_large() from None
     except ValueError:
         raise InvalidAnswer("this power is not a real number", expected="a real value") from None
     return r
 
 
-def _sqrt(v: Exact) -> Exact:
-    if v < 0:
-        raise InvalidAnswer("square root of a negative number", expected="a non-negative argument")
-    if not isinstance(v, float):
-        fr = Fraction(v)
-        n, d = math.isqrt(fr.numerator), math.isqrt(fr.denominator)
-        if n * n == fr.numerator and d * d == fr.denominator:
-            return Fraction(n, d)
-    return math.sqrt(_to_float(v))
-
-
-def _log(v: Exact) -> float:
-    if v <= 0:
-        raise InvalidAnswer("logarithm of a number that is not positive",
-                            expected="a positive argument to log", example="log(0.2)")
-    if isinstance(v, Fraction):
-        return math.log(v.numerator) - math.log(v.denominator)
-    return math.log(v)
-
-
-def _exp(v: Exact) -> float:
-    try:
-        return math.exp(_to_float(v))
-    except OverflowError:
-        raise _too_large("exp(...)") from None
-
-
-def _sigmoid(v: Exact) -> float:
-    x = _to_float(v)
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    ex = math.exp(x)
-    return ex / (1.0 + ex)
-
-
-_EXACT_FUNCS = {
-    "exp": _exp,
-    "log": _log,
-    "sqrt": _sqrt,
-    "sigmoid": _sigmoid,
-    "tanh": lambda v: math.tanh(_to_float(v)),
-    "relu": lambda v: v if v > 0 else 0,
-    "abs": abs,
-    "floor": lambda v: math.floor(v),
-    "ceil": lambda v: math.ceil(v),
-    "sin": lambda v: math.sin(_to_float(v)),
-    "cos": lambda v: math.cos(_to_float(v)),
-    "tan": lambda v: math.tan(_to_float(v)),
-}
+def _function(func: str, count: int) -> Function:
+    """The vocabulary entry a call names (any spelling), its argument count checked."""
+    entry = VOCABULARY.function(func)
+    if entry is None:
+        raise InvalidAnswer(f"the function '{func}' cannot be evaluated here",
+                            expected="one of " + ", ".join(f.name for f in VOCABULARY.functions))
+    entry.check_arity(func, count)
+    return entry
 
 
 def _exact_up(limits: Limits):
@@ -163,12 +104,12 @@ def _exact_up(limits: Limits):
                 raise InvalidAnswer(f"not a number: {v!r}")
             return _checked(v, limits)
         if isinstance(node, Const):
-            if node.name not in _CONST:
+            if node.name not in VOCABULARY.constant_values:
                 raise InvalidAnswer(f"unknown constant '{node.name}'")
-            return _CONST[node.name]
+            return VOCABULARY.constant_values[node.name]
         if isinstance(node, Sym):
-            if node.name in _CONST:
-                return _CONST[node.name]
+            if node.name in VOCABULARY.constant_values:
+                return VOCABULARY.constant_values[node.name]
             raise InvalidAnswer(f"'{node.name}' is a symbol; a number is expected here",
                                 expected="a number or arithmetic on numbers",
                                 example="(5*5*1 + 1)*6")
@@ -193,23 +134,11 @@ def _exact_up(limits: Limits):
                 return _checked(Fraction(a) / Fraction(b), limits)
             if op == "^":
                 if isinstance(node.a, Const) and node.a.name == "e":
-                    return _checked(_exp(b), limits)
+                    return _checked(maths.exp(b), limits)
                 return _checked(_exact_power(a, b, limits), limits)
             raise InvalidAnswer(f"unknown operator '{op}'")
         if isinstance(node, Call):
-            name = FUNCTION_ALIASES.get(node.func, node.func)
-            if name in ("min", "max"):
-                if len(kids) < 2:
-                    raise InvalidAnswer(f"{name}(...) takes at least 2 arguments")
-                return _checked((min if name == "min" else max)(kids), limits)
-            fn = _EXACT_FUNCS.get(name)
-            if fn is None:
-                raise InvalidAnswer(f"the function '{node.func}' cannot be evaluated here",
-                                    expected="one of " + ", ".join(sorted(_EXACT_FUNCS)))
-            if len(kids) != 1:
-                raise InvalidAnswer(f"{node.func}(...) takes 1 argument, got {len(kids)}",
-                                    example=f"{node.func}(2)")
-            return _checked(fn(kids[0]), limits)
+            return _checked(_function(node.func, len(kids)).exact(*kids), limits)
         raise InvalidAnswer(f"not an expression: {type(node).__name__}")
 
     return up
@@ -240,32 +169,6 @@ def _no_indices(node: Node, ctx: object) -> list[object]:
     return [ctx] * len(children(node))
 
 
-def _sigmoid_array(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    out = np.empty_like(x)
-    pos = x >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
-    ex = np.exp(x[~pos])
-    out[~pos] = ex / (1.0 + ex)
-    return out
-
-
-_ARRAY_FUNCS = {
-    "exp": np.exp,
-    "log": np.log,
-    "sqrt": np.sqrt,
-    "sigmoid": _sigmoid_array,
-    "tanh": np.tanh,
-    "relu": lambda x: np.maximum(x, 0.0),
-    "abs": np.abs,
-    "floor": np.floor,
-    "ceil": np.ceil,
-    "sin": np.sin,
-    "cos": np.cos,
-    "tan": np.tan,
-}
-
-
 def _num_float(v: Exact) -> float:
     try:
         return float(v)
@@ -274,23 +177,8 @@ def _num_float(v: Exact) -> float:
 
 
 def apply_array_function(func: str, args: list[np.ndarray]) -> np.ndarray:
-    """A whitelisted function applied element-wise to arrays (shared by every array evaluator)."""
-    name = FUNCTION_ALIASES.get(func, func)
-    if name in ("min", "max"):
-        if len(args) < 2:
-            raise InvalidAnswer(f"{name}(...) takes at least 2 arguments")
-        f = np.minimum if name == "min" else np.maximum
-        acc = args[0]
-        for k in args[1:]:
-            acc = f(acc, k)
-        return acc
-    fn = _ARRAY_FUNCS.get(name)
-    if fn is None:
-        raise InvalidAnswer(f"the function '{func}' cannot be evaluated here",
-                            expected="one of " + ", ".join(sorted(_ARRAY_FUNCS)))
-    if len(args) != 1:
-        raise InvalidAnswer(f"{func}(...) takes 1 argument, got {len(args)}")
-    return fn(args[0])
+    """A vocabulary function applied element-wise to arrays (shared by every array evaluator)."""
+    return _function(func, len(args)).array(*args)
 
 
 def _array_up(env: Mapping[str, np.ndarray]):
@@ -298,12 +186,12 @@ def _array_up(env: Mapping[str, np.ndarray]):
         if isinstance(node, Num):
             return np.float64(_num_float(node.value))
         if isinstance(node, Const):
-            return np.float64(_CONST.get(node.name, math.nan))
+            return np.float64(VOCABULARY.constant_values.get(node.name, math.nan))
         if isinstance(node, Sym):
             if node.name in env:
                 return np.asarray(env[node.name], dtype=np.float64)
-            if node.name in _CONST:
-                return np.float64(_CONST[node.name])
+            if node.name in VOCABULARY.constant_values:
+                return np.float64(VOCABULARY.constant_values[node.name])
             raise InvalidAnswer(f"no value for the symbol '{node.name}'",
                                 expected="a symbol this part declares")
         if isinstance(node, (Index, Sum)):

@@ -15,7 +15,9 @@ import unicodedata
 from lark import Token
 
 from grader.errors import InvalidAnswer, TooComplex
+from grader.parsing.brackets import Event, Pairs, Unbalanced, depths, match
 from grader.parsing.limits import Limits
+from grader.parsing.vocabulary import VOCABULARY
 
 # --------------------------------------------------------------------------- tables
 
@@ -72,12 +74,6 @@ LATEX_IGNORED = {
 }
 LATEX_OPS = {"cdot": "STAR", "times": "STAR", "ast": "STAR", "div": "SLASH"}
 LATEX_FRAC = {"frac", "dfrac", "tfrac", "cfrac"}
-LATEX_FUNCS = {
-    "log": "log", "ln": "ln", "exp": "exp", "sin": "sin", "cos": "cos", "tan": "tan",
-    "tanh": "tanh", "max": "max", "min": "min",
-}
-ASCII_PREFIX_FUNCS = {"log", "ln", "exp", "sqrt", "sigmoid", "tanh", "sin", "cos", "tan"}
-KNOWN_CALLABLE = ASCII_PREFIX_FUNCS | {"max", "min", "floor", "ceil", "abs", "relu"}
 PREFIX_OPERAND_START = {"NUMBER", "NAME", "LFUNC", "SQRT", "FRAC", "LBRACE", "LBAR",
                         "LFLOOR", "LCEIL"}
 LATEX_DELIMS = {
@@ -117,6 +113,7 @@ STRIP = set("\u200b\u200c\u200d\ufeff\u00ad\u2060")
 OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE", "LBAR": "RBAR",
            "LFLOOR": "RFLOOR", "LCEIL": "RCEIL"}
 CLOSERS = {v: k for k, v in OPENERS.items()}
+TOKEN_PAIRS = Pairs(OPENERS)
 BRACKET_TEXT = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "LBRACE": "{",
                 "RBRACE": "}", "LBAR": "|", "RBAR": "|", "LFLOOR": "⌊", "RFLOOR": "⌋",
                 "LCEIL": "⌈", "RCEIL": "⌉"}
@@ -223,18 +220,6 @@ def clean(text: object, limits: Limits, *, what: str = "formula") -> str:
     return cleaned
 
 
-def strip_math_delimiters(text: str) -> tuple[str, int]:
-    """Removes one pair of ``$...$``, ``$$...$$``, ``\\(...\\)`` or ``\\[...\\]`` around the
-    whole answer.  Returns the inner text and its offset in ``text``."""
-    stripped = text.strip()
-    lead = len(text) - len(text.lstrip())
-    for open_, close in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
-        if len(stripped) >= len(open_) + len(close) and stripped.startswith(open_) \
-                and stripped.endswith(close):
-            return stripped[len(open_):len(stripped) - len(close)], lead + len(open_)
-    return text, 0
-
-
 def reject_forbidden_commands(text: str) -> None:
     """Forbidden TeX primitives are refused anywhere, even on an ignored left-hand side."""
     for m in _COMMAND_RE.finditer(text):
@@ -245,16 +230,17 @@ def reject_forbidden_commands(text: str) -> None:
 
 
 def split_equation(text: str, full: str, offset: int) -> tuple[str, int]:
-    """If ``text`` has exactly one ``=`` outside brackets, returns the right-hand side."""
-    depth = 0
-    eqs = []
-    for i, ch in enumerate(text):
-        if ch in "([{⌊⌈":
-            depth += 1
-        elif ch in ")]}⌋⌉":
-            depth -= 1
-        elif ch == "=" and depth <= 0:
-            eqs.append(i)
+    """If ``text`` has exactly one ``=`` outside brackets, returns the right-hand side.
+
+    Text whose brackets do not match is not split: the tokenizer then says where they break.
+    """
+    if "=" not in text:
+        return text, offset
+    try:
+        depth = depths(text, escaped_braces=True)
+    except InvalidAnswer:
+        return text, offset
+    eqs = [i for i, ch in enumerate(text) if ch == "=" and depth[i] == 0]
     if not eqs:
         return text, offset
     if len(eqs) > 1:
@@ -584,8 +570,8 @@ class Tokenizer:
             else:
                 self.emit("LFUNC", "sqrt", pos, end)
             return
-        if name in LATEX_FUNCS:
-            self.emit("LFUNC", LATEX_FUNCS[name], pos, end)
+        if name in VOCABULARY.latex:
+            self.emit("LFUNC", VOCABULARY.latex[name], pos, end)
             return
         if name == "sum":
             self.emit("SUM", "\\sum", pos, end)
@@ -640,6 +626,7 @@ class Tokenizer:
         resolver), names followed by '[' become TNAME (indexed tensor), 'sum_' becomes SUM;
         then brackets are matched and their nesting checked."""
         toks = self.tokens
+        reserved, prefix = VOCABULARY.reserved, VOCABULARY.prefix
         for k, tok in enumerate(toks):
             nxt = toks[k + 1].type if k + 1 < len(toks) else None
             prev = toks[k - 1].type if k > 0 else None
@@ -650,13 +637,13 @@ class Tokenizer:
                     continue
                 elif prev == "CARET":
                     # an exponent: 'e^x(1+x)' multiplies, but '2^exp(x)' and 'x^X[i]' bind
-                    if nxt == "LPAR" and tok.value in KNOWN_CALLABLE:
+                    if nxt == "LPAR" and tok.value in reserved:
                         toks[k] = Token.new_borrow_pos("FNAME", tok.value, tok)
                     elif nxt == "LSQB":
                         toks[k] = Token.new_borrow_pos("TNAME", tok.value, tok)
                 elif nxt == "LPAR":
                     toks[k] = Token.new_borrow_pos("FNAME", tok.value, tok)
-                elif tok.value in ASCII_PREFIX_FUNCS and nxt in PREFIX_OPERAND_START:
+                elif tok.value in prefix and nxt in PREFIX_OPERAND_START:
                     # 'y log ŷ', 'exp x': a known function name before an operand
                     toks[k] = Token.new_borrow_pos("LFUNC", tok.value, tok)
                 elif nxt == "LSQB":
@@ -666,32 +653,29 @@ class Tokenizer:
         self.match_brackets()
 
     def match_brackets(self) -> None:
-        stack: list[Token] = []
         limit = self.limits.max_nesting
-        for tok in self.tokens:
-            if tok.type in OPENERS:
-                stack.append(tok)
-                if len(stack) > limit:
-                    raise self.err(f"brackets nested more than {limit} deep", tok.start_pos,
-                                   too_complex=True,
-                                   expected=f"at most {limit} levels of brackets")
-            elif tok.type in CLOSERS:
-                want = CLOSERS[tok.type]
-                shown = BRACKET_TEXT[tok.type]
-                if not stack:
-                    raise self.err(f"'{shown}' has no matching '{BRACKET_TEXT[want]}'",
-                                   tok.start_pos, expected=f"an opening '{BRACKET_TEXT[want]}' "
-                                   f"before it")
-                top = stack.pop()
-                if top.type != want:
-                    raise self.err(
-                        f"the '{BRACKET_TEXT[top.type]}' opened at column {top.start_pos + 1} "
-                        f"is closed by '{shown}'", tok.start_pos,
-                        expected=f"'{BRACKET_TEXT[OPENERS[top.type]]}'")
-        if stack:
-            top = stack[-1]
-            raise self.err(f"'{BRACKET_TEXT[top.type]}' is never closed", top.start_pos,
-                           expected=f"a closing '{BRACKET_TEXT[OPENERS[top.type]]}'")
+        events = [Event(tok.start_pos, tok.type) for tok in self.tokens
+                  if tok.type in OPENERS or tok.type in CLOSERS]
+        if not events:
+            return
+        try:
+            match(events, TOKEN_PAIRS, max_depth=limit)
+        except Unbalanced as exc:
+            ev, top = exc.event, exc.opener
+            if exc.problem == "too deep":
+                raise self.err(f"brackets nested more than {limit} deep", ev.pos, too_complex=True,
+                               expected=f"at most {limit} levels of brackets") from None
+            if exc.problem == "unopened":
+                want = BRACKET_TEXT[CLOSERS[ev.bracket]]
+                raise self.err(f"'{BRACKET_TEXT[ev.bracket]}' has no matching '{want}'", ev.pos,
+                               expected=f"an opening '{want}' before it") from None
+            if exc.problem == "mismatched":
+                raise self.err(
+                    f"the '{BRACKET_TEXT[top.bracket]}' opened at column {top.pos + 1} "
+                    f"is closed by '{BRACKET_TEXT[ev.bracket]}'", ev.pos,
+                    expected=f"'{BRACKET_TEXT[OPENERS[top.bracket]]}'") from None
+            raise self.err(f"'{BRACKET_TEXT[top.bracket]}' is never closed", top.pos,
+                           expected=f"a closing '{BRACKET_TEXT[OPENERS[top.bracket]]}'") from None
 
 
 def tokenize(text: str, start: int, limits: Limits, example: str = FORMULA_EXAMPLE,

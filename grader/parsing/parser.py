@@ -1,7 +1,7 @@
 """``parse_math``: student text -> expression tree, with a lark LALR(1) parser.
 
 Pipeline: :func:`lexer.clean` (length cap first, control/bidi characters) -> optional
-``$...$`` wrapper and equation split -> :func:`lexer.tokenize` (one linear pass: LaTeX,
+``$...$`` wrappers (:func:`text.unwrap_math`) and equation split -> :func:`lexer.tokenize` (one linear pass: LaTeX,
 unicode, numbers, bracket matching and the nesting cap) -> LALR parse with an inline
 builder that creates the AST bottom-up while counting nodes and tree depth (so an oversize
 tree is rejected while it is being built, and nothing ever recurses).
@@ -33,12 +33,11 @@ from grader.parsing.lexer import (
     fail,
     reject_forbidden_commands,
     split_equation,
-    strip_math_delimiters,
     tokenize,
 )
 from grader.parsing.limits import LIMITS, Limits
-
-CONSTANTS = ("pi", "e")
+from grader.parsing.text import unwrap_math
+from grader.parsing.vocabulary import VOCABULARY
 
 # a decimal literal's exponent beyond this is evaluated in floating point (inf -> TooComplex)
 MAX_EXACT_DECIMAL_EXPONENT = 400
@@ -132,7 +131,7 @@ class _Builder(Transformer):
 
     def name(self, items: list[Any]) -> Node:
         tok = items[0]
-        node: Node = Const(str(tok)) if str(tok) in CONSTANTS else Sym(str(tok))
+        node: Node = Const(str(tok)) if str(tok) in VOCABULARY.constant_values else Sym(str(tok))
         return self._mk(node, [], tok.start_pos)
 
     # -- operators
@@ -258,7 +257,7 @@ class _Builder(Transformer):
             if n in seen:
                 raise fail(f"the sum index '{n}' is listed twice", self.local.text, pos,
                            expected="distinct index names", example="sum_{i,j} x_{i,j}")
-            if n in CONSTANTS:
+            if n in VOCABULARY.constant_values:
                 raise fail(f"'{n}' is a constant and cannot be a sum index", self.local.text,
                            pos, expected="an index name such as i or k", example="sum_{k} w_k")
             seen.add(n)
@@ -389,7 +388,7 @@ def _parse(text: str, limits: Limits, example: str, what: str = "formula",
            grouping: bool = False) -> Node:
     full = clean(text, limits, what=what)
     reject_forbidden_commands(full)
-    inner, offset = strip_math_delimiters(full)
+    inner, offset = unwrap_math(full)
     body, offset = split_equation(inner, full, offset)
     if not body.strip():
         raise InvalidAnswer("the answer is empty", position=0, expected="a formula or a number",

@@ -2,8 +2,8 @@
 
 :func:`resolve_names` turns a parsed (unresolved) tree into one where every ``Sym`` is a
 declared symbol, a declared or bound index variable, every ``Const`` a constant (pi, e),
-every ``Call`` a whitelisted function (aliases renamed: ``s``/``sigma`` -> ``sigmoid``,
-``ln`` -> ``log``) and every ``Index`` a declared tensor of the right arity.
+every ``Call`` a function of :mod:`.vocabulary` (aliases renamed: ``s``/``sigma`` ->
+``sigmoid``, ``ln`` -> ``log``) and every ``Index`` a declared tensor of the right arity.
 """
 
 from __future__ import annotations
@@ -30,22 +30,10 @@ from grader.parsing.ast import (
 )
 from grader.parsing.lexer import normalize_name
 from grader.parsing.limits import LIMITS, Limits
+from grader.parsing.vocabulary import VOCABULARY
 
-CONSTANTS = ("pi", "e")
-
-DEFAULT_FUNCTIONS: tuple[str, ...] = (
-    "exp", "log", "ln", "sqrt", "sigmoid", "tanh", "relu", "abs", "floor", "ceil", "min", "max",
-)
-
-# alias -> the function every evaluator knows
-FUNCTION_ALIASES = {"s": "sigmoid", "sigma": "sigmoid", "σ": "sigmoid", "ln": "log"}
-
-# functions the evaluators implement, with (min, max) argument counts (max None: any)
-FUNCTION_ARITY: dict[str, tuple[int, int | None]] = {
-    "exp": (1, 1), "log": (1, 1), "sqrt": (1, 1), "sigmoid": (1, 1), "tanh": (1, 1),
-    "relu": (1, 1), "abs": (1, 1), "floor": (1, 1), "ceil": (1, 1), "sin": (1, 1),
-    "cos": (1, 1), "tan": (1, 1), "min": (2, None), "max": (2, None),
-}
+# resolve_names' functions when the caller names none (as the vocabulary was at import)
+DEFAULT_FUNCTIONS: tuple[str, ...] = VOCABULARY.allowed_in("formula")
 
 MAX_SPLIT_PIECES = 40
 
@@ -119,7 +107,7 @@ class _Resolver:
         self.tensors = {normalize_name(k): int(v) for k, v in dict(tensors).items()}
         funcs = {normalize_name(f) for f in functions}
         # declaring an alias also admits its target (s -> sigmoid)
-        self.functions = funcs | {FUNCTION_ALIASES[f] for f in funcs if f in FUNCTION_ALIASES}
+        self.functions = funcs | {VOCABULARY.aliases[f] for f in funcs if f in VOCABULARY.aliases}
         self.limits = limits
 
     # -- messages
@@ -131,7 +119,7 @@ class _Resolver:
             parts.append("tensors: " + ", ".join(f"{k} ({v} {'index' if v == 1 else 'indices'})"
                                                  for k, v in sorted(self.tensors.items())))
         parts.append(f"functions: {', '.join(sorted(self.functions)) or 'none'}")
-        parts.append("constants: pi, e")
+        parts.append(f"constants: {', '.join(VOCABULARY.constant_names)}")
         return "; ".join(parts)
 
     def example(self) -> str:
@@ -161,12 +149,12 @@ class _Resolver:
         return name in self.functions
 
     def function_name(self, name: str) -> str:
-        return FUNCTION_ALIASES.get(name, name)
+        return VOCABULARY.aliases.get(name, name)
 
     def sym(self, name: str, bound: frozenset[str]) -> Node:
         if name in bound or name in self.indices or name in self.symbol_set:
             return Sym(name)
-        if name in CONSTANTS:
+        if name in VOCABULARY.constant_values:
             return Const(name)
         if name in self.tensors:
             raise self.error(f"'{name}' is a tensor with {self.tensors[name]} "
@@ -176,9 +164,9 @@ class _Resolver:
             raise self.error(f"'{name}' is a function: write its argument in parentheses, "
                              f"e.g. {name}(x)")
         vocab = self.vocab(bound)
-        pieces = split_name(name, vocab) or split_name(name, vocab | set(CONSTANTS))
+        pieces = split_name(name, vocab) or split_name(name, vocab | set(VOCABULARY.constant_names))
         if pieces:
-            return _product([Const(p) if p in CONSTANTS and p not in vocab else Sym(p)
+            return _product([Const(p) if p in VOCABULARY.constant_values and p not in vocab else Sym(p)
                              for p in pieces])
         raise self.error(f"unknown name '{name}'")
 
@@ -194,24 +182,19 @@ class _Resolver:
             f = f.lower()  # ReLU(x), Exp(x), \text{Sigmoid}(x)
         if self.is_function(f):
             target = self.function_name(f)
-            if target in FUNCTION_ARITY:
-                lo, hi = FUNCTION_ARITY[target]
-                if nargs < lo or (hi is not None and nargs > hi):
-                    want = f"{lo}" if lo == hi else f"at least {lo}"
-                    raise InvalidAnswer(
-                        f"{f}(...) takes {want} argument{'s' if lo != 1 or hi != 1 else ''}, "
-                        f"got {nargs}", expected=f"{want} argument(s)",
-                        example=f"{f}(x)" if lo == 1 else f"{f}(a, b)")
+            entry = VOCABULARY.function(target)
+            if entry is not None:
+                entry.check_arity(f, nargs)
             return "call", target
         vocab = self.vocab(bound)
-        if f in vocab or f in CONSTANTS:
+        if f in vocab or f in VOCABULARY.constant_values:
             if nargs != 1:
                 raise self.error(f"'{f}' is a symbol, not a function, so '{f}(...)' with "
                                  f"{nargs} arguments cannot be read as a product")
             return "mul", [f]
         if f in self.tensors:
             raise self.error(f"'{f}' is a tensor: index it with square brackets, e.g. {f}[i, j]")
-        if f in FUNCTION_ARITY or f in FUNCTION_ALIASES or f in ("floor", "ceil", "abs"):
+        if VOCABULARY.function(f) is not None:
             raise self.error(f"the function '{f}' is not accepted in this part")
         # 'xexp(y)' -> x*exp(y); 'ab(c)' -> a*b*(c)
         for j in range(1, len(f)):
@@ -221,7 +204,7 @@ class _Resolver:
                 if pieces:
                     self.call_plan(Call(tail, node.args), bound)
                     return "prefix", (pieces, tail)
-        pieces = split_name(f, vocab) or split_name(f, vocab | set(CONSTANTS))
+        pieces = split_name(f, vocab) or split_name(f, vocab | set(VOCABULARY.constant_names))
         if pieces and nargs == 1:
             return "mul", pieces
         raise self.error(f"unknown function or name '{f}'")
@@ -273,7 +256,7 @@ class _Resolver:
         if isinstance(node, Sum):
             names = [_index_name(n) for n in node.indices]
             for n in names:
-                if n in self.tensors or self.is_function(n) or n in CONSTANTS:
+                if n in self.tensors or self.is_function(n) or n in VOCABULARY.constant_values:
                     raise self.error(f"'{n}' cannot be a sum index (it is a "
                                      f"{'tensor' if n in self.tensors else 'function or constant'})")
             inner = bound | frozenset(names)
@@ -317,7 +300,7 @@ class _Resolver:
         return rebuild(node, kids)
 
     def _piece(self, name: str, bound: frozenset[str]) -> Node:
-        if name in CONSTANTS and name not in self.vocab(bound):
+        if name in VOCABULARY.constant_values and name not in self.vocab(bound):
             return Const(name)
         return Sym(name)
 
@@ -326,19 +309,21 @@ def resolve_names(
     node: Node,
     *,
     symbols: Collection[str],
-    functions: Collection[str] = DEFAULT_FUNCTIONS,
+    functions: Collection[str] | None = None,
     indices: Collection[str] = (),
     tensors: Mapping[str, int] | None = None,
     limits: Limits = LIMITS,
 ) -> Node:
-    """Resolves every name of a parsed tree against what the part declares.
+    """Resolves every name of a parsed tree against what the part declares (``functions``
+    None: those the vocabulary allows in any formula).
 
     Raises :class:`InvalidAnswer` naming the unknown name and listing what is accepted.
     """
     from grader.parsing.parser import guarded
 
     def run() -> Node:
-        r = _Resolver(symbols, functions, indices, tensors or {}, limits)
+        names = VOCABULARY.allowed_in("formula") if functions is None else functions
+        r = _Resolver(symbols, names, indices, tensors or {}, limits)
         out = fold(node, r.up, r.down, frozenset())
         if tree_depth(out) > limits.max_tree_depth:
             raise TooComplex(f"the formula is nested too deeply (more than "

@@ -23,7 +23,7 @@ from grader.errors import InvalidAnswer
 from grader.isolation import DEFAULT_BUDGET
 from grader.kinds import Choice, Expr, Int, Location, Matrix, Number, Shape, ShapeFormula, Vector
 from grader.kinds.index_expr import IndexExpr
-from grader.kinds.number import fmt_number
+from grader.parsing import fmt_number
 from grader.parsing import canonical, parse_math, parse_number
 from grader.sampling import Count
 

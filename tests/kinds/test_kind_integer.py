@@ -56,12 +56,12 @@ def test_non_integral_values_are_read_but_never_integers(raw, expected):
     "raw, fragment",
     [
         ("1,5", "comma"),
-        ("abc", ""),
+        ("abc", "unknown name 'abc'"),
         ("", "empty"),
         (True, "true/false"),
         ([1, 2], "list of 2 items"),
         ({"a": 1}, "table"),
-        ("12 +", ""),
+        ("12 +", "ends too early after '+'"),
         pytest.param("1" * 20_000, "characters", id="too-long"),
     ],
 )

@@ -53,13 +53,13 @@ def test_accepted_forms(raw, expected):
     "raw, fragment",
     [
         ("1,5", "comma"),
-        ("seven", ""),
+        ("seven", "unknown name 'seven'"),
         ("", "empty"),
         ("   ", "empty"),
         (True, "true/false"),
         ([0.5], "list"),
         ({"x": 1}, "table"),
-        ("0.5 0.6", ""),
+        ("0.5 0.6", "two numbers side by side"),
         pytest.param("x" * 20_000, "characters", id="too-long"),
     ],
 )
