@@ -149,7 +149,9 @@ def same_target(kind: Kind, a: Any, b: Any) -> bool:
     return kind.compare(a, b).full
 
 
-def self_test(ps: ProblemSet, key: AnswerKey) -> tuple[list[Finding], int, int]:
+def self_test(ps: ProblemSet, key: AnswerKey, typed: bool = True) -> tuple[list[Finding], int, int]:
+    """`typed=False`: leave out the typed model answers of parts that are not formulas (they are
+    the printed numbers' answers, not a variant's)."""
     grader = AssignmentGrader(ps, key)
     findings: list[Finding] = []
     forms = mistakes = 0
@@ -157,7 +159,7 @@ def self_test(ps: ProblemSet, key: AnswerKey) -> tuple[list[Finding], int, int]:
         part, kind = pg.part, pg.kind
         if kind.manual:
             continue
-        candidates = [*part.solutions, *kind.forms(pg.reference)]
+        candidates = [*(part.solutions if typed or kind.sampled else ()), *kind.forms(pg.reference)]
         if kind.sampled:
             sample = pg.reference
             finite = int(np.isfinite(np.asarray(sample.value)).reshape(sample.n_points, -1).all(axis=1).sum())
@@ -225,6 +227,6 @@ def check_variants(ps: ProblemSet, key: AnswerKey, count: int = VARIANTS_CHECKED
         checked += 1
         findings += [Finding(part=None, problem=f"variant {code} fails the constraint {c!r}") for c in ps.violated(variant)]
         only = variant_key.model_copy(update={"parts": [p for p in variant_key.parts if p.id in varying]})
-        own, _, _ = self_test(ps, only)
+        own, _, _ = self_test(ps, only, typed=False)
         findings += [Finding(part=f.part, problem=f"variant {code}: {f.problem}") for f in own]
     return findings, checked
