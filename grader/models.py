@@ -44,6 +44,15 @@ class Submission(BaseModel):
     submitted_at: datetime | None = None
     source: str = Field(description="Path of the file the answers were read from.")
     warnings: list[str] = Field(default_factory=list)
+    handed_in_by: str | None = Field(
+        None,
+        description="Who handed it in: the student's folder or file name, or the account of an upload. "
+        "Per-student variants use it, never a student line typed in the file.",
+    )
+
+    @property
+    def identity(self) -> str:
+        return self.handed_in_by or self.student
 
 
 class PartResult(BaseModel):
