@@ -151,7 +151,7 @@ def write_submission(folder: Path, data: dict[str, Any], fmt: str) -> Path:
 
 def make_class(root: Path, n: int, seed: int = 0, problems: Path = REPO / "problems", reference: Path = REPO / "reference") -> Counter:
     """Write `n` submissions below `root` (`<assignment>/<student>/answers.*`); returns answer counts by category."""
-    from grader.keys import load_or_build_key
+    from grader.keys.build import load_or_build_key
     from grader.problemset import load_problem_sets
 
     sets = load_problem_sets(problems)

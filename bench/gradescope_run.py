@@ -36,7 +36,7 @@ ASSIGNMENT = "csc321-hw4"
 def realistic_answers() -> dict:
     """A typical strong-but-imperfect student: most references in typed forms, a named mistake,
     a follow-through chain, a formula, an unreadable answer and prose for the written parts."""
-    from grader.keys import load_or_build_key
+    from grader.keys.build import load_or_build_key
     from grader.problemset import load_problem_sets
 
     ps = load_problem_sets(REPO / "problems")[ASSIGNMENT]
@@ -101,9 +101,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the temp trees and print where.")
     args = parser.parse_args()
 
-    from grader.lms.package import build_zip
+    from grader.lms.gradescope.package import build_zip
     from grader.problemset import load_problem_sets
-    from grader.template import render
+    from grader.keys.template import render
 
     work = Path(tempfile.mkdtemp(prefix="gradescope-bench-"))
     t0 = time.perf_counter()

@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--reference", type=Path, default=REPO / "reference")
     args = ap.parse_args()
 
-    from grader.keys import load_or_build_key
+    from grader.keys.build import load_or_build_key
     from grader.models import Submission
     from grader.problemset import load_problem_sets
     from grader.scoring import AssignmentGrader, GradingContext

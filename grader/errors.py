@@ -37,7 +37,3 @@ class InvalidAnswer(Exception):
 
 class TooComplex(InvalidAnswer):
     """The answer is syntactically fine but exceeds a size/time cap."""
-
-
-class AnswerKeyError(Exception):
-    """An answer key is missing, stale or inconsistent (instructor-side problem)."""

@@ -1,7 +1,9 @@
-"""Pydantic models at the boundaries: what a submission is and what a report says.
+"""Pydantic models at the boundaries: every file the grader reads or writes.
 
-These are the public contract of answer-format.md ("What comes out"); fields may be added,
-never renamed or removed.
+A submission (what a student handed in), a report (what the grader says about it), an answer
+key (reference/<assignment>.json) and a run's record (OUT/run.json). Reports and run.json are
+the public contract of answer-format.md ("What comes out"); fields may be added, never
+renamed or removed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from grader import __version__
 from grader.variants.variant import Variant
 
 
@@ -108,3 +111,96 @@ class BrokenSubmission(BaseModel):
     source: str
     reason: str
     assignment: str | None = Field(None, description="The assignment the file names, when it could be read that far.")
+
+
+# -- answer keys (reference/<assignment>.json, built by grader.keys.build) ----------------------
+class VariantKey(BaseModel):
+    name: str
+    value: Any
+    marks: float
+    note: str = ""
+
+
+class PartKey(BaseModel):
+    id: str
+    kind: str
+    kind_spec: dict[str, Any] = Field(description="The kind's constructor call (grader.kinds.spec).")
+    marks: float
+    prompt: str = ""
+    reference: Any = None
+    alternatives: list[VariantKey] = Field(default_factory=list)
+    mistakes: list[VariantKey] = Field(default_factory=list)
+    uses: list[str] = Field(default_factory=list)
+    follow_through: list[list[str]] = Field(default_factory=list, description="Routes of part ids.")
+    seed: int | None = Field(None, description="Seed of the sample points (formula parts).")
+    has_hints: bool = Field(False, description="The problem set has hints that test wrong answers.")
+
+    @property
+    def manual(self) -> bool:
+        """Graded by a person (free text)."""
+        return self.kind == "text"
+
+
+class AnswerKey(BaseModel):
+    assignment: str
+    title: str
+    total: float
+    source_hash: str
+    source_file: str = Field("", description="File name of the problem set in the problems folder.")
+    torch_version: str
+    grader_version: str
+    parts: list[PartKey]
+    variant: Variant | None = Field(
+        None, exclude_if=lambda v: v is None, description="The student's numbers this key was computed for (none: the printed ones)."
+    )
+
+    def part(self, part_id: str) -> PartKey:
+        for p in self.parts:
+            if p.id == part_id:
+                return p
+        raise KeyError(part_id)
+
+
+# -- a run's record (OUT/run.json, written by grader.run.writer) --------------------------------
+class ReportEntry(BaseModel):
+    assignment: str
+    student: str
+    file: str = Field(description="The JSON report, relative to OUT; the Markdown report is beside it.")
+    source: str | None = None
+    score: float
+    max_score: float
+    error_parts: int = 0
+
+
+class AssignmentSummary(BaseModel):
+    assignment: str
+    title: str
+    max_score: float
+    graded: int
+    broken: int
+    mean: float | None = None
+    median: float | None = None
+    min: float | None = None
+    max: float | None = None
+    error_parts: int = 0
+
+
+class RunSummary(BaseModel):
+    """OUT/run.json: what a run did, without timestamps so reruns are byte-identical."""
+
+    grader_version: str = __version__
+    graded: int = 0
+    broken: list[BrokenSubmission] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list, description="Failures of the grader itself, outside a part.")
+    assignments: list[AssignmentSummary] = Field(default_factory=list)
+    reports: list[ReportEntry] = Field(default_factory=list)
+
+    @property
+    def error_parts(self) -> int:
+        return sum(r.error_parts for r in self.reports)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when the grader failed somewhere (an `error` part or a run error), else 0."""
+        return 1 if self.errors or self.error_parts else 0

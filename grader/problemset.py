@@ -387,6 +387,7 @@ class ProblemSet:
         return source_hash(self.module_file) if self.module_file else hashlib.sha256(self.id.encode()).hexdigest()[:16]
 
 
+# -- problem files ------------------------------------------------------------------------------
 def source_hash(path: Path) -> str:
     """Hash of a problem-set file, computed without importing it."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]

@@ -1,28 +1,38 @@
-"""Score one submission: parse each answer, try the targets in order, award marks.
+"""The engine: score one submission, part by part, from the answer key.
 
 Order of targets for a part (the first full match wins):
   1. the reference;
   2. accepted alternatives (conventions, other readings), named in the feedback;
   3. follow-through: the reference recomputed from the student's own earlier answers;
   4. named mistakes, which earn their stated marks and are named in the feedback.
-Otherwise the best partial match (e.g. per-entry credit) stands. Any exception inside one
-part marks that part `error`; the rest of the submission is still graded.
+Otherwise the best partial match (e.g. per-entry credit) stands, with the part's hints. Any
+exception inside one part marks that part `error`; the rest of the submission is still graded.
+
+`AssignmentGrader.grade` is the one loop over a submission's parts; every driver calls it
+(`grader run` in-process and in its worker pool, Gradescope, `grader key check`) and adapts
+it with hooks instead of copying it: `guard(index)` bounds one part (the pool's kill
+deadline, the container's alarm), `on_part` receives each verdict as it is given (progress,
+provisional results), `resume` carries on after a killed worker, `verdicts` remembers verdicts
+on identical answers. `PartGrader.read` reads an answer without grading it (a live preview).
+What a student is told when grading itself goes wrong is written once, here (`Setback`).
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
 import traceback
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Literal, Protocol, TypeVar
 
 import numpy as np
 
 from grader import __version__
 from grader.errors import InvalidAnswer
-from grader.keys import AnswerKey, PartKey
-from grader.kinds.base import Kind, Match
+from grader.kinds.base import Kind
 from grader.kinds.spec import kind_from_spec
-from grader.models import PartResult, Status, Submission, SubmissionReport
+from grader.models import AnswerKey, PartKey, PartResult, Status, Submission, SubmissionReport
 from grader.problemset import Part, ProblemSet
 from grader.sampling import Sample
 from grader.variants import Variant
@@ -48,25 +58,94 @@ class GradingContext:
     parsed: dict[str, Any] = field(default_factory=dict)
     correct: dict[str, bool] = field(default_factory=dict)
 
+    def forget(self, part_id: str) -> None:
+        """A part stopped half-way is never a basis for follow-through."""
+        self.parsed.pop(part_id, None)
+        self.correct.pop(part_id, None)
+
+
+# -- what a student is told when grading itself goes wrong -------------------------------------
+#: How every report owns up to a failure of ours, in a part or in a summary.
+NOT_YOUR_MISTAKE = "not your mistake; course staff will look at it"
+
+
+@dataclass(frozen=True)
+class Setback:
+    """A part that could not be graded normally: its status and what the student is told."""
+
+    status: Status
+    feedback: str
+
+    @classmethod
+    def timed_out(cls, seconds: float) -> "Setback":
+        """Checking took longer than the part's budget: the answer is too costly to check."""
+        return cls(
+            Status.invalid,
+            f"Too complex to check within {seconds:g} s: checking this answer was stopped. Write it in a simpler form.",
+        )
+
+    @classmethod
+    def grader_failed(cls, reason: str) -> "Setback":
+        """A bug or crash of ours (an exception, a worker that died): never the student's fault."""
+        return cls(Status.error, f"The grader itself failed on this part ({reason}). This is {NOT_YOUR_MISTAKE}.")
+
+
+class PartTimeout(BaseException):
+    """Raised by a guard when a part overruns its budget (a BaseException, so the per-part
+    `except Exception` of `grade_part` does not swallow it); the loop gives the part
+    `Setback.timed_out` and goes on."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"part stopped after {seconds:g} s")
+        self.seconds = seconds
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as one line: `ValueError: bad value`."""
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+# -- the problem set behind a key ----------------------------------------------------------------
+T = TypeVar("T")
+
+
+def _no_setup(load: Callable[[], T]) -> T:
+    return load()
+
 
 class ProblemSource:
     """The problem set behind a key, imported only when first needed.
 
-    Grading reads the answer key alone; the problem set (and torch with it) is imported only
-    when follow-through must recompute a reference or a part's hint must test an answer.
+    Grading reads the answer key alone; the problem set is imported only when a part's hint
+    must test an answer or a kind is defined in it, and torch with it only when
+    follow-through must recompute a reference (`ready_to_compute`). `setup` is the hook a
+    driver sets to run such an import outside a part's budget (the pool worker gives it the
+    start-up allowance): it is called with the function that imports.
     """
 
     def __init__(self, problem: "ProblemSet | Callable[[], ProblemSet] | None") -> None:
         self._problem = problem
+        self.setup: Callable[[Callable[[], Any]], Any] = _no_setup
 
     @property
     def loaded(self) -> bool:
         return isinstance(self._problem, ProblemSet)
 
     def get(self) -> ProblemSet | None:
-        if self._problem is not None and not isinstance(self._problem, ProblemSet):
+        if self._problem is None or self.loaded:
+            return self._problem  # type: ignore[return-value]
+        return self.setup(self._load)
+
+    def ready_to_compute(self) -> ProblemSet | None:
+        """The problem set with torch imported: everything a recomputed reference needs."""
+        if "torch" in sys.modules:
+            return self.get()
+        return self.setup(lambda: (self._load(), importlib.import_module("torch"))[0])
+
+    def _load(self) -> ProblemSet | None:
+        if callable(self._problem) and not self.loaded:
             self._problem = self._problem()
-        return self._problem
+        return self._problem  # type: ignore[return-value]
 
     def part(self, part_id: str) -> Part | None:
         ps = self.get()
@@ -129,17 +208,32 @@ class PartGrader:
             **extra,
         )
 
-    def grade(self, raw: Any, ctx: GradingContext) -> PartResult:
+    def setback(self, setback: Setback, raw: Any = None) -> PartResult:
+        """The result of a part that could not be graded normally (no marks)."""
+        return self.result(setback.status, 0.0, setback.feedback, raw)
+
+    def read(self, raw: Any) -> "Reading":
+        """How the answer is read, without grading it: what a student sees while typing."""
         if raw is None or (isinstance(raw, str) and not raw.strip()):
-            return self.result(Status.missing, 0.0, "No answer given.", raw)
+            return Reading("missing", message="No answer given.")
         if self.kind.manual:
-            return self.result(Status.manual, 0.0, "Awaiting a grader's score (free-text part).", raw)
+            return Reading("ok", message="Awaiting a grader's score (free-text part).")
         try:
             answer = self.kind.parse(raw)
         except InvalidAnswer as exc:
-            return self.result(Status.invalid, 0.0, "Could not read this answer: " + exc.feedback(), raw)
+            return Reading("invalid", message="Could not read this answer: " + exc.feedback())
+        return Reading("ok", read_as=self.kind.canonical(answer), value=answer)
+
+    def grade(self, raw: Any, ctx: GradingContext) -> PartResult:
+        reading = self.read(raw)
+        if reading.status == "missing":
+            return self.result(Status.missing, 0.0, reading.message, raw)
+        if self.kind.manual:
+            return self.result(Status.manual, 0.0, reading.message, raw)
+        if reading.status == "invalid":
+            return self.result(Status.invalid, 0.0, reading.message, raw)
+        answer = reading.value
         ctx.parsed[self.id] = answer
-        canonical = self.kind.canonical(answer)
         verdict = self.judge(answer, ctx)
         # Only an answer equal to the reference makes follow-through pointless downstream; one
         # right by follow-through itself still carries the earlier error along a chain (conv → h → z).
@@ -149,7 +243,7 @@ class PartGrader:
             verdict.fraction * self.marks,
             verdict.feedback,
             raw,
-            canonical=canonical,
+            canonical=reading.read_as,
             matched=verdict.matched,
             details=verdict.details,
         )
@@ -159,29 +253,29 @@ class PartGrader:
         best = self.kind.compare(answer, self.reference)
         if best.full:
             return Verdict(Status.correct, 1.0, join("Correct.", best.feedback), "reference", best.details)
-        for variant, target in self.alternatives:
+        for named, target in self.alternatives:
             m = self.kind.compare(answer, target)
             if m.full:
-                note = f"Correct: matches the accepted {variant.name} reading." + (f" {variant.note}" if variant.note else "")
-                return Verdict(Status.correct, 1.0, join(note, m.feedback), f"alternative: {variant.name}", m.details)
+                note = f"Correct: matches the accepted {named.name} reading." + (f" {named.note}" if named.note else "")
+                return Verdict(Status.correct, 1.0, join(note, m.feedback), f"alternative: {named.name}", m.details)
             if m.fraction > best.fraction:
                 best = m
         ft = self.follow_through(answer, ctx)
         if ft is not None:
             return ft
-        for variant, target in self.mistakes:
+        for named, target in self.mistakes:
             m = self.kind.compare(answer, target)
             if m.full:
                 # A named mistake earns what the marking scheme states for it (0 unless stated),
                 # not per-entry credit for entries that happen to coincide.
-                credit = variant.marks / self.marks if self.marks else 0.0
-                text = f"Not quite: this is the answer you get with a known mistake — {variant.name}."
-                if variant.note:
-                    text += f" {variant.note}"
+                credit = named.marks / self.marks if self.marks else 0.0
+                text = f"Not quite: this is the answer you get with a known mistake — {named.name}."
+                if named.note:
+                    text += f" {named.note}"
                 if credit > 0:
                     text += f" Earns {fmt_marks(credit * self.marks)} of {fmt_marks(self.marks)}."
                 status = Status.partial if credit > 0 else Status.incorrect
-                return Verdict(status, credit, text, f"mistake: {variant.name}", m.details)
+                return Verdict(status, credit, text, f"mistake: {named.name}", m.details)
         status = Status.partial if best.fraction > 0 else Status.incorrect
         lead = "Partly correct." if best.fraction > 0 else "Incorrect."
         part = self.source.part(self.id) if self.key.has_hints else None
@@ -197,7 +291,8 @@ class PartGrader:
             if not wrong:
                 continue  # earlier answers were right: the reference already covers this route
             try:
-                route = self.part.routes[number]  # the first import of the problem set happens here
+                self.source.ready_to_compute()  # the first import of the problem set and torch happens here
+                route = self.part.routes[number]
                 target = self.part.compute_route(route, [ctx.parsed[u] for u in route.uses], self.source.inputs(self.variant))
             except Exception:  # the student's values may not fit the computation at all
                 continue
@@ -209,6 +304,18 @@ class PartGrader:
                 )
                 return Verdict(Status.correct, 1.0, text, f"follow-through: {', '.join(uses)}", m.details)
         return None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """An answer as read, not graded. `read_as` is the canonical echo of a readable answer;
+    `message` says why one is missing or unreadable (pointing at the place, with an accepted
+    form); `value` is the parsed answer. Status "error" is a bug of ours while reading."""
+
+    status: Literal["ok", "invalid", "missing", "error"]
+    read_as: str | None = None
+    message: str = ""
+    value: Any = None
 
 
 @dataclass
@@ -224,6 +331,41 @@ def join(*texts: str) -> str:
     return " ".join(t.strip() for t in texts if t and t.strip())
 
 
+# -- hooks of the part loop ----------------------------------------------------------------------
+class Guard(Protocol):
+    """Bounds one step of grading: `guard(i)` around part i, `guard(len(parts))` around putting
+    the report together. It may raise `PartTimeout` (an alarm) or have the process killed from
+    outside (the pool); a guard that does neither is `no_guard`."""
+
+    def __call__(self, index: int) -> AbstractContextManager[Any]: ...
+
+
+def no_guard(index: int) -> AbstractContextManager[Any]:
+    return nullcontext()
+
+
+#: Receives each part's verdict as soon as it is given: (index, result, context so far).
+OnPart = Callable[[int, PartResult, GradingContext], None]
+
+
+class VerdictCache(Protocol):
+    """Grades part `index` like `AssignmentGrader.grade_part`, or recalls an earlier verdict."""
+
+    def __call__(self, grader: "AssignmentGrader", index: int, sub: Submission, ctx: GradingContext) -> PartResult: ...
+
+
+@dataclass
+class GradingState:
+    """How far a submission's grading got: the results of the parts before `start`, the
+    follow-through context built from them, and the verdicts of parts lost on the way (a
+    worker killed or dead on part i: `lost[i]`). `grade(..., resume=state)` carries on."""
+
+    start: int = 0
+    ctx: GradingContext = field(default_factory=GradingContext)
+    results: list[PartResult] = field(default_factory=list)
+    lost: dict[int, Setback] = field(default_factory=dict)
+
+
 class AssignmentGrader:
     """Grades submissions for one assignment from its answer key.
 
@@ -236,15 +378,50 @@ class AssignmentGrader:
         self.source = ProblemSource(problem)
         self.graders = [PartGrader(part_key, key.assignment, self.source, key.variant) for part_key in key.parts]
         self.part_ids = {pk.id for pk in key.parts}
+        #: Per part, the parts its follow-through routes read; and every part some route reads
+        #: (their parsed value and correctness are what a resumed grading must carry over).
+        self.inputs: list[tuple[str, ...]] = [
+            tuple(sorted({u for route in pk.follow_through for u in route})) for pk in key.parts
+        ]
+        self.follow_through_inputs: frozenset[str] = frozenset(u for uses in self.inputs for u in uses)
 
     @property
     def ps(self) -> ProblemSet | None:
         return self.source.get()
 
-    def grade(self, sub: Submission) -> SubmissionReport:
-        ctx = GradingContext()
-        results = [self.grade_part(i, sub, ctx) for i in range(len(self.graders))]
-        return self.assemble(sub, results)
+    def grade(
+        self,
+        sub: Submission,
+        *,
+        guard: Guard = no_guard,
+        on_part: OnPart | None = None,
+        resume: GradingState | None = None,
+        verdicts: VerdictCache | None = None,
+    ) -> SubmissionReport:
+        """Grade every part of `sub` in problem-set order (from `resume.start` on) and assemble
+        the report. This is the one loop over a submission's parts."""
+        state = resume if resume is not None else GradingState()
+        for index in range(state.start, len(self.graders)):
+            pg = self.graders[index]
+            lost = state.lost.get(index)
+            if lost is not None:
+                result = pg.setback(lost, sub.answers.get(pg.id))
+            else:
+                try:
+                    with guard(index):
+                        if verdicts is None:
+                            result = self.grade_part(index, sub, state.ctx)
+                        else:
+                            result = verdicts(self, index, sub, state.ctx)
+                except PartTimeout as stop:
+                    state.ctx.forget(pg.id)
+                    result = pg.setback(Setback.timed_out(stop.seconds), sub.answers.get(pg.id))
+            state.results.append(result)
+            state.start = index + 1
+            if on_part is not None:
+                on_part(index, result, state.ctx)
+        with guard(len(self.graders)):
+            return self.assemble(sub, state.results)
 
     def grade_part(self, index: int, sub: Submission, ctx: GradingContext) -> PartResult:
         """Grade part number `index`; a grader bug costs this part only and is reported as ours."""
@@ -253,13 +430,18 @@ class AssignmentGrader:
         try:
             return pg.grade(raw, ctx)
         except Exception as exc:
-            reason = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            return pg.result(
-                Status.error,
-                0.0,
-                f"The grader itself failed on this part ({reason}). This is not your mistake; course staff will look at it.",
-                raw,
-            )
+            return pg.setback(Setback.grader_failed(describe(exc)), raw)
+
+    def read(self, part_id: str, raw: Any) -> Reading:
+        """How one answer to `part_id` is read, never raising (a bug is status "error");
+        LookupError for a part the assignment does not have."""
+        for pg in self.graders:
+            if pg.id == part_id:
+                try:
+                    return pg.read(raw)
+                except Exception as exc:
+                    return Reading("error", message=Setback.grader_failed(describe(exc)).feedback)
+        raise LookupError(f"{self.key.assignment} has no part {part_id!r}")
 
     def assemble(self, sub: Submission, results: list[PartResult]) -> SubmissionReport:
         """The report from per-part results (in problem-set order)."""

@@ -102,6 +102,40 @@ def discover(root: Path, *, exclude: Iterable[Path] = ()) -> list[Path]:
     return sorted(set(found), key=lambda p: p.as_posix())
 
 
+class NoAnswerFile(Exception):
+    """An upload without exactly one answer file; the message tells the student what to upload."""
+
+
+def _uploaded(folder: Path) -> list[str]:
+    """Names of the uploaded files (for messages), hidden files and macOS zip debris left out."""
+    names = []
+    for here, dirs, files in os.walk(folder):  # symlinked folders are not followed
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__MACOSX")
+        names += [(Path(here) / f).relative_to(folder).as_posix() for f in sorted(files) if not f.startswith(".")]
+    return names
+
+
+def find_answer_file(upload: Path) -> Path:
+    """The answer file in one student's upload (an LMS hand-in folder): an `answers.*` (the
+    shallowest), else the only *.toml|yaml|yml|json. Raises `NoAnswerFile` otherwise."""
+    if not upload.is_dir():
+        raise NoAnswerFile(f"No submission folder was found ({upload}). Please resubmit.")
+    found = [p for p in discover(upload) if "__MACOSX" not in p.relative_to(upload).parts]
+    named = [p for p in found if p.name.lower() in ANSWER_NAMES]
+    if named:
+        return min(named, key=lambda p: (len(p.relative_to(upload).parts), ANSWER_NAMES.index(p.name.lower())))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        shown = ", ".join(_uploaded(upload)[:20]) or "nothing"
+        raise NoAnswerFile(
+            "No answer file was found in your submission. Upload answers.toml "
+            f"(answers.yaml and answers.json are also accepted). You uploaded: {shown}."
+        )
+    shown = ", ".join(p.relative_to(upload).as_posix() for p in found[:20])
+    raise NoAnswerFile(f"Your submission has several possible answer files ({shown}). Upload one file, or name it answers.toml.")
+
+
 # -- reading ---------------------------------------------------------------------------------
 
 
@@ -331,12 +365,13 @@ def display_source(path: Path, root: Path | None) -> str:
 
 
 def read_submission(
-    path: Path, *, assignment_override: str | None = None, root: Path | None = None
+    path: Path, *, assignment_override: str | None = None, root: Path | None = None, assignment_default: str | None = None
 ) -> Submission | BrokenSubmission:
     """Read one file. `root` (the class folder) forbids symlinks that lead out of it.
 
     `assignment_override` (`--assignment`) is used for files that name no assignment, and wins
-    (with a warning) over a file that names another one.
+    (with a warning) over a file that names another one. `assignment_default` is used only
+    for files that name none (where a submission was handed in says which assignment it is for).
     """
     path = Path(path)
     source = display_source(path, root)
@@ -356,7 +391,7 @@ def read_submission(
             raise Unreadable(f"expected a table of keys at the top level, got {_type_name(doc)}")
 
         named = _text_field(doc, "assignment")
-        assignment = assignment_override or named
+        assignment = assignment_override or named or assignment_default
         if named and assignment_override and named != assignment_override:
             warnings.append(f"file names assignment {named!r}; graded as {assignment_override!r} (--assignment)")
         if assignment is None:

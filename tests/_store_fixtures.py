@@ -9,7 +9,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from grader.keys import build_key, write_key
+from grader.keys.build import build_key, write_key
 from grader.models import Submission, SubmissionReport
 from grader.problemset import load_problem_sets
 from grader.scoring import AssignmentGrader

@@ -129,7 +129,7 @@ def write_problems(folder: Path) -> Path:
 def build_keys_without_torch(problems: Path, reference: Path) -> None:
     """Write answer keys for the fixture sets. `build_key` imports torch only to record its
     version (and to convert array arguments, which these references do not take): stubbed."""
-    from grader import keys
+    from grader.keys import build as keys
     from grader.problemset import load_problem_sets
 
     with pytest.MonkeyPatch.context() as mp:

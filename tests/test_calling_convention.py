@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from grader.calling import CallError, call
-from grader.keys import build_key
+from grader.keys.build import build_key
 from grader.kinds import Expr, Int, Number, ShapeFormula, Vector
 from grader.kinds.index_expr import IndexExpr
 from grader.problemset import MAX_DEALS, ProblemSet

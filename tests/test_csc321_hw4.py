@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.keys import build_key
+from grader.keys.build import build_key
 from grader.models import Status, Submission
 from grader.scoring import AssignmentGrader
 
@@ -311,7 +311,8 @@ def test_q2_mistakes_named(grade, part, answer, name):
     _, parts = grade({part: matrix_text(answer)})
     r = parts[part]
     assert r.matched == f"mistake: {name}" and name in r.feedback
-    assert r.status in (Status.incorrect, Status.partial)
+    # the marking scheme states no marks for these mistakes: incorrect, not per-entry partial credit
+    assert r.status is Status.incorrect and r.score == 0
 
 
 def test_q2a_per_entry_credit_and_padding_hint(grade):

@@ -1,4 +1,4 @@
-"""The demo class in submissions/: all five sets graded by `grader.runner.grade_directory` from the
+"""The demo class in submissions/: all five sets graded by `grader.run.batch.grade_directory` from the
 committed answer keys (torch is imported only for follow-through), once for the module.
 
 Each submission's header comment says what it is meant to show; these tests pin the intended
@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from grader.models import Status, SubmissionReport
-from grader.runner import RunSummary, grade_directory
+from grader.models import RunSummary
+from grader.run.batch import grade_directory
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASS = ROOT / "submissions"
@@ -31,7 +32,7 @@ def demo_folders() -> dict[str, list[str]]:
 def run(tmp_path_factory) -> tuple[RunSummary, Path]:
     out = tmp_path_factory.mktemp("demo_out")
     summary = grade_directory(
-        CLASS, out, problems_dir=ROOT / "problems", reference_dir=ROOT / "reference", progress=False, budget=None
+        CLASS, out, problems_dir=ROOT / "problems", reference_dir=ROOT / "reference", budget=None
     )
     return summary, out
 

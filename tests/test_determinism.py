@@ -24,7 +24,7 @@ def run(class_dir: Path, out: Path) -> None:
     cmd = [sys.executable, "-m", "grader", "run", str(class_dir), "--out", str(out), "--quiet", "--workers", "2",
            "--problems", str(REPO / "problems"), "--reference", str(REPO / "reference")]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stderr[-2000:]  # wrong and unreadable answers are no grader failure
 
 
 def files(out: Path) -> dict[str, bytes]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.catalog import Catalog
+from grader.keys.catalog import Catalog
 from grader.models import Status
 from grader.scoring import GradingContext, PartGrader
 

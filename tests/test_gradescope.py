@@ -24,10 +24,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from grader.keys import AnswerKey
-from grader.lms.commands import register
-from grader.lms.gradescope import GradescopeResults, GradescopeTest, write_results
-from grader.lms.package import REQUIREMENTS, build_zip
+from grader.models import AnswerKey
+from grader.cli import app as grader_app
+from grader.lms.gradescope.driver import GradescopeResults, GradescopeTest, write_results
+from grader.lms.gradescope.package import REQUIREMENTS, build_zip
 
 REPO = Path(__file__).resolve().parents[1]
 ALLOWED_VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
@@ -105,11 +105,7 @@ def root(tmp_path: Path, problems: Path) -> Path:
 
 
 def cli() -> typer.Typer:
-    app = typer.Typer()
-    export = typer.Typer()
-    app.add_typer(export, name="export")
-    register(app, export)
-    return app
+    return grader_app
 
 
 def grade(root: Path, *args: str) -> dict:
@@ -339,7 +335,7 @@ def test_crash_after_grading_keeps_the_parts_graded(root: Path, monkeypatch: pyt
 
 def _start_grading(root: Path) -> subprocess.Popen:
     code = (
-        "from pathlib import Path; from grader.lms.gradescope import AutograderConfig, run; "
+        "from pathlib import Path; from grader.lms.gradescope.driver import AutograderConfig, run; "
         f"run(AutograderConfig(root=Path({str(root)!r}), assignment='tiny-hw', part_budget=0))"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -458,7 +454,7 @@ def test_zip_holds_scripts_package_problem_and_key(tmp_path: Path, problems: Pat
         run = zf.read("run_autograder").decode()
         requirements = zf.read("requirements.txt").decode().split()
     assert {"setup.sh", "run_autograder", "requirements.txt", "problems/tiny.py", "reference/tiny-hw.json"} <= set(names)
-    assert {"grader/__init__.py", "grader/__main__.py", "grader/lms/gradescope.py", "grader/scoring.py"} <= set(names)
+    assert {"grader/__init__.py", "grader/__main__.py", "grader/lms/gradescope/driver.py", "grader/scoring.py"} <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755 and modes["grader/scoring.py"] == 0o644
     assert key.assignment == "tiny-hw" and [p.id for p in key.parts] == ["q1", "q2", "q3"]
@@ -532,7 +528,7 @@ HW4 = REPO / "problems"
 def hw4_answers() -> dict:
     """A strong csc321-hw4 submission: model answers where the problem set gives them, the
     key's reference values elsewhere, one deliberate slip (q2b) and prose for the written parts."""
-    from grader.keys import load_or_build_key
+    from grader.keys.build import load_or_build_key
     from grader.problemset import load_problem_sets
 
     ps = load_problem_sets(HW4)["csc321-hw4"]
@@ -551,7 +547,7 @@ def hw4_answers() -> dict:
 
 def test_csc321_hw4_through_the_zip(tmp_path: Path) -> None:
     from grader.problemset import load_problem_sets
-    from grader.template import render
+    from grader.keys.template import render
 
     ps = load_problem_sets(HW4)["csc321-hw4"]
     ag = _unpack(build_zip("csc321-hw4", tmp_path / "autograder.zip", HW4, REPO / "reference").path, tmp_path / "autograder")

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.isolation import GradingPool, LoadProblemSets
-from grader.keys import build_key, write_key
+from grader.keys.catalog import Catalog, GraderLoader
+from grader.run.pool import GradingPool
+from grader.keys.build import build_key, write_key
 from grader.models import Status, Submission
 from grader.problemset import load_problem_sets
 
@@ -200,8 +201,8 @@ HOSTILE: list[object] = [
 
 
 @pytest.fixture(scope="module")
-def csc321() -> tuple[LoadProblemSets, dict[str, str], list[str]]:
-    loader = LoadProblemSets(REPO / "problems", REPO / "reference")
+def csc321() -> tuple[GraderLoader, dict[str, str], list[str]]:
+    loader = Catalog(REPO / "problems", REPO / "reference").loader()  # as `grader run` builds it
     ps = load_problem_sets(REPO / "problems")["csc321-hw4"]
     solutions = {p.id: p.solutions[0] for p in ps if p.solutions}
     graded = [p.id for p in ps if not p.manual]

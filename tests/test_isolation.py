@@ -6,12 +6,15 @@ from __future__ import annotations
 import sys
 import textwrap
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from grader.isolation import GradingPool, LoadProblemSets, PoolError
-from grader.keys import build_key, write_key
+from grader.keys.catalog import Catalog, GraderLoader
+from grader.problemset import load_problem_file
+from grader.run.pool import GradingPool, PoolError
+from grader.keys.build import build_key, write_key
 from grader.models import BrokenSubmission, Status, Submission
 from grader.problemset import load_problem_sets
 
@@ -72,13 +75,13 @@ def c(b):
 
 
 @pytest.fixture(scope="module")
-def loader(tmp_path_factory: pytest.TempPathFactory) -> LoadProblemSets:
+def loader(tmp_path_factory: pytest.TempPathFactory) -> GraderLoader:
     root = tmp_path_factory.mktemp("tiny")
     (root / "problems").mkdir()
     (root / "problems" / "tiny.py").write_text(textwrap.dedent(TINY))
     ps = load_problem_sets(root / "problems")["tiny"]
     write_key(build_key(ps), root / "reference")
-    return LoadProblemSets(root / "problems", root / "reference")
+    return Catalog(root / "problems", root / "reference").loader()  # as `grader run` builds it
 
 
 def sub(student: str, assignment: str = "tiny", **answers: object) -> Submission:
@@ -89,7 +92,7 @@ def statuses(report) -> dict[str, str]:
     return {p.id: p.status.value for p in report.parts}
 
 
-def test_right_answers_graded_in_input_order(loader: LoadProblemSets) -> None:
+def test_right_answers_graded_in_input_order(loader: GraderLoader) -> None:
     subs = [sub(f"s{i}", a=2, h=1, b=6, c=7 if i % 2 else 8) for i in range(6)]
     with GradingPool(loader, workers=2) as pool:
         reports = list(pool.grade(subs))
@@ -98,7 +101,7 @@ def test_right_answers_graded_in_input_order(loader: LoadProblemSets) -> None:
     assert pool.kills == pool.crashes == 0
 
 
-def test_a_hanging_check_is_killed_at_the_budget_and_grading_resumes(loader: LoadProblemSets) -> None:
+def test_a_hanging_check_is_killed_at_the_budget_and_grading_resumes(loader: GraderLoader) -> None:
     # `a` is wrong; `h` hangs; `b` is right only by follow-through from the student's own `a`
     # (so the fresh worker must have received the context), `c` by follow-through from `b`.
     hanging = sub("hang", a=5, h=13, b=15, c=16)
@@ -120,7 +123,7 @@ def test_a_hanging_check_is_killed_at_the_budget_and_grading_resumes(loader: Loa
     assert 1.0 <= elapsed < 20
 
 
-def test_a_worker_crash_costs_that_part_only(loader: LoadProblemSets) -> None:
+def test_a_worker_crash_costs_that_part_only(loader: GraderLoader) -> None:
     with GradingPool(loader, workers=1) as pool:
         [report] = pool.grade([sub("crash", a=2, h=666, b=6, c=7)])
     assert pool.crashes == 1
@@ -128,7 +131,7 @@ def test_a_worker_crash_costs_that_part_only(loader: LoadProblemSets) -> None:
     assert "exit code 3" in report.parts[1].feedback
 
 
-def test_memory_cap_stops_a_huge_allocation(loader: LoadProblemSets) -> None:
+def test_memory_cap_stops_a_huge_allocation(loader: GraderLoader) -> None:
     with GradingPool(loader, workers=1, memory=2 * 2**30) as pool:
         [report] = pool.grade([sub("hungry", a=2, h=777, b=6, c=7)])
     assert report.parts[1].status is not Status.correct
@@ -136,7 +139,7 @@ def test_memory_cap_stops_a_huge_allocation(loader: LoadProblemSets) -> None:
     assert statuses(report)["c"] == "correct" and pool.crashes == 0
 
 
-def test_identical_answers_are_checked_once_per_context(loader: LoadProblemSets) -> None:
+def test_identical_answers_are_checked_once_per_context(loader: GraderLoader) -> None:
     subs = [
         sub("x1", a=5, h=1, b=15, c=16),  # b right by follow-through from a = 5
         sub("x2", a=5, h=1, b=15, c=16),  # the same answers: every verdict from the cache
@@ -149,7 +152,7 @@ def test_identical_answers_are_checked_once_per_context(loader: LoadProblemSets)
     assert x3.parts[2].feedback != x1.parts[2].feedback
 
 
-def test_an_answer_matching_the_reference_is_reused_in_any_context(loader: LoadProblemSets) -> None:
+def test_an_answer_matching_the_reference_is_reused_in_any_context(loader: GraderLoader) -> None:
     # b = 6 is the reference whatever the student's a: judged before follow-through is tried
     with GradingPool(loader, workers=1) as pool:
         y1, y2 = pool.grade([sub("y1", a=5, h=1, b=6, c=7), sub("y2", a=2, h=1, b=6, c=7)])
@@ -157,14 +160,14 @@ def test_an_answer_matching_the_reference_is_reused_in_any_context(loader: LoadP
     assert y1.parts[0].feedback != y2.parts[0].feedback  # a differs: checked anew
 
 
-def test_without_cache_every_answer_is_checked(loader: LoadProblemSets) -> None:
+def test_without_cache_every_answer_is_checked(loader: GraderLoader) -> None:
     with GradingPool(loader, workers=1, cache=False) as pool:
         x1, x2 = pool.grade([sub("x1", a=2, h=1, b=6, c=7), sub("x2", a=2, h=1, b=6, c=7)])
     assert [p.score for p in x1.parts] == [p.score for p in x2.parts]
     assert x1.parts[0].feedback != x2.parts[0].feedback
 
 
-def test_unknown_assignment_is_a_broken_submission(loader: LoadProblemSets) -> None:
+def test_unknown_assignment_is_a_broken_submission(loader: GraderLoader) -> None:
     with GradingPool(loader, workers=1) as pool:
         broken, fine = pool.grade([sub("lost", assignment="nope", a=1), sub("fine", a=2)])
     assert isinstance(broken, BrokenSubmission) and "nope" in broken.reason
@@ -174,11 +177,12 @@ def test_unknown_assignment_is_a_broken_submission(loader: LoadProblemSets) -> N
 def test_a_loader_that_fails_stops_the_pool(tmp_path: Path) -> None:
     (tmp_path / "bad.py").write_text("raise RuntimeError('broken problem set')\n")
     with pytest.raises(PoolError, match="broken problem set"):
-        with GradingPool(LoadProblemSets(tmp_path), workers=1) as pool:
+        # a worker's load that imports a problem file which raises
+        with GradingPool(partial(load_problem_file, tmp_path / "bad.py"), workers=1) as pool:
             list(pool.grade([sub("s", a=1)]))
 
 
-def test_torch_is_imported_only_for_follow_through(loader: LoadProblemSets) -> None:
+def test_torch_is_imported_only_for_follow_through(loader: GraderLoader) -> None:
     # The tiny set's checks report whether their worker has imported torch.
     plain = sub("plain", a=2, h=1, b=6, c=7)  # all right: nothing to recompute
     ft = sub("ft", a=5, h=1, b=15, c=99)  # a wrong: b recomputed from the student's a
@@ -193,7 +197,7 @@ def test_a_real_homework_graded_without_follow_through_never_loads_torch() -> No
     repo = Path(__file__).resolve().parents[1]
     ps = load_problem_sets(repo / "problems")["csc321-hw4"]
     model = {p.id: p.solutions[0] for p in ps if p.solutions}  # all right: nothing to recompute
-    with GradingPool(LoadProblemSets(repo / "problems", repo / "reference"), workers=1) as pool:
+    with GradingPool(Catalog(repo / "problems", repo / "reference").loader(), workers=1) as pool:
         [report] = pool.grade([Submission(assignment="csc321-hw4", student="m", answers=model, source="m.toml")])
         [slot] = pool.slots
         maps = Path(f"/proc/{slot.process.pid}/maps").read_text()

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from grader.cli import app
-from grader.key_check import check_key
-from grader.keys import build_key, read_key
+from grader.keys.check import check_key
+from grader.keys.build import build_key, read_key
 from grader.problemset import load_problem_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +125,7 @@ def test_unknown_assignment_is_a_usage_error(tiny: Path):
 
 
 def test_drift_is_judged_against_the_scale_of_the_tensor():
-    from grader.key_check import drift
+    from grader.keys.check import drift
 
     stored = {"reference": [[1000.0, 2.0], [3.0, 1e-6]], "name": "conv"}
     # 13th-digit noise, and a tiny entry off by far more than its own size but not the tensor's

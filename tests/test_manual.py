@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from _store_fixtures import ASSIGNMENT, write_problem, write_submissions
 from grader.cli import app
-from grader.manual import QUIT, SKIP, parse_entry
+from grader.cli.manual import QUIT, SKIP, parse_entry
 from grader.store import Store
 
 runner = CliRunner(env={"COLUMNS": "200"})  # wide enough that rich tables do not wrap reasons

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.keys import build_key
+from grader.keys.build import build_key
 from grader.models import Status, Submission
 from grader.problemset import ProblemSet
 from grader.scoring import AssignmentGrader

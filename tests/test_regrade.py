@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from _store_fixtures import ASSIGNMENT, write_problem, write_submissions
 from grader.cli import app
 from grader.models import PartResult, Status, SubmissionReport
-from grader.regrade import compare
+from grader.workflow.regrade import compare
 from grader.store import ManualScore, Store
 from grader.store.repository import utcnow
 

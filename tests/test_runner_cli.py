@@ -13,10 +13,12 @@ import pytest
 from conftest import write, write_problems
 from typer.testing import CliRunner
 
-from grader import keys
+from grader.keys import build as keys
 from grader.cli import app
 from grader.models import Status, SubmissionReport
-from grader.runner import RunSummary, assign_file_names, grade_directory, safe_name
+from grader.models import RunSummary
+from grader.run.batch import grade_directory
+from grader.run.writer import assign_file_names, safe_name
 
 runner = CliRunner()
 
@@ -189,7 +191,7 @@ def test_missing_keys_are_built_and_noted_in_the_run(tmp_path: Path, monkeypatch
     monkeypatch.setattr(keys, "torch_version", lambda: "none")  # the fixture's references need no torch
     problems = write_problems(tmp_path / "problems")
     write(tmp_path / "class/amy.toml", 'assignment = "tiny-hw"\n[answers]\nq1 = 42\n')
-    summary = grade_directory(tmp_path / "class", tmp_path / "out", problems_dir=problems, reference_dir=tmp_path / "ref", budget=None, progress=False)
+    summary = grade_directory(tmp_path / "class", tmp_path / "out", problems_dir=problems, reference_dir=tmp_path / "ref", budget=None)
     assert summary.graded == 1 and summary.exit_code == 0 and summary.reports[0].score == 2
     assert [w.split(" in ")[0] for w in summary.warnings] == ["no answer key for boom-hw", "no answer key for tiny-hw"]
     assert json.loads((tmp_path / "out/run.json").read_text())["warnings"] == summary.warnings
@@ -274,20 +276,20 @@ def test_run_records_in_the_grade_store_and_applies_manual_scores(course: dict[s
 def test_reports_written_while_grading_keep_final_names_when_a_namesake_breaks(course: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Reports are written as they are graded under names fixed up front; if one of two files
     by the same student cannot be graded, the other ends up under the plain name, alone."""
-    from grader import runner
+    from grader.run import batch as runner
 
-    real = runner._Run.grade_here
+    real = runner.ClassGrading.grade_here
 
     def flaky(self, sub):  # the first of amy's two files fails inside the grader
         if sub.source.endswith("a.toml"):
             return self.failed(sub, "simulated failure")
         return real(self, sub)
 
-    monkeypatch.setattr(runner._Run, "grade_here", flaky)
+    monkeypatch.setattr(runner.ClassGrading, "grade_here", flaky)
     write(course["class"] / "amy" / "a.toml", 'assignment = "tiny-hw"\nstudent = "amy"\n[answers]\nq1 = 42\n')
     write(course["class"] / "amy" / "b.toml", 'assignment = "tiny-hw"\nstudent = "amy"\n[answers]\nq1 = 42\n')
     out = tmp_path / "out"
-    grade_directory(course["class"], out, problems_dir=course["problems"], reference_dir=None, budget=None, progress=False)
+    grade_directory(course["class"], out, problems_dir=course["problems"], reference_dir=None, budget=None)
     files = sorted(p.name for p in (out / "tiny-hw").iterdir() if p.name.startswith("amy"))
     assert files == ["amy.json", "amy.md"]
     assert json.loads((out / "tiny-hw" / "amy.json").read_text())["source"].endswith("b.toml")

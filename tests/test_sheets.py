@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import grader.sheets as sheets_mod
-from grader.keys import read_key
+import grader.keys.sheets as sheets_mod
+from grader.keys.build import read_key
 from grader.problemset import load_problem_file
-from grader.sheets import NoPdfEngine, class_sheets, student_sheet, to_latex, write_markdown, write_pdfs
-from grader.variant_keys import VariantKeys
+from grader.keys.sheets import NoPdfEngine, class_sheets, student_sheet, to_latex, write_markdown, write_pdfs
+from grader.keys.variants import VariantKeys
 
 REPO = Path(__file__).resolve().parent.parent
 

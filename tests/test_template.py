@@ -9,19 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from grader.keys import build_key
-from grader.lms.commands import register
+from grader.keys.build import build_key
+from grader.cli import app as grader_app
 from grader.models import Status, Submission
 from grader.problemset import ProblemSet, load_problem_sets
 from grader.scoring import AssignmentGrader
 from grader.submission import read_submission
-from grader.template import guidance, render, toml_value, yaml_value
+from grader.keys.template import guidance, render, toml_value, yaml_value
 
 REPO = Path(__file__).resolve().parents[1]
 SUFFIX = {"toml": ".toml", "yaml": ".yaml", "json": ".json"}
@@ -158,8 +157,7 @@ def test_json_guidance_goes_beside_the_template(tiny: ProblemSet) -> None:
 
 
 def test_template_command(tmp_path: Path, problems: Path) -> None:
-    app = typer.Typer()
-    register(app, typer.Typer())
+    app = grader_app
     runner = CliRunner()
     result = runner.invoke(app, ["template", "tiny-hw", "--problems", str(problems)])
     assert result.exit_code == 0, result.output

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import grader.variant_keys as variant_keys
-from grader.keys import read_key
+import grader.keys.variants as variant_keys
+from grader.keys.build import read_key
 from grader.models import Status, Submission
 from grader.problemset import load_problem_file
 from grader.scoring import AssignmentGrader
-from grader.variant_keys import VariantKeys, student_prompts
-from grader.variant_match import find_matches, matches_markdown
+from grader.keys.variants import VariantKeys, student_prompts
+from grader.run.matches import find_matches, matches_markdown
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = bytes(range(100, 132))
@@ -154,7 +154,7 @@ def test_the_service_gets_a_students_prompts_with_their_numbers(keys):
 
 
 def test_key_check_self_tests_a_sample_of_variants(hw4):
-    from grader.key_check import check_variants
+    from grader.keys.check import check_variants
 
     ps, base = hw4
     findings, checked = check_variants(ps, base)
@@ -162,8 +162,8 @@ def test_key_check_self_tests_a_sample_of_variants(hw4):
 
 
 def test_key_check_finds_a_variant_whose_named_mistake_equals_the_reference():
-    from grader.key_check import check_variants
-    from grader.keys import build_key
+    from grader.keys.check import check_variants
+    from grader.keys.build import build_key
     from grader.kinds import Int
     from grader.problemset import ProblemSet
     from grader.variants import Integer

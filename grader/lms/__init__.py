@@ -1,5 +1,7 @@
-"""Learning-management-system integrations: run inside an LMS autograder, package for upload.
+"""Learning-management systems: gradebook exports and the Gradescope autograder.
 
-`gradescope` grades one submission inside Gradescope's container and writes its results.json;
-`package` builds the autograder zip an instructor uploads; `commands` registers both on the CLI.
+`exports` is the table of gradebook formats (canvas, moodle, csv, lti, json), one module each
+beside it; `roster` maps our student ids to LMS ids and `comment` writes the short summary
+LMS comment fields hold. `gradescope/` grades one submission inside Gradescope's container
+(`driver`, with Gradescope's results.json in `results`) and builds the zip to upload (`package`).
 """

@@ -14,10 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated
 from urllib.parse import quote
 
-import typer
 
 from grader.models import PartResult, Status, SubmissionReport
 
@@ -296,40 +294,3 @@ def write_class_report(
     path = folder / REPORT_NAME
     path.write_text(render_class_report(reports, assignment=assignment, title=title, report_dir=folder), encoding="utf-8")
     return path
-
-
-
-def build_report(
-    assignment: str, out: Path, db: str | None = None, title: str | None = None, reference: Path | None = None
-) -> Path:
-    """OUT/<assignment>/report.html from the class's current reports (manual scores merged)."""
-    from grader.keys import key_path, read_key
-    from grader.store.loading import class_reports
-    from grader.store.repository import Store
-
-    with Store.open(out, db) as store:
-        reports = class_reports(store, out, assignment)
-    if not reports:
-        raise LookupError(f"no graded submissions for {assignment} in {out}; run `grader run` first")
-    if title is None and reference is not None:
-        try:
-            title = read_key(key_path(reference, assignment)).title
-        except (OSError, ValueError):
-            pass
-    return write_class_report(reports, out, assignment, title)
-
-
-def report_command(
-    assignment: Annotated[str, typer.Argument(help="Assignment id, e.g. csc321-hw4.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder of `grader run`.")] = Path("out"),
-    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL or SQLite file (default OUT/grades.sqlite).")] = None,
-    title: Annotated[str | None, typer.Option("--title", help="Heading (default: the answer key's title).")] = None,
-    reference: Annotated[Path, typer.Option("--reference", help="Answer keys folder (for the title).")] = Path("reference"),
-) -> None:
-    """Write the HTML class report OUT/<assignment>/report.html (plots, common wrong answers, links)."""
-    try:
-        path = build_report(assignment, out, db, title, reference)
-    except LookupError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2)
-    typer.echo(f"Wrote {path}")

@@ -1,8 +1,9 @@
 """The grade store: runs, results, manual scores, overrides and regrade history (SQLAlchemy).
 
 `db` holds the schema and engine, `repository` the reads and writes, `merge` folds manual
-scores and overrides into a report, `recorder` is the runner's hook, `loading` gives every
-consumer the class's current reports, `refresh` rewrites a run's files after manual scores.
+scores and overrides into a report, `recorder` records a run's reports, `loading` gives every
+consumer the class's current reports. Persistence only: nothing here imports the runs, the
+reports, the workflow or the command line.
 
 Names are imported on first use, so `grader --help` does not pay for importing SQLAlchemy.
 """

@@ -20,7 +20,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from grader.errors import InvalidAnswer
-from grader.isolation import DEFAULT_BUDGET
+from grader.run.pool import DEFAULT_BUDGET
 from grader.kinds import Choice, Expr, Int, Location, Matrix, Number, Shape, ShapeFormula, Vector
 from grader.kinds.index_expr import IndexExpr
 from grader.parsing import fmt_number

@@ -1,0 +1,249 @@
+"""`grader manual`: score free-text parts in the terminal, import scores, override any part.
+
+`grader manual ASSIGNMENT` walks the queue of grader.workflow.manual part by part; each score
+is stored the moment it is entered, so a session can stop (`q`, Ctrl-D) and resume later.
+`grader manual import scores.csv` and `grader manual override` go through the same workflow;
+after each, the run's files are refreshed to show the new scores.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.prompt import Prompt
+from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
+
+from grader.cli.options import DbOpt, OutOpt
+from grader.store.loading import raw_reports
+from grader.workflow.manual import (
+    QueueItem,
+    already_scored,
+    check_score,
+    import_scores,
+    manual_queue,
+    part_prompts,
+    record_score,
+    set_override,
+)
+
+if TYPE_CHECKING:
+    from grader.store.repository import Store
+
+
+def open_store(out: Path, db: str | None) -> Store:
+    from grader.store.repository import Store  # SQLAlchemy is imported only when a command runs
+
+    return Store.open(out, db)
+
+
+# -- one entry ----------------------------------------------------------------------------------
+SKIP, QUIT = "skip", "quit"
+_ENTRY = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:[,;]\s*|\s+|$)(.*)$", re.S)
+
+
+def parse_entry(text: str, max_score: float) -> tuple[float, str] | str:
+    """`2.5, clear argument` -> (2.5, "clear argument"); `s` -> SKIP; `q` -> QUIT.
+
+    Raises ValueError with a message for the person typing."""
+    t = text.strip()
+    if t.lower() in ("s", "skip"):
+        return SKIP
+    if t.lower() in ("q", "quit"):
+        return QUIT
+    m = _ENTRY.match(t)
+    if not m:
+        raise ValueError(f"start with a score from 0 to {max_score:g}, then a comment (or s to skip, q to quit)")
+    score = float(m.group(1))
+    check_score(score, max_score)
+    return score, m.group(2).strip()
+
+
+# -- the interactive session --------------------------------------------------------------------
+@dataclass
+class SessionResult:
+    scored: int = 0
+    skipped: int = 0
+    remaining: int = 0
+    quit: bool = False
+
+
+def run_session(
+    store: Store,
+    assignment: str,
+    items: list[QueueItem],
+    *,
+    grader: str,
+    console: Console,
+    prompts: dict[str, str] | None = None,
+) -> SessionResult:
+    prompts = prompts or {}
+    result = SessionResult()
+    current_part = None
+    for n, item in enumerate(items, 1):
+        if already_scored(store, assignment, item):
+            continue  # another grader scored it since the queue was built
+        if item.part_id != current_part:
+            current_part = item.part_id
+            console.rule(f"[bold]{escape(item.part_id)}[/] (out of {item.max_score:g})")
+            if prompts.get(item.part_id):
+                console.print(Text(prompts[item.part_id], style="italic"))
+        console.print(
+            Panel(Text(item.answer or "(empty)"), title=f"{escape(item.student)} · {escape(item.part_id)}", subtitle=f"{n} of {len(items)}")
+        )
+        while True:
+            try:
+                raw = Prompt.ask(f"score (0–{item.max_score:g}), comment, s=skip, q=quit", console=console)
+            except EOFError:  # input ran out: stop like q, everything entered is already saved
+                raw = "q"
+            try:
+                entry = parse_entry(raw, item.max_score)
+            except ValueError as exc:
+                console.print(f"[red]{escape(str(exc))}[/]")
+                continue
+            break
+        if entry == QUIT:
+            result.quit = True
+            result.remaining = len(items) - n + 1
+            break
+        if entry == SKIP:
+            result.skipped += 1
+            continue
+        score, comment = entry  # type: ignore[misc]
+        record_score(store, assignment, item, score, comment, grader=grader)
+        result.scored += 1
+    return result
+
+
+# -- commands -----------------------------------------------------------------------------------
+class _GradeByDefault(TyperGroup):
+    """`grader manual ASSIGNMENT` means `grader manual grade ASSIGNMENT`."""
+
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["grade", *args]
+        return super().parse_args(ctx, args)
+
+
+manual_app = typer.Typer(
+    cls=_GradeByDefault,
+    help="Score free-text parts by hand: `grader manual ASSIGNMENT`, or `grader manual import scores.csv`.",
+    no_args_is_help=True,
+)
+
+
+def default_grader() -> str:
+    try:
+        return os.environ.get("GRADER_NAME") or getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "grader"
+
+
+def _refresh(out: Path, db: str | None, assignment: str) -> None:
+    """Rewrite the assignment's reports so they show the scores just recorded."""
+    from grader.workflow.refresh import refresh_reports
+
+    refresh_reports(out, db, assignment)
+
+
+@manual_app.command("grade")
+def grade_command(
+    assignment: Annotated[str, typer.Argument(help="Assignment id, e.g. csc321-hw4.")],
+    out: OutOpt = Path("out"),
+    db: DbOpt = None,
+    grader: Annotated[str | None, typer.Option("--grader", help="Your name, recorded with each score.")] = None,
+    reference: Annotated[Path, typer.Option("--reference", help="Answer keys (for the question texts).")] = Path("reference"),
+) -> None:
+    """Score the queue of free-text answers, part by part; resumable."""
+    console = Console(highlight=False, soft_wrap=True)
+    with open_store(out, db) as store:
+        items = manual_queue(store, out, assignment)
+        if not items:
+            known = raw_reports(store, out, assignment)
+            if not known:
+                console.print(f"[red]No graded submissions for {escape(assignment)} in {escape(str(out))}; run `grader run` first.[/]")
+                raise typer.Exit(2)
+            console.print(f"Nothing to score: every free-text answer to {escape(assignment)} has a score.")
+            return
+        console.print(f"{len(items)} free-text answer(s) to score for [bold]{escape(assignment)}[/].")
+        result = run_session(
+            store, assignment, items, grader=grader or default_grader(), console=console, prompts=part_prompts(reference, assignment)
+        )
+    console.print(
+        f"Scored {result.scored}, skipped {result.skipped}"
+        + (f"; {result.remaining} left for next time." if result.quit else ".")
+    )
+    if result.scored:
+        _refresh(out, db, assignment)
+
+
+@manual_app.command("import")
+def import_command(
+    scores: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with columns student, part, score, comment.")],
+    assignment: Annotated[str | None, typer.Option("--assignment", "-a", help="Assignment id (needed when the store holds several).")] = None,
+    out: OutOpt = Path("out"),
+    db: DbOpt = None,
+    grader: Annotated[str | None, typer.Option("--grader", help="Recorded with rows that name no grader.")] = None,
+) -> None:
+    """Import manual scores from a spreadsheet; bad rows are listed, good rows kept. Exit 1 if any row was bad."""
+    console = Console(highlight=False, soft_wrap=True)
+    with open_store(out, db) as store:
+        if assignment is None:
+            known = store.assignments()
+            if len(known) != 1:
+                console.print("[red]Say which assignment with --assignment " + (f"(one of {', '.join(known)})" if known else "(the store is empty)") + ".[/]")
+                raise typer.Exit(2)
+            assignment = known[0]
+        try:
+            result = import_scores(store, out, assignment, scores, grader=grader or default_grader())
+        except ValueError as exc:
+            console.print(f"[red]{escape(str(exc))}[/]")
+            raise typer.Exit(2)
+    console.print(f"Imported {len(result.imported)} score(s) for {escape(assignment)}.")
+    if result.bad:
+        table = Table(title=f"{len(result.bad)} row(s) not imported", title_style="bold red")
+        for col in ("line", "student", "part", "score", "reason"):
+            table.add_column(col)
+        for b in result.bad:
+            table.add_row(str(b.line), b.row.get("student", ""), b.row.get("part", ""), b.row.get("score", ""), b.reason)
+        console.print(table)
+    if result.imported:
+        _refresh(out, db, assignment)
+    if result.bad:
+        raise typer.Exit(1)
+
+
+@manual_app.command("override")
+def override_command(
+    assignment: Annotated[str, typer.Argument()],
+    student: Annotated[str, typer.Argument()],
+    part: Annotated[str, typer.Argument()],
+    score: Annotated[float, typer.Argument(help="The part's new score.")],
+    reason: Annotated[str, typer.Option("--reason", help="Shown to the student with the score.")] = "",
+    out: OutOpt = Path("out"),
+    db: DbOpt = None,
+    grader: Annotated[str | None, typer.Option("--grader")] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Drop the override; the autograded score stands again.")] = False,
+) -> None:
+    """Replace the score of any part for one student (survives every re-run)."""
+    console = Console(highlight=False, soft_wrap=True)
+    with open_store(out, db) as store:
+        try:
+            set_override(
+                store, out, assignment, student, part, None if remove else score, reason=reason, grader=grader or default_grader()
+            )
+        except (LookupError, ValueError) as exc:
+            console.print(f"[red]{escape(str(exc))}[/]")
+            raise typer.Exit(2)
+    console.print(("Removed the override on " if remove else f"Set {score:g} on ") + f"{escape(student)} · {escape(part)}.")
+    _refresh(out, db, assignment)

@@ -1,0 +1,27 @@
+"""`grader report ASSIGNMENT`: the self-contained HTML class report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from grader.cli.options import DbOpt
+from grader.workflow.class_report import build_report
+
+
+def report_command(
+    assignment: Annotated[str, typer.Argument(help="Assignment id, e.g. csc321-hw4.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder of `grader run`.")] = Path("out"),
+    db: DbOpt = None,
+    title: Annotated[str | None, typer.Option("--title", help="Heading (default: the answer key's title).")] = None,
+    reference: Annotated[Path, typer.Option("--reference", help="Answer keys folder (for the title).")] = Path("reference"),
+) -> None:
+    """Write the HTML class report OUT/<assignment>/report.html (plots, common wrong answers, links)."""
+    try:
+        path = build_report(assignment, out, db, title, reference)
+    except LookupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+    typer.echo(f"Wrote {path}")

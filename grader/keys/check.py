@@ -1,0 +1,235 @@
+"""`grader key check`: is a committed key current, and does every part grade its own answer?
+
+Two questions, as a careful instructor would ask them before publishing:
+1. Staleness: the key's problem-source hash matches the source, and the stored values equal
+   a fresh computation (so a hand-edited reference is caught).
+2. Self-test: the part's model answers (its `solutions`) and the reference written in each
+   syntax its kind accepts (`Kind.forms`) earn full marks; each named mistake does not;
+   formula parts have enough valid (finite) sample points.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from grader.errors import InvalidAnswer
+from grader.keys.build import build_key
+from grader.kinds import LocationTarget
+from grader.kinds.base import Kind
+from grader.models import AnswerKey, Status, Submission
+from grader.problemset import ProblemSet
+from grader.sampling import Sample
+from grader.scoring import AssignmentGrader
+
+MIN_SAMPLE_POINTS = 3
+
+
+class Finding(BaseModel):
+    part: str | None
+    problem: str
+
+
+class KeyCheckReport(BaseModel):
+    assignment: str
+    stale: list[str] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    forms_checked: int = 0
+    mistakes_checked: int = 0
+    variants_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.stale and not self.findings
+
+
+#: Drift is a difference larger than this, relative to the largest magnitude in the same
+#: tensor: float64 sums differ in the 13th digit between machines (thread count, BLAS), and a
+#: per-entry relative test would call a tiny entry next to large ones stale.
+DRIFT_TOLERANCE = 1e-9
+
+
+def _numbers(data: Any) -> np.ndarray | None:
+    """A JSON list of numbers (nested to any depth, rectangular) as an array, else None."""
+    stack, count = [data], 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, bool) or not isinstance(item, (int, float)):
+            return None
+        count += 1
+    try:
+        return np.asarray(data, dtype=np.float64)
+    except (ValueError, OverflowError):  # ragged
+        return None
+
+
+def _index(position: tuple[int, ...]) -> str:
+    return "".join(f"[{i}]" for i in position)
+
+
+def drift(stored: Any, fresh: Any, where: str = "") -> list[str]:
+    """Where two JSON trees of key data differ beyond platform noise, one line per place.
+
+    Numbers are compared a tensor at a time: the largest difference against the largest
+    magnitude of that tensor, with its position; everything else must be equal.
+    """
+    a, b = _numbers(stored), _numbers(fresh)
+    if a is not None and b is not None and (isinstance(stored, list) == isinstance(fresh, list)):
+        if a.shape != b.shape:
+            return [f"{where or 'value'} has shape {list(b.shape)} now, {list(a.shape)} in the key"]
+        finite = np.isfinite(a) & np.isfinite(b)
+        if not np.array_equal(np.where(finite, 0, a), np.where(finite, 0, b), equal_nan=True):
+            return [f"{where or 'value'}: infinite or NaN entries differ"]
+        if a.size == 0:
+            return []
+        diff = np.where(finite, np.abs(a - b), 0.0)
+        scale = float(np.max(np.where(finite, np.maximum(np.abs(a), np.abs(b)), 0.0)))
+        worst = int(np.argmax(diff))
+        largest = float(diff.flat[worst])
+        if largest > DRIFT_TOLERANCE * scale:
+            at = where + (_index(np.unravel_index(worst, a.shape)) if a.ndim else "")
+            return [
+                f"{at or 'value'} differs by {largest:.3g} ({float(a.flat[worst])!r} in the key, {float(b.flat[worst])!r} now; "
+                f"largest magnitude {scale:.3g}, tolerance {DRIFT_TOLERANCE * scale:.3g})"
+            ]
+        return []
+    if isinstance(stored, dict) and isinstance(fresh, dict):
+        lines = []
+        for k in sorted(set(stored) | set(fresh), key=str):
+            if k not in stored or k not in fresh:
+                lines.append(f"{where}.{k} is {'new' if k not in stored else 'gone'}".lstrip("."))
+            else:
+                lines += drift(stored[k], fresh[k], f"{where}.{k}".lstrip("."))
+        return lines
+    if isinstance(stored, list) and isinstance(fresh, list) and len(stored) == len(fresh):
+        lines = []
+        for i, (x, y) in enumerate(zip(stored, fresh)):
+            lines += drift(x, y, f"{where}[{i}]")
+        return lines
+    return [] if stored == fresh else [f"{where or 'value'} differs ({_short(stored)} in the key, {_short(fresh)} now)"]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def staleness(ps: ProblemSet, stored: AnswerKey, fresh: AnswerKey) -> list[str]:
+    problems = []
+    if stored.source_hash != fresh.source_hash:
+        problems.append("the problem source changed since the key was built (hash mismatch)")
+    if stored.torch_version != fresh.torch_version:
+        problems.append(f"built with torch {stored.torch_version}, this machine has {fresh.torch_version}")
+    fresh_parts = {p.id: p for p in fresh.parts}
+    for part in stored.parts:
+        other = fresh_parts.pop(part.id, None)
+        if other is None:
+            problems.append(f"part {part.id} is in the key but not in the problem set")
+            continue
+        differences = drift(part.model_dump(mode="json"), other.model_dump(mode="json"))
+        if differences:
+            more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
+            problems.append(f"part {part.id}: stored values differ from a fresh computation: {differences[0]}{more}")
+    for missing in fresh_parts:
+        problems.append(f"part {missing} is in the problem set but not in the key")
+    return problems
+
+
+def same_target(kind: Kind, a: Any, b: Any) -> bool:
+    """Whether two targets (e.g. a named mistake and the reference) cannot be told apart."""
+    if isinstance(a, Sample):
+        return a.value.shape == b.value.shape and bool(np.allclose(a.value, b.value, rtol=1e-9, atol=1e-12))
+    if isinstance(a, LocationTarget):
+        return bool(np.array_equal(a.mask, b.mask))
+    return kind.compare(a, b).full
+
+
+def self_test(ps: ProblemSet, key: AnswerKey, typed: bool = True) -> tuple[list[Finding], int, int]:
+    """Each model answer is graded as a submission of its own (the other parts left empty),
+    through the same part loop as a student's, so it earns exactly what a student typing it would.
+    `typed=False`: leave out the typed model answers of parts that are not formulas (they are
+    the printed numbers' answers, not a variant's)."""
+    grader = AssignmentGrader(ps, key)
+    findings: list[Finding] = []
+    forms = mistakes = 0
+    for index, pg in enumerate(grader.graders):
+        part, kind = pg.part, pg.kind
+        if kind.manual:
+            continue
+        candidates = [*(part.solutions if typed or kind.sampled else ()), *kind.forms(pg.reference)]
+        if kind.sampled:
+            sample = pg.reference
+            finite = int(np.isfinite(np.asarray(sample.value)).reshape(sample.n_points, -1).all(axis=1).sum())
+            if finite < MIN_SAMPLE_POINTS:
+                findings.append(Finding(part=part.id, problem=f"only {finite} valid sample points"))
+        if not candidates:
+            findings.append(Finding(part=part.id, problem="no model answer to self-test (add solutions=...)"))
+        for form in candidates:
+            forms += 1
+            model = Submission(assignment=key.assignment, student="model answer", answers={part.id: form}, source="model answer")
+            result = grader.grade(model).parts[index]
+            if result.status is not Status.correct:
+                findings.append(Finding(part=part.id, problem=f"the model answer {form!r} is graded {result.status.value}: {result.feedback}"))
+        for variant, target in pg.mistakes:
+            mistakes += 1
+            if same_target(kind, target, pg.reference):
+                findings.append(Finding(part=part.id, problem=f"the named mistake '{variant.name}' equals the reference"))
+    return findings, forms, mistakes
+
+
+def check_key(ps: ProblemSet, stored: AnswerKey | None) -> KeyCheckReport:
+    fresh = build_key(ps)
+    report = KeyCheckReport(assignment=ps.id)
+    if stored is None:
+        report.stale.append("no committed key: run `grader key build`")
+        stored = fresh
+    else:
+        report.stale = staleness(ps, stored, fresh)
+    try:
+        report.findings, report.forms_checked, report.mistakes_checked = self_test(ps, stored)
+        found, report.variants_checked = check_variants(ps, stored)
+        report.findings += found
+    except InvalidAnswer as exc:  # a model answer the instructor wrote cannot be read
+        report.findings.append(Finding(part=None, problem=exc.feedback()))
+    return report
+
+
+#: Variants `grader key check` deals and self-tests for a problem set whose inputs vary.
+VARIANTS_CHECKED = 12
+
+
+def check_variants(ps: ProblemSet, key: AnswerKey, count: int = VARIANTS_CHECKED) -> tuple[list[Finding], int]:
+    """Self-test a sample of variants: the printed numbers and every dealt variant meet the
+    constraints, and in each the references earn full marks and no named mistake equals them.
+
+    The sample is the same every time (codes from fixed seeds), so a failure can be reproduced
+    with `ProblemSet.deal(code)`; only the parts that vary are tested again.
+    """
+    from grader.references import one_thread
+    from grader.variants import variant_code
+
+    findings = [Finding(part=None, problem=f"the printed numbers fail the constraint {c!r}") for c in ps.violated()]
+    if not ps.varies:
+        return findings, 0
+    varying = set(ps.varying_parts())
+    checked = 0
+    for i in range(count):
+        code = variant_code(int.from_bytes(hashlib.sha256(f"key check/{ps.id}/{i}".encode()).digest()[:5], "big"))
+        try:
+            variant = ps.deal(code)
+            with one_thread():
+                variant_key = build_key(ps, variant, base=key)
+        except Exception as exc:  # a constraint or a reference that fails for these numbers
+            findings.append(Finding(part=None, problem=f"variant {code}: {type(exc).__name__}: {exc}"))
+            continue
+        checked += 1
+        findings += [Finding(part=None, problem=f"variant {code} fails the constraint {c!r}") for c in ps.violated(variant)]
+        only = variant_key.model_copy(update={"parts": [p for p in variant_key.parts if p.id in varying]})
+        own, _, _ = self_test(ps, only, typed=False)
+        findings += [Finding(part=f.part, problem=f"variant {code}: {f.problem}") for f in own]
+    return findings, checked

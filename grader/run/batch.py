@@ -1,0 +1,243 @@
+"""Grading a class folder: `grade_class` reads and grades every submission and writes nothing.
+
+Assignments come from `grader.keys.catalog`: committed answer keys whose problem source is
+unchanged are used as they are (the problem set, and torch, are imported only if
+follow-through or a hint needs them); other problem files are imported and keyed in memory,
+with a note in the run's warnings. One bad file becomes a `BrokenSubmission` and the batch
+goes on; a failure of the grader itself (a key that cannot be built, a crash outside a part)
+is recorded in the run's errors and makes the exit code 1, as an `error` part does.
+
+With a per-part `budget` (the CLI's default) submissions are graded by grader.run.pool's
+killable worker processes, fed with the catalog's keys, so an answer that hangs a check or
+eats memory costs that part, not the run. If the pool cannot start, the rest is graded in
+this process and the run says so in its warnings.
+
+`grade_directory` is `grader run`: `grade_class`, each report through an optional hook (the
+grade store records it and merges manual scores), and grader.run.writer for the files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from grader.keys.catalog import Catalog
+from grader.models import BrokenSubmission, RunSummary, Submission, SubmissionReport
+from grader.run.writer import RunWriter
+from grader.scoring import AssignmentGrader, describe
+from grader.submission import discover, read_submission
+
+DEFAULT_BUDGET = 2.0  # seconds per part, as grader.run.pool's default
+SUBMISSIONS_PER_WORKER = 20
+
+ReportHook = Callable[[SubmissionReport], SubmissionReport]
+OnProgress = Callable[[int, int], None]  # (submissions graded, submissions to grade)
+Outcome = SubmissionReport | BrokenSubmission
+
+
+class UsageError(Exception):
+    """The run cannot start (no such folder, no problem sets...): exit code 2."""
+
+
+def load_catalog(problems_dir: Path, reference_dir: Path | None) -> Catalog:
+    """The catalog of a problems folder (and its keys), or a `UsageError` saying why there is none."""
+    problems_dir = Path(problems_dir)
+    if not problems_dir.is_dir():
+        raise UsageError(f"problem-set folder {problems_dir} does not exist (use --problems DIR)")
+    try:
+        catalog = Catalog(problems_dir, Path(reference_dir) if reference_dir is not None else None)
+    except Exception as exc:  # an instructor's file failed to import or to key: nothing can be graded
+        raise UsageError(f"could not load the problem sets in {problems_dir}: {describe(exc)}") from exc
+    if not catalog.assignments:
+        raise UsageError(f"no problem sets found in {problems_dir} (a *.py file defining a ProblemSet)")
+    return catalog
+
+
+class ClassGrading:
+    """A class's submissions, read and checked: iterate to grade them.
+
+    `items` holds every file found, by position: a `Submission` to grade or a
+    `BrokenSubmission` (unreadable, unknown assignment). Iterating yields `(position,
+    outcome)` for every item, in position order, as each is graded; `warnings` and `errors`
+    say what went wrong beside the submissions (they grow while grading).
+    """
+
+    def __init__(
+        self, catalog: Catalog, items: list[Submission | BrokenSubmission], *, budget: float | None, workers: int | None
+    ) -> None:
+        self.catalog = catalog
+        self.budget = budget
+        self.workers = workers
+        self.warnings: list[str] = list(dict.fromkeys(catalog.notes))
+        self.errors: list[str] = list(catalog.errors)
+        self._graders: dict[str, AssignmentGrader | None] = {}
+        self.items = [self.check(item) if isinstance(item, Submission) else item for item in items]
+
+    @property
+    def to_grade(self) -> list[tuple[int, Submission]]:
+        return [(i, item) for i, item in enumerate(self.items) if isinstance(item, Submission)]
+
+    def grader_for(self, assignment: str) -> AssignmentGrader | None:
+        if assignment not in self._graders:
+            try:
+                self._graders[assignment] = self.catalog.grader(assignment)
+            except Exception as exc:
+                self.errors.append(f"the grader for {assignment!r} could not be set up: {describe(exc)}")
+                self._graders[assignment] = None
+        return self._graders[assignment]
+
+    def check(self, sub: Submission) -> Submission | BrokenSubmission:
+        """The submission, or why it cannot be graded."""
+        if sub.assignment not in self.catalog.keys:
+            reason = f"unknown assignment {sub.assignment!r}; known: {', '.join(sorted(self.catalog.keys))}"
+        elif self.grader_for(sub.assignment) is None:
+            reason = "not graded: the grader for this assignment could not be set up (see errors)"
+        else:
+            return sub
+        return BrokenSubmission(source=sub.source, reason=reason, assignment=sub.assignment)
+
+    def __iter__(self) -> Iterator[tuple[int, Outcome]]:
+        todo = self.to_grade
+        graded = self._grade([sub for _, sub in todo])
+        pending = dict(todo)
+        for position, item in enumerate(self.items):
+            if position in pending:
+                yield position, next(graded)
+            else:
+                yield position, item  # type: ignore[misc]
+
+    def _grade(self, subs: list[Submission]) -> Iterator[Outcome]:
+        """Outcomes of `subs` in order: in the pool under the budget, else (or for what the pool
+        could not take) in this process."""
+        done = 0
+        if self.budget and subs:
+            from grader.run.pool import PoolError
+
+            try:
+                for outcome in self.grade_isolated(subs):
+                    done += 1
+                    yield outcome
+            except PoolError as exc:
+                self.warnings.append(f"isolated grading unavailable ({exc}); the rest was graded in this process, without time limits")
+        for sub in subs[done:]:
+            yield self.grade_here(sub)
+
+    def grade_here(self, sub: Submission) -> Outcome:
+        grader = self.grader_for(sub.assignment)
+        assert grader is not None
+        try:
+            return grader.grade(sub)
+        except Exception as exc:  # scoring contains per-part failures already: this is a bug
+            return self.failed(sub, f"the grader failed: {describe(exc)}")
+
+    def failed(self, sub: Submission, reason: str) -> BrokenSubmission:
+        self.errors.append(f"{sub.source}: {reason}")
+        return BrokenSubmission(source=sub.source, reason=reason, assignment=sub.assignment)
+
+    def grade_isolated(self, subs: list[Submission]) -> Iterator[Outcome]:
+        """Outcomes in order, each part under the budget in a worker process (grader.run.pool)."""
+        from grader.run.pool import GradingPool
+
+        loader = self.catalog.loader({s.assignment for s in subs})
+        # Each worker imports the problem files (and torch) once: a small class needs few.
+        n = self.workers or min(os.cpu_count() or 1, -(-len(subs) // SUBMISSIONS_PER_WORKER))
+        with GradingPool(loader, workers=n, budget=self.budget or DEFAULT_BUDGET) as pool:
+            for outcome, sub in zip(pool.grade(subs), subs):  # the pool's generator first: it runs to its end
+                if isinstance(outcome, BrokenSubmission):
+                    outcome = outcome.model_copy(update={"assignment": sub.assignment})
+                yield outcome
+
+
+def grade_class(
+    root: Path,
+    catalog: Catalog,
+    *,
+    assignment: str | None = None,
+    budget: float | None = DEFAULT_BUDGET,
+    workers: int | None = None,
+    exclude: Iterable[Path] = (),
+) -> ClassGrading:
+    """Every submission below `root`, read now and graded as the result is iterated; writes nothing.
+
+    `assignment` (`--assignment`) names the assignment of files that do not say, and limits
+    nothing else. With a `budget` (seconds per part) submissions are graded in `workers`
+    killable processes; `budget=None` (or 0) grades in this process. Raises `UsageError` if
+    `root` does not exist or `assignment` is unknown.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise UsageError(f"submission folder {root} does not exist")
+    if assignment is not None and assignment not in catalog.keys:
+        raise UsageError(f"unknown assignment {assignment!r}; known: {', '.join(catalog.assignments)}")
+    items = [read_submission(path, assignment_override=assignment, root=root) for path in discover(root, exclude=exclude)]
+    return ClassGrading(catalog, items, budget=budget, workers=workers)
+
+
+def grade_directory(
+    root: Path,
+    out: Path,
+    *,
+    problems_dir: Path,
+    reference_dir: Path | None,
+    assignment: str | None = None,
+    budget: float | None = DEFAULT_BUDGET,
+    workers: int | None = None,
+    on_report: ReportHook | None = None,
+    progress: OnProgress | None = None,
+) -> RunSummary:
+    """`grader run`: grade every submission below `root` into `out`. Raises `UsageError` if the
+    run cannot start.
+
+    `on_report` may replace each report before it is written (the grade store merges manual
+    scores there); `progress(done, total)` is called as each submission is graded.
+    """
+    klass = class_folder(root, out, problems_dir=problems_dir, reference_dir=reference_dir, assignment=assignment, budget=budget, workers=workers)
+    return write_class(klass, out, on_report=on_report, progress=progress, assignment=assignment)
+
+
+def class_folder(
+    root: Path,
+    out: Path,
+    *,
+    problems_dir: Path,
+    reference_dir: Path | None,
+    assignment: str | None = None,
+    budget: float | None = DEFAULT_BUDGET,
+    workers: int | None = None,
+) -> ClassGrading:
+    """`grade_class` as the commands call it: the catalog of `problems_dir` and its keys, and
+    every submission below `root` except in OUT and the course's own folders."""
+    catalog = load_catalog(problems_dir, reference_dir)
+    excluded = [Path(out), Path(problems_dir)] + ([Path(reference_dir)] if reference_dir is not None else [])
+    return grade_class(root, catalog, assignment=assignment, budget=budget, workers=workers, exclude=excluded)
+
+
+def write_class(
+    klass: ClassGrading,
+    out: Path,
+    *,
+    outcomes: Iterable[tuple[int, Outcome]] | None = None,
+    on_report: ReportHook | None = None,
+    progress: OnProgress | None = None,
+    assignment: str | None = None,
+) -> RunSummary:
+    """Write a class's outcomes into OUT (grader.run.writer), each report as soon as it can be:
+    `outcomes` are those already graded from `klass`, else `klass` is graded now."""
+    writer = RunWriter(out, klass.catalog.keys, assignment)
+    todo = klass.to_grade
+    writer.plan(todo)
+    planned, done = {i for i, _ in todo}, 0
+    for position, outcome in klass if outcomes is None else outcomes:
+        if isinstance(outcome, SubmissionReport) and on_report is not None:
+            outcome = on_report(outcome)
+        writer.add(position, outcome)
+        if progress is not None and position in planned:
+            done += 1
+            progress(done, len(todo))
+    return writer.finish(RunSummary(warnings=klass.warnings, errors=klass.errors))
+
+
+def run_schema() -> dict:
+    """JSON schema of OUT/run.json."""
+    return RunSummary.model_json_schema()
