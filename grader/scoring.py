@@ -373,9 +373,10 @@ class AssignmentGrader:
     follow-through and hints, so most submissions are graded without importing it.
     """
 
-    def __init__(self, problem: "ProblemSet | Callable[[], ProblemSet] | None", key: AnswerKey) -> None:
+    def __init__(self, problem: "ProblemSet | Callable[[], ProblemSet] | ProblemSource | None", key: AnswerKey) -> None:
         self.key = key
-        self.source = ProblemSource(problem)
+        # graders of one problem set may share its source (per-student variants: one import, one set-up hook)
+        self.source = problem if isinstance(problem, ProblemSource) else ProblemSource(problem)
         self.graders = [PartGrader(part_key, key.assignment, self.source, key.variant) for part_key in key.parts]
         self.part_ids = {pk.id for pk in key.parts}
         #: Per part, the parts its follow-through routes read; and every part some route reads

@@ -22,9 +22,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from grader.course import Course
 from grader.keys.build import assemble_key, compute_parts
-from grader.models import AnswerKey, PartKey
+from grader.models import AnswerKey, PartKey, Submission
 from grader.problemset import ProblemSet
 from grader.references import one_thread
+from grader.scoring import AssignmentGrader, ProblemSource
 from grader.variants import Variant, ensure_secret, variant_code, variant_seed
 
 CACHE_FOLDER = Path(".cache") / "variants"
@@ -192,6 +193,49 @@ class VariantKeys:
             partial.replace(path)  # atomic: parallel workers never read half a file
         except OSError:
             pass  # a read-only cache costs time, not correctness
+
+
+class VariantGraders:
+    """An assignment with per-student numbers, where submissions are graded: the grader of each
+    student's variant, made on first use from the cached key (the problem set, and torch, are
+    imported only to compute a key the cache does not have, or for follow-through)."""
+
+    GRADERS_KEPT = 256
+
+    def __init__(self, source: ProblemSource, base: AnswerKey, *, secret: bytes, version: int, cache_dir: Path | None, source_hash: str) -> None:
+        self.source = source
+        self.base = base
+        self.keys = VariantKeys(self._problem, base, secret=secret, version=version, cache_dir=cache_dir, source=source_hash)
+        self._graders: OrderedDict[str, AssignmentGrader] = OrderedDict()
+        self._plain: AssignmentGrader | None = None
+
+    def _problem(self) -> ProblemSet:
+        ps = self.source.ready_to_compute()
+        if ps is None:
+            raise LookupError(f"{self.base.assignment}: no problem set to deal variants from")
+        return ps
+
+    @property
+    def key(self) -> AnswerKey:
+        """The printed numbers' key: the parts, marks and kinds every variant shares."""
+        return self.base
+
+    def read(self, part_id: str, raw: Any) -> Any:
+        """How an answer is read: the same for every variant."""
+        if self._plain is None:
+            self._plain = AssignmentGrader(self.source, self.base)
+        return self._plain.read(part_id, raw)
+
+    def grader_for(self, sub: Submission) -> AssignmentGrader:
+        """The grader of the variant of whoever handed `sub` in (never of a typed student line)."""
+        key = self.keys.key_of_student(sub.identity)
+        found = self._graders.get(key.variant.code)  # type: ignore[union-attr]
+        if found is None or found.key is not key:
+            found = AssignmentGrader(self.source, key)
+            self._graders[key.variant.code] = found  # type: ignore[union-attr]
+            if len(self._graders) > self.GRADERS_KEPT:
+                self._graders.popitem(last=False)
+        return found
 
 
 def student_prompts(keys: VariantKeys, student: str | None) -> dict[str, Any]:

@@ -72,8 +72,9 @@ def find_matches(
 ) -> list[VariantMatch]:
     """Every answer in `graded` that is right for another student's variant.
 
-    `keys` maps each student to the key of their variant (all students of the class, so an
-    answer copied from anyone in it is found); `varying` names the parts whose values differ.
+    `keys` maps each student (who handed it in: `Submission.identity`) to the key of their
+    variant (all students of the class, so an answer copied from anyone in it is found);
+    `varying` names the parts whose values differ.
     """
     graded = list(graded)
     if not keys or not varying:
@@ -99,7 +100,7 @@ def find_matches(
     others = max(1, len(keys) - 1)
     found: list[VariantMatch] = []
     for sub, report in graded:
-        own = report.student
+        own = sub.identity
         fits: dict[str, list[str]] = defaultdict(list)  # other student -> parts right for their numbers
         bits: dict[str, float] = defaultdict(float)
         for result in report.parts:
@@ -171,3 +172,24 @@ def matches_markdown(assignment: str, codes: dict[str, str], matches: list[Varia
     lines += ["## Variant codes", "", "| student | variant |", "| --- | --- |"]
     lines += [f"| {student} | `{code}` |" for student, code in sorted(codes.items())]
     return "\n".join(lines) + "\n"
+
+
+class StaffView(BaseModel):
+    """OUT/<assignment>/variants.json: every student's variant code and the findings (staff only)."""
+
+    assignment: str
+    codes: dict[str, str] = Field(default_factory=dict, description="Student (who handed it in) -> variant code.")
+    matches: list[VariantMatch] = Field(default_factory=list)
+
+
+def staff_view(assignment: str, graded: Sequence[tuple[Submission, SubmissionReport]], key_of: Any) -> StaffView:
+    """The findings of a class graded with per-student numbers; `key_of(variant)` is the key of
+    a report's stored variant (cached: no torch for a class whose keys are computed)."""
+    with_variant = [(sub, r) for sub, r in graded if r.variant is not None]
+    keys = {sub.identity: key_of(r.variant) for sub, r in with_variant}
+    codes = {sub.identity: r.variant.code for sub, r in with_variant}  # type: ignore[union-attr]
+    if not keys:
+        return StaffView(assignment=assignment)
+    first = next(iter(keys.values()))
+    varying = [p.id for p in first.parts if any(k.part(p.id).reference != p.reference for k in keys.values())]
+    return StaffView(assignment=assignment, codes=codes, matches=find_matches(with_variant, keys, varying))
