@@ -8,7 +8,8 @@ script on one machine, `grader run` grades:
 
   1. the class without variants;
   2. the class with variants, cold: every variant dealt and its key computed (torch);
-  3. the class with variants again, warm: the keys from the cache, as a regrade would.
+  3. the class with variants again, warm: the keys from the cache (a fresh OUT holding only the
+     cache of run 2), as a regrade or a second run would.
 
 Prints the times and the ratios to (1) (target: at most 2×). Asserts nothing.
 """
@@ -137,7 +138,9 @@ def main() -> None:
         plain = grader_run(base / "plain", base / "out-plain", course_file, args.grader_args)
         shutil.rmtree(base / "out-variants", ignore_errors=True)
         cold = grader_run(base / "variants", base / "out-variants", course_file, args.grader_args)
-        warm = grader_run(base / "variants", base / "out-variants", course_file, args.grader_args)
+        shutil.rmtree(base / "out-warm", ignore_errors=True)  # a fresh OUT as in the other runs, with the keys cached
+        shutil.copytree(base / "out-variants" / ".cache", base / "out-warm" / ".cache")
+        warm = grader_run(base / "variants", base / "out-warm", course_file, args.grader_args)
         for name, out in (("without variants", base / "out-plain"), ("with variants", base / "out-variants")):
             print(f"part statuses {name}: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses(out).items())))
         staff = json.loads((base / "out-variants" / VARIANTS / "variants.json").read_text())

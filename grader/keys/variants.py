@@ -6,7 +6,8 @@ numbers (`build_key(..., base=...)`, a few milliseconds of torch). Both are cach
 and on disk, by (problem source hash, variant code, values): a class of 500 is computed once,
 and a regrade of a report that stored its numbers grades against exactly those numbers.
 
-    OUT/.cache/variants/<problem set>/<source hash>/<code>-<values digest>.json
+    OUT/.cache/variants/<assignment>/<source hash>/<code>.json             what the code deals
+    OUT/.cache/variants/<assignment>/<source hash>/<code>-<digest>.json    a report's other numbers
 """
 
 from __future__ import annotations
@@ -161,19 +162,21 @@ class VariantKeys:
         return data
 
     # -- the disk cache ---------------------------------------------------------------------------
-    def _path(self, variant: Variant) -> Path | None:
-        return self.cache_dir / f"{variant.code}-{values_digest(variant)}.json" if self.cache_dir is not None else None
+    def _path(self, variant: Variant, dealt: bool) -> Path | None:
+        """`<code>.json` for what the code deals, `<code>-<digest>.json` for other stored numbers."""
+        if self.cache_dir is None:
+            return None
+        return self.cache_dir / (f"{variant.code}.json" if dealt else f"{variant.code}-{values_digest(variant)}.json")
 
     def _from_disk(self, code: str, variant: Variant | None = None) -> VariantKeyFile | None:
         if self.cache_dir is None:
             return None
+        paths = [self.cache_dir / f"{code}.json"]
         if variant is not None:
-            paths = [self._path(variant)]
-        else:  # the values this problem source deals for the code, if the cache has them
-            paths = sorted(self.cache_dir.glob(f"{code}-*.json")) if self.cache_dir.is_dir() else []
+            paths.append(self._path(variant, dealt=False))  # type: ignore[arg-type]
         for path in paths:
             try:
-                data = VariantKeyFile.model_validate_json(path.read_bytes())  # type: ignore[union-attr]
+                data = VariantKeyFile.model_validate_json(path.read_bytes())
             except (OSError, ValidationError, ValueError):
                 continue  # missing or damaged: computed again
             if data.source_hash == self.source_hash and data.variant.code == code and (
@@ -183,7 +186,7 @@ class VariantKeys:
         return None
 
     def _to_disk(self, data: VariantKeyFile) -> None:
-        path = self._path(data.variant)
+        path = self._path(data.variant, data.dealt)
         if path is None:
             return
         try:
@@ -264,3 +267,13 @@ def for_course(course: Course, assignment: str, ps: ProblemSet, base: AnswerKey)
     settings = course.assignment(assignment)
     secret = ensure_secret(course.secret) if settings.variants and ps.varies else None
     return VariantKeys(ps, base, assignment=assignment, secret=secret, version=settings.variant_version, cache_dir=course.out / CACHE_FOLDER)
+
+
+def student_variant(course: Course, assignment: str, ps: ProblemSet, student: str) -> Variant | None:
+    """A student's variant of a course's assignment (None when its variants are off): dealt
+    from the course secret, created on first use."""
+    settings = course.assignment(assignment)
+    if not settings.variants or not ps.varies:
+        return None
+    code = variant_code(variant_seed(ensure_secret(course.secret), assignment, student, settings.variant_version))
+    return ps.deal(code)

@@ -256,7 +256,7 @@ class OneOf(Input):
     def show(self, value: Any, spec: str = "") -> str:
         if isinstance(value, (tuple, list)):
             return "(" + ", ".join(number_text(v, "-") if isinstance(v, int) else str(v) for v in value) + ")"
-        return number_text(value) if isinstance(value, int) else str(value)
+        return number_text(value, "-" if spec == "-" else MINUS) if isinstance(value, int) else str(value)
 
     def describe(self) -> str:
         return "one of " + ", ".join(self.show(o) for o in self.options)
