@@ -68,3 +68,26 @@ def test_the_variant_comes_from_the_folder_not_a_typed_student_line(tmp_path):
     report = json.loads((out / "csc321-hw4-variants" / "v1001.json").read_text())
     assert report["variant"]["code"] == demo_variant("v1005").code != demo_variant("v1001").code
     assert report["score"] == 25.5  # all right: v1005's own numbers
+
+
+def test_gradescope_picks_the_uploaders_numbers(tmp_path):
+    import zipfile
+
+    from grader.lms.gradescope.driver import AutograderConfig, run
+
+    zip_path = tmp_path / "autograder.zip"
+    result = runner.invoke(app, ["export", "gradescope", "csc321-hw4-variants", "-o", str(zip_path), "--course", str(COURSE),
+                                 "--problems", str(ROOT / "problems"), "--reference", str(ROOT / "reference")])
+    assert result.exit_code == 0, result.output
+    scores = {}
+    for uploader in ("v1002", "v1001"):
+        root = tmp_path / uploader
+        zipfile.ZipFile(zip_path).extractall(root / "source")
+        (root / "submission").mkdir()
+        answers = (ROOT / "submissions" / "csc321-hw4-variants" / "v1001" / "answers.toml").read_text()
+        (root / "submission" / "answers.toml").write_text(answers)  # v1001's answers, whoever uploads them
+        (root / "submission_metadata.json").write_text(json.dumps({"users": [{"sid": uploader, "email": f"{uploader}@example.edu"}]}))
+        results = run(AutograderConfig(root=root, assignment="csc321-hw4-variants", part_budget=None))
+        scores[uploader] = results.score
+        assert "v1001" not in results.output or uploader == "v1001"
+    assert scores["v1001"] == 25.5 and scores["v1002"] < scores["v1001"]
