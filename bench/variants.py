@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from batch_synthetic import answer_pools, write_submission  # noqa: E402
+from batch_synthetic import answer_pools, pick_answers, write_submission  # noqa: E402
 
 PROBLEM_SET = "csc321-hw4"
 VARIANTS = "csc321-hw4-variants"
@@ -50,20 +50,6 @@ def write_course(root: Path) -> Path:
         f"[assignments.{VARIANTS}]\nproblem_set = {json.dumps(PROBLEM_SET)}\nvariants = true\n"
     )
     return root / "grader.toml"
-
-
-def pick(pools: dict[str, dict[str, list[Any]]], rng: random.Random, counts: Counter) -> dict[str, Any]:
-    skill = rng.uniform(0.3, 0.98)
-    answers: dict[str, Any] = {}
-    for part_id, pool in pools.items():
-        if rng.random() < skill:
-            category = "alt" if rng.random() < 0.3 else "right"
-        else:
-            category = rng.choices(["wrong", "invalid", "missing"], [0.6, 0.15, 0.25])[0]
-        counts[category] += 1
-        if category != "missing":
-            answers[part_id] = rng.choice(pool[category])
-    return answers
 
 
 def make_classes(base: Path, n: int, course_file: Path) -> tuple[Counter, Counter, float]:
@@ -88,12 +74,12 @@ def make_classes(base: Path, n: int, course_file: Path) -> tuple[Counter, Counte
     if len(codes) != n:
         sys.exit(f"only {len(codes)} distinct variants for {n} students")
     for student, key in variant_keys.items():
-        answers = pick(plain_pools, rng_a, counts_a)
+        answers = pick_answers(plain_pools, rng_a, counts_a)
         write_submission(base / "plain" / student, {"assignment": PROBLEM_SET, "answers": answers}, "toml")
         pools = answer_pools(ps, key)
         for part_id in varying:  # the typed model answers are the printed numbers'; the forms are this variant's
             pools[part_id]["right"] = [r for r in pools[part_id]["right"] if r not in ps.parts[part_id].solutions] or ["0"]
-        answers = pick(pools, rng_b, counts_b)
+        answers = pick_answers(pools, rng_b, counts_b)
         write_submission(base / "variants" / student, {"assignment": VARIANTS, "answers": answers}, "toml")
     return counts_a, counts_b, dealt
 
