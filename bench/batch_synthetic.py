@@ -149,6 +149,22 @@ def write_submission(folder: Path, data: dict[str, Any], fmt: str) -> Path:
     return path
 
 
+def pick_answers(pools: dict[str, dict[str, list[Any]]], rng: random.Random, counts: Counter) -> dict[str, Any]:
+    """One student's answers: of a random skill, right (or in another accepted form) that often,
+    else wrong, unreadable or missing; `counts` tallies the categories."""
+    skill = rng.uniform(0.3, 0.98)
+    answers: dict[str, Any] = {}
+    for part_id, pool in pools.items():
+        if rng.random() < skill:
+            category = "alt" if rng.random() < 0.3 else "right"
+        else:
+            category = rng.choices(["wrong", "invalid", "missing"], [0.6, 0.15, 0.25])[0]
+        counts[category] += 1
+        if category != "missing":
+            answers[part_id] = rng.choice(pool[category])
+    return answers
+
+
 def make_class(root: Path, n: int, seed: int = 0, problems: Path = REPO / "problems", reference: Path = REPO / "reference") -> Counter:
     """Write `n` submissions below `root` (`<assignment>/<student>/answers.*`); returns answer counts by category."""
     from grader.keys.build import load_or_build_key
@@ -161,17 +177,7 @@ def make_class(root: Path, n: int, seed: int = 0, problems: Path = REPO / "probl
     names = sorted(pools)
     for i in range(n):
         assignment = names[i % len(names)]
-        skill = rng.uniform(0.3, 0.98)
-        answers: dict[str, Any] = {}
-        for part_id, pool in pools[assignment].items():
-            r = rng.random()
-            if r < skill:
-                category = "alt" if rng.random() < 0.3 else "right"
-            else:
-                category = rng.choices(["wrong", "invalid", "missing"], [0.6, 0.15, 0.25])[0]
-            counts[category] += 1
-            if category != "missing":
-                answers[part_id] = rng.choice(pool[category])
+        answers = pick_answers(pools[assignment], rng, counts)
         fmt = rng.choices(["toml", "json", "yaml"], [0.8, 0.1, 0.1])[0]
         student = f"s{i:05d}"
         write_submission(root / assignment / student, {"assignment": assignment, "student": student, "answers": answers}, fmt)

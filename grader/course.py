@@ -141,6 +141,7 @@ class AssignmentSettings(_Settings):
     late: LatePolicy | None = None
     feedback: FeedbackPolicy | None = None
     variants: bool | None = Field(None, description="Per-student numbers (each student gets their own variant).")
+    variant_version: int | None = Field(None, ge=1, description="Bump to deal every student new numbers (default 1).")
     attempts: int | None = Field(None, ge=1, description="Submissions a student may make in the service (default: unlimited).")
     roster: Path | None = Field(None, description="This assignment's class list, if not the course's.")
 
@@ -157,6 +158,7 @@ class Assignment(BaseModel):
     late: LatePolicy = LatePolicy()
     feedback: FeedbackPolicy = FeedbackPolicy()
     variants: bool = False
+    variant_version: int = 1
     attempts: int | None = None
     roster: Path | None = None
 
@@ -346,6 +348,7 @@ def resolve(parsed: CourseFile, root: Path, file: Path | None) -> Course:
         late=base.late or LatePolicy(),
         feedback=base.feedback or FeedbackPolicy(),
         variants=bool(base.variants),
+        variant_version=base.variant_version or 1,
         attempts=base.attempts,
         roster=absolute(base.roster or section.roster),
     )

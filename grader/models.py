@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from grader import __version__
+from grader.variants.variant import Variant
 
 
 def _sorted_keys(value: Any) -> Any:
@@ -46,6 +47,15 @@ class Submission(BaseModel):
     submitted_at: datetime | None = None
     source: str = Field(description="Path of the file the answers were read from.")
     warnings: list[str] = Field(default_factory=list)
+    handed_in_by: str | None = Field(
+        None,
+        description="Who handed it in: the student's folder or file name, or the account of an upload. "
+        "Per-student variants use it, never a student line typed in the file.",
+    )
+
+    @property
+    def identity(self) -> str:
+        return self.handed_in_by or self.student
 
 
 class PartResult(BaseModel):
@@ -84,6 +94,11 @@ class SubmissionReport(BaseModel):
     source: str | None = None
     key_hash: str | None = Field(None, description="Hash of the answer key used, for reproducibility.")
     grader_version: str | None = None
+    variant: Variant | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="The student's own numbers (per-student variants): the code on their sheet and the values graded against.",
+    )
 
     @property
     def has_error(self) -> bool:
@@ -135,6 +150,9 @@ class AnswerKey(BaseModel):
     torch_version: str
     grader_version: str
     parts: list[PartKey]
+    variant: Variant | None = Field(
+        None, exclude_if=lambda v: v is None, description="The student's numbers this key was computed for (none: the printed ones)."
+    )
 
     def part(self, part_id: str) -> PartKey:
         for p in self.parts:

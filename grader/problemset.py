@@ -1,26 +1,30 @@
 """The instructor's API: a homework sheet written as Python.
 
-A problem set declares its inputs as tensors and its parts as functions that *compute* the
-reference answer (with torch for anything a layer, loss or gradient produces)::
+A problem set declares the sheet's inputs (the numbers that may vary per student, each with its
+printed value) and its parts as functions that *compute* the reference answer (with torch for
+anything a layer, loss or gradient produces)::
 
     hw = ProblemSet("csc321-hw4", title="CSC321 Homework 4")
+    hw.given(X=IntMatrix(4, 4, -1, 2, printed=[[1, 2, 1, -1], ...]), K=IntMatrix(3, 3, -1, 1, printed=...))
 
     @hw.part("q2a", marks=3, kind=Matrix(4, 4, per_entry=True))
-    def q2a():
-        return F.conv2d(X, K, bias, padding=1)[0, 0]
+    def q2a(X, K):
+        # the docstring is the prompt: "Apply the kernel K to the input X ..."
+        return F.conv2d(X[None, None], K[None, None], padding=1)[0, 0]
 
     @q2a.mistake("kernel flipped", note="That is a true convolution; conv layers cross-correlate.")
-    def _():
-        return F.conv2d(X, K.flip(-1, -2), bias, padding=1)[0, 0]
+    def _(X, K):
+        return F.conv2d(X[None, None], K.flip(0, 1)[None, None], padding=1)[0, 0]
 
     @hw.part("q3a.h", marks=0.5, kind=Vector(5), uses=["q3a.conv"])   # follow-through
     def q3a_h(conv):
         return torch.relu(conv)
 
-A part that `uses` other parts receives their values as arguments: the references when the
-key is built, and the student's own answers when follow-through is tried. Formula parts
-(`kind.sampled`) instead receive a seeded `numpy.random.Generator` and return a
-`grader.sampling.Sample`; their variants receive the sample's `env` and return the values.
+Every function is called the same way (grader.calling): the values of the parts in `uses`
+first (the references when the key is built, the student's own answers when follow-through is
+tried), then the sheet's inputs by name; a formula part's functions are called at each sampled
+point with the point's symbols and tensors by name (`grader.sampling.Points` says how the points
+are drawn). A prompt may show an input as `{name}`, or `{name:()}` for a tuple in parentheses.
 """
 
 from __future__ import annotations
@@ -29,21 +33,30 @@ import hashlib
 import importlib.util
 import inspect
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-import numpy as np
-
+from grader import references
+from grader.calling import call, names_of
 from grader.kinds.base import Kind
-from grader.sampling import seed_for
+from grader.sampling import Points, seed_for
+from grader.variants.generator import Generator
+from grader.variants.inputs import Input
+from grader.variants.seeds import parse_code
+from grader.variants.variant import Variant
 
 Reference = Callable[..., Any]
 
+#: Draws tried before a problem set's constraints are declared unsatisfiable.
+MAX_DEALS = 1000
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)(?::([^{}]*))?\}")
+
 
 @dataclass
-class Variant:
+class NamedAnswer:
     """An accepted alternative (full marks, named) or a named mistake (partial credit)."""
 
     name: str
@@ -61,6 +74,24 @@ class FollowThroughRoute:
 
 
 @dataclass
+class Constraint:
+    """A condition every variant's inputs meet ("the conv output has a zero")."""
+
+    description: str
+    test: Callable[..., Any]
+
+
+@dataclass
+class Computed:
+    """A part's values for one set of inputs: the reference and each named answer, normalised."""
+
+    reference: Any
+    alternatives: list[Any]
+    mistakes: list[Any]
+    seed: int | None = None
+
+
+@dataclass
 class Part:
     id: str
     marks: float
@@ -69,21 +100,26 @@ class Part:
     prompt: str = ""
     uses: tuple[str, ...] = ()
     follow_through: bool = True
-    alternatives: list[Variant] = field(default_factory=list)
-    mistakes: list[Variant] = field(default_factory=list)
+    alternatives: list[NamedAnswer] = field(default_factory=list)
+    mistakes: list[NamedAnswer] = field(default_factory=list)
     extra_routes: list[FollowThroughRoute] = field(default_factory=list)
-    #: Model answers as a student would type them: shown on the solution sheet and
-    #: self-tested by `grader key check` (each must earn full marks).
+    #: Model answers as a student would type them for the printed numbers: shown on the solution
+    #: sheet and self-tested by `grader key check` (each must earn full marks).
     solutions: tuple[str, ...] = ()
     #: (test, text): feedback added to a wrong answer no named target explains, when test(answer).
     hints: list[tuple[Callable[[Any], bool], str]] = field(default_factory=list)
+    #: How a formula part's points are drawn (default: the kind's symbols from their domains).
+    points: Points | None = None
+    #: The prompt as written, before the inputs are filled in (`prompt` shows the printed ones).
+    prompt_template: str = ""
+    problem_set: "ProblemSet | None" = field(default=None, repr=False, compare=False)
 
     # -- decorators that read like the homework's marking scheme ------------------------------
     def alternative(self, name: str, note: str = "") -> Callable[[Reference], Reference]:
         """Another reading of the question that earns full marks; feedback names it."""
 
         def register(fn: Reference) -> Reference:
-            self.alternatives.append(Variant(name, fn, self.marks, note))
+            self.alternatives.append(NamedAnswer(name, fn, self.marks, note))
             return fn
 
         return register
@@ -92,7 +128,7 @@ class Part:
         """A recognisable wrong answer: earns `marks` and is named in the feedback."""
 
         def register(fn: Reference) -> Reference:
-            self.mistakes.append(Variant(name, fn, marks, note))
+            self.mistakes.append(NamedAnswer(name, fn, marks, note))
             return fn
 
         return register
@@ -128,10 +164,69 @@ class Part:
     def manual(self) -> bool:
         return self.kind.manual
 
-    def __call__(self, *args: Any) -> Any:  # a decorated part still computes like its function
+    # -- computing, the library's side of the calling convention -------------------------------
+    def _inputs(self, inputs: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        if inputs is not None:
+            return inputs
+        return self.problem_set.delivered() if self.problem_set is not None else {}
+
+    def default_seed(self) -> int:
+        """The seed of a formula part's points: from the problem set and part ids."""
+        return seed_for(self.problem_set.id if self.problem_set is not None else "", self.id)
+
+    def compute(self, used: Sequence[Any] = (), *, inputs: Mapping[str, Any] | None = None, seed: int | None = None) -> Computed:
+        """The reference and every named answer, normalised by the kind, for the used parts'
+        values and the sheet's `inputs` (delivered; default the printed ones)."""
         if self.reference is None:
             raise TypeError(f"part {self.id} has no reference")
-        return self.reference(*args)
+        names = self._inputs(inputs)
+        if not self.kind.sampled:
+            value = lambda fn, what: references.plain_value(self.kind, fn, used, names, what)  # noqa: E731
+            return Computed(
+                value(self.reference, f"part {self.id}"),
+                [value(a.compute, f"{self.id}: alternative {a.name!r}") for a in self.alternatives],
+                [value(m.compute, f"{self.id}: mistake {m.name!r}") for m in self.mistakes],
+            )
+        seed = self.default_seed() if seed is None else seed
+        points = references.draw_points(self.kind, self.points or Points(), seed, names, f"part {self.id}")
+        reference = references.sample(self.kind, points, references.at_points(self.reference, points, names, f"part {self.id}"), seed)
+        at = lambda a, what: self.kind.with_values(reference, references.at_points(a.compute, points, names, what))  # noqa: E731
+        return Computed(
+            reference,
+            [at(a, f"{self.id}: alternative {a.name!r}") for a in self.alternatives],
+            [at(m, f"{self.id}: mistake {m.name!r}") for m in self.mistakes],
+            seed,
+        )
+
+    def compute_route(self, route: FollowThroughRoute, used: Sequence[Any], inputs: Mapping[str, Any] | None = None) -> Any:
+        """A follow-through target: the route from the student's own `used` answers."""
+        return references.plain_value(self.kind, route.compute, used, self._inputs(inputs), f"{self.id}: follow-through")
+
+    def functions(self) -> list[Callable[..., Any]]:
+        """Every function of this part the grader calls (reference, named answers, routes, points)."""
+        fns = [f for f in (self.reference,) if f is not None]
+        fns += [a.compute for a in self.alternatives + self.mistakes] + [r.compute for r in self.extra_routes]
+        if self.points is not None:
+            fns += [f for f in (self.points.setup, self.points.where) if f is not None]
+            fns += [d.lo for d in self.points.domains.values() if callable(getattr(d, "lo", None))]
+        return fns
+
+    def asks_for(self) -> set[str]:
+        """The names this part's functions ask for (beyond the used values); for a formula part,
+        not those of its points (a point's symbols and tensors hide inputs of the same name)."""
+        asked: set[str] = set()
+        for fn in self.functions():
+            asked.update(names_of(fn, len(self.uses)))
+        if self.kind.sampled:
+            asked -= {*references.point_names(self.kind), "gen"}
+        return asked
+
+    def __call__(self, *used: Any, **inputs: Any) -> Any:
+        """The reference as its function returns it (a plain part), for the printed inputs unless
+        some are given: `ps.parts["q2a"]()`, `ps.parts["q3a.h"](conv)`."""
+        if self.reference is None:
+            raise TypeError(f"part {self.id} has no reference")
+        return call(self.reference, references.to_torch(used), {**self._inputs(None), **inputs}, f"part {self.id}")
 
 
 class ProblemSet:
@@ -143,14 +238,114 @@ class ProblemSet:
         self.expected_total = total
         self.source = source
         self.parts: dict[str, Part] = {}
+        self.inputs: dict[str, Input] = {}
+        self.constraints: list[Constraint] = []
         self.module_file: Path | None = None
+        self._printed: dict[str, Any] | None = None
 
+    # -- the sheet's inputs -------------------------------------------------------------------
+    def given(self, **inputs: Input) -> None:
+        """Declare inputs of the sheet that may vary per student, each with its printed value."""
+        for name, spec in inputs.items():
+            if name in self.inputs:
+                raise ValueError(f"{self.id}: input {name!r} declared twice")
+            if not isinstance(spec, Input):
+                raise TypeError(f"{self.id}: input {name!r} must be a draw such as IntMatrix(...), got {type(spec).__name__}")
+            if self.parts:
+                raise ValueError(f"{self.id}: declare the inputs (given) before the parts")
+            self.inputs[name] = spec
+        self._printed = None
+
+    def require(self, description: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: a condition of the inputs (by name) every variant meets; variants that
+        fail it are drawn again. The printed numbers must meet it too (`grader key check`)."""
+
+        def register(test: Callable[..., Any]) -> Callable[..., Any]:
+            unknown = set(names_of(test)) - set(self.inputs)
+            if unknown:
+                raise ValueError(f"{self.id}: constraint {description!r} asks for {', '.join(sorted(unknown))}, not inputs of the sheet")
+            self.constraints.append(Constraint(description, test))
+            return test
+
+        return register
+
+    @property
+    def varies(self) -> bool:
+        """Whether the sheet has inputs that vary when variants are on."""
+        return bool(self.inputs)
+
+    def printed(self) -> Variant:
+        """The printed numbers: the variant everyone gets when variants are off."""
+        return Variant(code="printed", values={n: spec.encode(spec.printed) for n, spec in self.inputs.items()})
+
+    def exact(self, variant: Variant | None = None) -> dict[str, Any]:
+        """The exact values of a variant's inputs (default: the printed ones)."""
+        if variant is None:
+            return {n: spec.printed for n, spec in self.inputs.items()}
+        missing = set(self.inputs) - set(variant.values)
+        if missing:
+            raise ValueError(f"{self.id}: variant {variant.code} has no value for {', '.join(sorted(missing))}")
+        return {n: spec.decode(variant.values[n]) for n, spec in self.inputs.items()}
+
+    def delivered(self, variant: Variant | None = None) -> dict[str, Any]:
+        """The inputs as functions receive them (tensors for tables), for a variant or the printed ones."""
+        if variant is None:
+            if self._printed is None:
+                self._printed = self._deliver(self.exact())
+            return self._printed
+        return self._deliver(self.exact(variant))
+
+    def _deliver(self, exact: Mapping[str, Any]) -> dict[str, Any]:
+        return {n: self.inputs[n].deliver(v) for n, v in exact.items()}
+
+    def violated(self, variant: Variant | None = None) -> list[str]:
+        """The constraints a variant's inputs fail (the printed ones by default)."""
+        names = self.delivered(variant)
+        return [c.description for c in self.constraints if not call(c.test, (), names, f"constraint {c.description!r}")]
+
+    def deal(self, code: str) -> Variant:
+        """The variant a code names: the inputs drawn in order from the grader's generator,
+        drawn again (further along the same stream) until every constraint holds."""
+        version, seed = parse_code(code)
+        gen = Generator(seed, version)
+        with references.one_thread():
+            for _ in range(MAX_DEALS):
+                exact = {n: spec.draw(gen) for n, spec in self.inputs.items()}
+                names = self._deliver(exact)
+                if all(call(c.test, (), names, f"constraint {c.description!r}") for c in self.constraints):
+                    return Variant(code=code, values={n: self.inputs[n].encode(v) for n, v in exact.items()})
+        raise ValueError(f"{self.id}: no variant meets every constraint after {MAX_DEALS} draws; widen the inputs' ranges")
+
+    def render(self, text: str, variant: Variant | None = None) -> str:
+        """A prompt with the inputs it names (`{X}`, `{Y:()}`) filled in."""
+        if not self.inputs or "{" not in text:
+            return text
+        exact = self.exact(variant)
+
+        def fill(m: re.Match[str]) -> str:
+            name, spec = m.group(1), m.group(2) or ""
+            return self.inputs[name].show(exact[name], spec) if name in self.inputs else m.group(0)
+
+        return _PLACEHOLDER.sub(fill, text)
+
+    def varying_parts(self) -> list[str]:
+        """Parts whose values depend on the inputs: they ask for one, or use a part that does."""
+        varying: set[str] = set()
+        for part in self:
+            if part.asks_for() & set(self.inputs) or any(u in varying for u in part.uses):
+                varying.add(part.id)
+        return [p for p in self.parts if p in varying]
+
+    # -- parts ----------------------------------------------------------------------------------
     def add(self, part: Part) -> Part:
         if part.id in self.parts:
             raise ValueError(f"{self.id}: part {part.id!r} defined twice")
         for dep in part.uses:
             if dep not in self.parts:
                 raise ValueError(f"{self.id}: part {part.id!r} uses {dep!r}, which must be defined before it")
+        part.problem_set = self
+        part.prompt_template = part.prompt
+        part.prompt = self.render(part.prompt)
         self.parts[part.id] = part
         return part
 
@@ -164,12 +359,13 @@ class ProblemSet:
         prompt: str = "",
         follow_through: bool = True,
         solutions: Iterable[str] = (),
+        points: Points | None = None,
     ) -> Callable[[Reference], Part]:
         """Decorator: the function computes the reference answer."""
 
         def register(fn: Reference) -> Part:
             doc = prompt or (inspect.getdoc(fn) or "")
-            return self.add(Part(id, marks, kind, fn, doc, tuple(uses), follow_through, solutions=tuple(solutions)))
+            return self.add(Part(id, marks, kind, fn, doc, tuple(uses), follow_through, solutions=tuple(solutions), points=points))
 
         return register
 
@@ -189,43 +385,6 @@ class ProblemSet:
     def source_hash(self) -> str:
         """Hash of the problem set's source file: a key built from other source is stale."""
         return source_hash(self.module_file) if self.module_file else hashlib.sha256(self.id.encode()).hexdigest()[:16]
-
-
-# -- computing a reference ---------------------------------------------------------------------
-def to_torch_args(values: list[Any]) -> list[Any]:
-    """Values of used parts as a reference function expects them: arrays become float64 tensors."""
-    import torch
-
-    out: list[Any] = []
-    for v in values:
-        if isinstance(v, np.ndarray):
-            out.append(torch.as_tensor(v, dtype=torch.float64))
-        else:
-            out.append(v)
-    return out
-
-
-def compute_part(part: Part, args: list[Any], ps_id: str) -> tuple[Any, dict[str, Any]]:
-    """Reference value (normalised) of one part given the normalised values of its `uses`:
-    when a key is built (the references of the uses) and for follow-through (the student's
-    own answers)."""
-    if part.kind.sampled:
-        import numpy.random as npr
-
-        seed = seed_for(ps_id, part.id)
-        sample = part.reference(npr.default_rng(seed))  # type: ignore[misc]
-        sample.meta.setdefault("seed", seed)
-        sample.meta.setdefault("method", "sampled points")
-        return part.kind.normalise(sample), {"seed": seed}
-    return part.kind.normalise(part.reference(*to_torch_args(args))), {}  # type: ignore[misc]
-
-
-def compute_variant(part: Part, variant: Variant, reference: Any, args: list[Any]) -> Any:
-    """An alternative's or a named mistake's value (normalised): sampled parts' variants get
-    the reference's points (`env`) and give the values there; others get the uses' values."""
-    if part.kind.sampled:
-        return part.kind.with_values(reference, np.asarray(variant.compute(reference.env), dtype=np.float64))
-    return part.kind.normalise(variant.compute(*to_torch_args(args)))
 
 
 # -- problem files ------------------------------------------------------------------------------

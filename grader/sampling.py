@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
+
+from grader.calling import call
 
 
 def seed_for(*parts: str) -> int:
@@ -33,12 +35,19 @@ class Real:
 
 @dataclass(frozen=True)
 class Count:
-    """An integer-valued symbol (a size, a count) drawn from [lo, hi] inclusive."""
+    """An integer-valued symbol (a size, a count) drawn from [lo, hi] inclusive.
 
-    lo: int = 1
+    `lo` may be a function of symbols drawn before it (by name, as arrays over the points), for
+    a bound that depends on them: `Count(lambda K, D: D * (K - 1) + 1, 40)` for a valid size.
+    """
+
+    lo: int | Callable[..., Any] = 1
     hi: int = 64
 
-    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+    def draw(self, rng: np.random.Generator, n: int, env: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        if callable(self.lo):
+            lo = np.asarray(call(self.lo, (), env or {}, "a symbol's lower bound")).astype(int)
+            return rng.integers(lo, self.hi, endpoint=True).astype(np.float64)
         return rng.integers(self.lo, self.hi, size=n, endpoint=True).astype(np.float64)
 
 
@@ -47,7 +56,32 @@ Domain = Real | Count
 
 def draw(rng: np.random.Generator, domains: Mapping[str, Domain], n: int) -> dict[str, np.ndarray]:
     """Independent draws of every symbol, `n` points each (in declaration order, so seeded)."""
-    return {name: dom.draw(rng, n) for name, dom in domains.items()}
+    env: dict[str, np.ndarray] = {}
+    for name, dom in domains.items():
+        env[name] = dom.draw(rng, n, env) if isinstance(dom, Count) else dom.draw(rng, n)
+    return env
+
+
+@dataclass(frozen=True)
+class Points:
+    """Where a formula part is checked: how many points, and how each is drawn.
+
+    By default the kind's symbols are drawn from their domains (`n` points, default the kind's
+    `n_points`) and the reference is called at each point with the symbols by name. `domains`
+    replaces some of those domains for the draw (a bound that depends on other symbols);
+    `where(**symbols)` (arrays over the points) must hold of the whole draw, else it is drawn
+    again. `setup(gen, **symbols)` makes one point's random tensors (a layer's inputs, its
+    forward and backward pass) from `gen`, a torch generator seeded for the part; its results
+    are given to the reference by name, and those the kind declares become the points a
+    student's formula is evaluated at. `method` and `meta` describe the points in the key.
+    """
+
+    n: int | None = None
+    setup: Callable[..., Mapping[str, Any]] | None = None
+    where: Callable[..., Any] | None = None
+    domains: Mapping[str, Domain] = field(default_factory=dict)
+    method: str = "sampled points"
+    meta: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass

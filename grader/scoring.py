@@ -33,8 +33,9 @@ from grader.errors import InvalidAnswer
 from grader.kinds.base import Kind
 from grader.kinds.spec import kind_from_spec
 from grader.models import AnswerKey, PartKey, PartResult, Status, Submission, SubmissionReport
-from grader.problemset import Part, ProblemSet, compute_part
+from grader.problemset import Part, ProblemSet
 from grader.sampling import Sample
+from grader.variants import Variant
 
 ANSWER_ECHO_LIMIT = 500
 
@@ -150,16 +151,22 @@ class ProblemSource:
         ps = self.get()
         return ps.parts.get(part_id) if ps is not None else None
 
+    def inputs(self, variant: Variant | None) -> dict[str, Any]:
+        """The sheet's inputs for follow-through: the variant's numbers, or the printed ones."""
+        ps = self.get()
+        return ps.delivered(variant) if ps is not None else {}
+
 
 class PartGrader:
     """Grades one part against its key."""
 
-    def __init__(self, key: PartKey, assignment: str, source: ProblemSource) -> None:
+    def __init__(self, key: PartKey, assignment: str, source: ProblemSource, variant: Variant | None = None) -> None:
         self.key = key
         self.id = key.id
         self.marks = key.marks
         self.assignment = assignment
         self.source = source
+        self.variant = variant
         self.kind: Kind = self._kind()
         self.reference = self.kind.decode(key.reference) if key.reference is not None else None
         self.alternatives = [(v, self._target(v.value)) for v in key.alternatives]
@@ -247,29 +254,29 @@ class PartGrader:
         best = self.kind.compare(answer, self.reference)
         if best.full:
             return Verdict(Status.correct, 1.0, join("Correct.", best.feedback), "reference", best.details)
-        for variant, target in self.alternatives:
+        for named, target in self.alternatives:
             m = self.kind.compare(answer, target)
             if m.full:
-                note = f"Correct: matches the accepted {variant.name} reading." + (f" {variant.note}" if variant.note else "")
-                return Verdict(Status.correct, 1.0, join(note, m.feedback), f"alternative: {variant.name}", m.details)
+                note = f"Correct: matches the accepted {named.name} reading." + (f" {named.note}" if named.note else "")
+                return Verdict(Status.correct, 1.0, join(note, m.feedback), f"alternative: {named.name}", m.details)
             if m.fraction > best.fraction:
                 best = m
         ft = self.follow_through(answer, ctx)
         if ft is not None:
             return ft
-        for variant, target in self.mistakes:
+        for named, target in self.mistakes:
             m = self.kind.compare(answer, target)
             if m.full:
                 # A named mistake earns what the marking scheme states for it (0 unless stated),
                 # not per-entry credit for entries that happen to coincide.
-                credit = variant.marks / self.marks if self.marks else 0.0
-                text = f"Not quite: this is the answer you get with a known mistake — {variant.name}."
-                if variant.note:
-                    text += f" {variant.note}"
+                credit = named.marks / self.marks if self.marks else 0.0
+                text = f"Not quite: this is the answer you get with a known mistake — {named.name}."
+                if named.note:
+                    text += f" {named.note}"
                 if credit > 0:
                     text += f" Earns {fmt_marks(credit * self.marks)} of {fmt_marks(self.marks)}."
                 status = Status.partial if credit > 0 else Status.incorrect
-                return Verdict(status, credit, text, f"mistake: {variant.name}", m.details)
+                return Verdict(status, credit, text, f"mistake: {named.name}", m.details)
         status = Status.partial if best.fraction > 0 else Status.incorrect
         lead = "Partly correct." if best.fraction > 0 else "Incorrect."
         part = self.source.part(self.id) if self.key.has_hints else None
@@ -287,9 +294,7 @@ class PartGrader:
             try:
                 self.source.ready_to_compute()  # the first import of the problem set and torch happens here
                 route = self.part.routes[number]
-                values = [ctx.parsed[u] for u in route.uses]
-                sub = Part(self.id, self.marks, self.kind, route.compute, uses=route.uses)
-                target, _ = compute_part(sub, values, self.assignment)
+                target = self.part.compute_route(route, [ctx.parsed[u] for u in route.uses], self.source.inputs(self.variant))
             except Exception:  # the student's values may not fit the computation at all
                 continue
             m = self.kind.compare(answer, target)
@@ -370,10 +375,11 @@ class AssignmentGrader:
     follow-through and hints, so most submissions are graded without importing it.
     """
 
-    def __init__(self, problem: "ProblemSet | Callable[[], ProblemSet] | None", key: AnswerKey) -> None:
+    def __init__(self, problem: "ProblemSet | Callable[[], ProblemSet] | ProblemSource | None", key: AnswerKey) -> None:
         self.key = key
-        self.source = ProblemSource(problem)
-        self.graders = [PartGrader(part_key, key.assignment, self.source) for part_key in key.parts]
+        # graders of one problem set may share its source (per-student variants: one import, one set-up hook)
+        self.source = problem if isinstance(problem, ProblemSource) else ProblemSource(problem)
+        self.graders = [PartGrader(part_key, key.assignment, self.source, key.variant) for part_key in key.parts]
         self.part_ids = {pk.id for pk in key.parts}
         #: Per part, the parts its follow-through routes read; and every part some route reads
         #: (their parsed value and correctness are what a resumed grading must carry over).
@@ -458,4 +464,5 @@ class AssignmentGrader:
             source=sub.source,
             key_hash=self.key.source_hash,
             grader_version=__version__,
+            variant=self.key.variant,
         )

@@ -412,6 +412,7 @@ def read_submission(
             submitted_at=when,
             source=source,
             warnings=warnings,
+            handed_in_by=_clean_str(default_student(path)),
         )
     except Unreadable as exc:
         return BrokenSubmission(source=source, reason=str(exc), assignment=assignment)

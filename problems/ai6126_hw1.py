@@ -19,7 +19,8 @@ from torch import nn
 
 from grader.kinds import Choice, Expr, Int, Matrix, Number, Vector
 from grader.problemset import ProblemSet
-from grader.sampling import Count, Real, Sample, draw
+from grader.sampling import Count, Points, Real
+from grader.variants import IntMatrix, IntVector, RationalVector
 
 hw = ProblemSet(
     "ai6126-hw1",
@@ -34,13 +35,17 @@ f64 = torch.float64
 # Question 1: the input is 1×32×32; every conv filter and linear neuron has a bias; stride 1.
 INPUT_SHAPE = (1, 32, 32)
 
-# Question 2: valid convolution (cross-correlation, as conv layers compute it), stride 1.
-x = torch.tensor([[20, 15, 10, 5], [30, 25, 20, 15], [40, 35, 30, 25], [50, 45, 40, 35]], dtype=f64)
-K = torch.tensor([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=f64)
-
-# Question 3 (iii): labels and predictions of the three examples.
-Y = torch.tensor([1, 0, 0], dtype=f64)
-Y_HAT = torch.tensor([0.2, 0.5, 0.1], dtype=f64)
+# Question 2: a 4×4 image x and a 3×3 kernel K; valid convolution (cross-correlation, as conv
+# layers compute it), stride 1.
+# Question 3 (iii): the labels Y and predictions Ŷ of three examples.
+hw.given(
+    x=IntMatrix(4, 4, 0, 50, step=5, printed=[[20, 15, 10, 5], [30, 25, 20, 15], [40, 35, 30, 25], [50, 45, 40, 35]],
+                label="Question 2: the 4×4 input x"),
+    K=IntMatrix(3, 3, -2, 2, printed=[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], label="Question 2: the 3×3 kernel"),
+    Y=IntVector(3, 0, 1, printed=[1, 0, 0], label="Question 3 (iii): the labels Y"),
+    Y_HAT=RationalVector(3, "0.1", "0.9", denominator=10, printed=["0.2", "0.5", "0.1"],
+                         label="Question 3 (iii): the predictions Ŷ"),
+)
 
 
 # =================================================================================================
@@ -111,22 +116,28 @@ def q1_total(*layer_counts):
 # =================================================================================================
 # Question 2 — convolution as a matrix product (5 marks)
 # =================================================================================================
-OUT_H, OUT_W = x.shape[0] - K.shape[0] + 1, x.shape[1] - K.shape[1] + 1  # valid, stride 1: 2×2
+X_SHAPE, K_SHAPE = (4, 4), (3, 3)
+OUT_H, OUT_W = X_SHAPE[0] - K_SHAPE[0] + 1, X_SHAPE[1] - K_SHAPE[1] + 1  # valid, stride 1: 2×2
 
 
 def unrolled(kernel: torch.Tensor) -> torch.Tensor:
     """The (OUT_H·OUT_W)×16 matrix whose row r holds the kernel at the pixels output r reads."""
-    rows = torch.zeros(OUT_H * OUT_W, x.numel(), dtype=f64)
+    rows = torch.zeros(OUT_H * OUT_W, X_SHAPE[0] * X_SHAPE[1], dtype=f64)
     for i in range(OUT_H):
         for j in range(OUT_W):
             for a in range(kernel.shape[0]):
                 for b in range(kernel.shape[1]):
-                    rows[i * OUT_W + j, (i + a) * x.shape[1] + (j + b)] = kernel[a, b]
+                    rows[i * OUT_W + j, (i + a) * X_SHAPE[1] + (j + b)] = kernel[a, b]
     return rows
 
 
-def conv(kernel: torch.Tensor) -> torch.Tensor:
+def conv(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return F.conv2d(x[None, None], kernel[None, None])[0, 0]
+
+
+@hw.require("a flipped kernel gives another matrix")
+def _(K):
+    return not torch.equal(K, K.flip(0, 1))
 
 
 MATRIX_SOLUTION = """
@@ -138,21 +149,21 @@ MATRIX_SOLUTION = """
 
 
 @hw.part("q2.matrix", marks=2, kind=Matrix(4, 16, per_entry=True), solutions=(MATRIX_SOLUTION,))
-def q2_matrix():
+def q2_matrix(x, K):
     """Convert the kernel into the sparse Toeplitz matrix W (4×16) so that the convolution of x is
     W·vec(x), with x flattened row by row."""
     matrix = unrolled(K)
-    assert torch.equal(matrix @ x.flatten(), conv(K).flatten()), "the unrolled kernel must reproduce F.conv2d"
+    assert torch.equal(matrix @ x.flatten(), conv(x, K).flatten()), "the unrolled kernel must reproduce F.conv2d"
     return matrix
 
 
 @q2_matrix.mistake("kernel flipped", note="A conv layer cross-correlates: the kernel is placed as it is, not rotated.")
-def _():
+def _(K):
     return unrolled(K.flip(0, 1))
 
 
 @hw.part("q2.result", marks=1, kind=Vector(4), uses=["q2.matrix"], solutions=("[-40, -40, -40, -40]",))
-def q2_result(matrix):
+def q2_result(matrix, x):
     """The product W·vec(x) of your matrix with the flattened input."""
     return matrix @ x.flatten()
 
@@ -179,36 +190,39 @@ def bce(y_hat, y) -> torch.Tensor:
     return F.binary_cross_entropy(torch.as_tensor(y_hat, dtype=f64), torch.as_tensor(y, dtype=f64), reduction="none")
 
 
-@hw.part("q3.ii", marks=1, kind=Expr(BCE_SYMBOLS, n_points=N_POINTS),
+BCE_POINTS = Points(
+    where=lambda y: len(set(y)) >= 2,  # both labels, so each term of the loss is checked
+    method="F.binary_cross_entropy, reduction='none'",
+)
+
+
+@hw.part("q3.ii", marks=1, kind=Expr(BCE_SYMBOLS, n_points=N_POINTS), points=BCE_POINTS,
          solutions=("-(y*log(yhat) + (1-y)*log(1-yhat))",))
-def q3_ii(rng):
+def q3_ii(y, yhat):
     """Write down the binary cross-entropy loss of one example in terms of the label y and the
     prediction ŷ (write yhat)."""
-    env = draw(rng, BCE_SYMBOLS, N_POINTS)
-    while len(set(env["y"])) < 2:  # both labels, so each term of the loss is checked
-        env = draw(rng, BCE_SYMBOLS, N_POINTS)
-    return Sample(env, bce(env["yhat"], env["y"]).numpy(), {"method": "F.binary_cross_entropy, reduction='none'"})
+    return bce(yhat, y)
 
 
 @q3_ii.mistake("sign missing", note="The log of a probability is negative; the loss is its negative.")
-def _(env):
-    return -bce(env["yhat"], env["y"]).numpy()
+def _(y, yhat):
+    return -bce(yhat, y)
 
 
 @q3_ii.mistake("negative-class term missing", note="For y = 0 the loss is −log(1 − ŷ).")
-def _(env):
-    return bce(env["yhat"], np.ones_like(env["y"])).numpy() * env["y"]
+def _(y, yhat):
+    return bce(yhat, 1) * y
 
 
 @hw.part("q3.iii", marks=2, kind=Number(), solutions=("-1/3*(log(0.2)+log(0.5)+log(0.9))",))
-def q3_iii():
-    """Compute the cost J averaged over the three examples Y = (1, 0, 0), Ŷ = (0.2, 0.5, 0.1)
+def q3_iii(Y, Y_HAT):
+    """Compute the cost J averaged over the three examples Y = {Y:()}, Ŷ = {Y_HAT:()}
     with the binary cross-entropy loss (no penalty on the weights)."""
     return F.binary_cross_entropy(Y_HAT, Y)
 
 
 @q3_iii.mistake("summed instead of averaged", note="J is the average over the three examples.")
-def _():
+def _(Y, Y_HAT):
     return F.binary_cross_entropy(Y_HAT, Y, reduction="sum")
 
 

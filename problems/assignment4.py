@@ -10,14 +10,13 @@ x_t = 0 the gates are σ(U h_{t−1}), not 0), so the verdict is derived, not co
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from grader.kinds import Choice, Expr, Int, Shape
 from grader.kinds.index_expr import IndexExpr
 from grader.problemset import ProblemSet
-from grader.sampling import Sample
+from grader.sampling import Points
 
 hw = ProblemSet(
     "assignment4",
@@ -66,8 +65,16 @@ def backprop(net: SmallConvNet, x: torch.Tensor, y: torch.Tensor) -> dict[str, t
             "dR_dv": net.conv.weight.grad[0, 0].clone(), "w": net.fc.weight.detach()[0].clone()}
 
 
-def generator(rng: np.random.Generator) -> torch.Generator:
-    return torch.Generator().manual_seed(int(rng.integers(2**31)))
+def network_draw(gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """A random network, input x and label y, with its forward and backward pass."""
+    net, x, y = random_network(gen)
+    return {"x": x, "y": y, **backprop(net, x, y)}
+
+
+def network_point(gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """One sampled point of (b): y and z (as 1-vectors, beside the 4 values h_i) and ∂R/∂w."""
+    draw = network_draw(gen)
+    return {"y": draw["y"].reshape(1), "z": draw["z"].reshape(1), "h_i": draw["h"], "dR_dw": draw["dR_dw"]}
 
 
 # =================================================================================================
@@ -85,67 +92,52 @@ def _():
     return net.conv.weight.numel() * H_LEN + net.fc.weight.numel()
 
 
-@hw.part("q1b", marks=2, kind=Expr(["y", "z", "h_i"], n_points=N_POINTS), solutions=("-2(y-z)h_i",))
-def q1b(rng):
+@hw.part("q1b", marks=2, kind=Expr(["y", "z", "h_i"], n_points=N_POINTS), solutions=("-2(y-z)h_i",),
+         points=Points(setup=network_point, method="autograd on the network", meta={"index": {"i": [1, H_LEN]}}))
+def q1b(dR_dw):
     """(b) Compute ∂R/∂w_i in terms of y, z and h_i."""
-    gen = generator(rng)
-    y, z, h, grad = [], [], [], []
-    for _ in range(N_POINTS):
-        net, x, label = random_network(gen)
-        out = backprop(net, x, label)
-        y.append([label.item()])
-        z.append([out["z"].item()])
-        h.append(out["h"].numpy())
-        grad.append(out["dR_dw"].numpy())
-    env = {"y": np.array(y), "z": np.array(z), "h_i": np.array(h)}  # h_i: one column per i = 1..4
-    return Sample(env, np.array(grad), {"method": "autograd on the network", "index": {"i": [1, H_LEN]}})
+    return dR_dw
 
 
 @q1b.mistake("factor 2 missing", note="d/dz (y − z)² = −2(y − z).")
-def _(env):
-    return -(env["y"] - env["z"]) * env["h_i"]
+def _(y, z, h_i):
+    return -(y - z) * h_i
 
 
 @q1b.mistake("sign flipped", note="d/dz (y − z)² = −2(y − z): the inner derivative is −1.")
-def _(env):
-    return 2 * (env["y"] - env["z"]) * env["h_i"]
+def _(y, z, h_i):
+    return 2 * (y - z) * h_i
 
 
 @hw.part("q1c", marks=3,
          kind=IndexExpr({"w": 1, "h": 1, "x": 1}, free=("j",), scalars=("y", "z"), indices=("i",), base=1),
+         points=Points(DRAWS, setup=network_draw, method="autograd on the network"),
          solutions=("-2(y-z) sum_{i=1}^{4} w_i h_i (1-h_i) x_{i+j-1}",))
-def q1c(rng):
+def q1c(dR_dv):
     """(c) Compute ∂R/∂v_j in terms of w_i, h_i and x_{i+j−1} (and y, z)."""
-    gen = generator(rng)
-    draws = []
-    for _ in range(DRAWS):
-        net, x, label = random_network(gen)
-        draws.append({"x": x, "y": label, **backprop(net, x, label)})
-    env = {name: np.stack([d[name].numpy() for d in draws]) for name in ("w", "h", "x", "y", "z")}
-    return Sample(env, np.stack([d["dR_dv"].numpy() for d in draws]), {"method": "autograd on the network", "draws": DRAWS})
+    return dR_dv
 
 
-def chain_rule(env: dict[str, np.ndarray], factor: float = -2.0, sigmoid_derivative: bool = True) -> np.ndarray:
+def chain_rule(w, h, x, y, z, factor: float = -2.0, sigmoid_derivative: bool = True) -> torch.Tensor:
     """factor·(y − z) Σ_i w_i s'_i x_{i+j−1}, with s'_i = h_i(1 − h_i) or 1: a variant of the chain rule."""
-    t = {k: torch.as_tensor(v, dtype=f64) for k, v in env.items()}
-    slope = t["h"] * (1 - t["h"]) if sigmoid_derivative else torch.ones_like(t["h"])
-    windows = t["x"].unfold(-1, V_LEN, 1)  # windows[d, i, j] = x_{i+j−1} (from 1)
-    return (factor * (t["y"] - t["z"])[:, None] * torch.einsum("di,dij->dj", t["w"] * slope, windows)).numpy()
+    slope = h * (1 - h) if sigmoid_derivative else torch.ones_like(h)
+    windows = x.unfold(-1, V_LEN, 1)  # windows[i, j] = x_{i+j−1} (from 1)
+    return factor * (y - z) * torch.einsum("i,ij->j", w * slope, windows)
 
 
 @q1c.mistake("factor 2 missing", note="d/dz (y − z)² = −2(y − z).")
-def _(env):
-    return chain_rule(env, factor=-1.0)
+def _(w, h, x, y, z):
+    return chain_rule(w, h, x, y, z, factor=-1.0)
 
 
 @q1c.mistake("sign flipped", note="d/dz (y − z)² = −2(y − z): the inner derivative is −1.")
-def _(env):
-    return chain_rule(env, factor=2.0)
+def _(w, h, x, y, z):
+    return chain_rule(w, h, x, y, z, factor=2.0)
 
 
 @q1c.mistake("sigmoid derivative missing", note="h_i = s(·), so the chain rule multiplies by s'(·) = h_i(1 − h_i).")
-def _(env):
-    return chain_rule(env, sigmoid_derivative=False)
+def _(w, h, x, y, z):
+    return chain_rule(w, h, x, y, z, sigmoid_derivative=False)
 
 
 # =================================================================================================

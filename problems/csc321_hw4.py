@@ -18,6 +18,7 @@ from torch import nn
 from grader.kinds import Expr, Int, Matrix, Number, Vector
 from grader.problemset import Part, ProblemSet
 from grader.sampling import Count
+from grader.variants import Integer, IntMatrix, IntVector, OneOf
 
 hw = ProblemSet(
     "csc321-hw4",
@@ -28,17 +29,20 @@ hw = ProblemSet(
 
 f64 = torch.float64
 
-# -- the inputs, as printed on the sheet ----------------------------------------------------------
-# Question 2: a 4×4 input, a 3×3 kernel, bias −1, zero padding 1, stride 1.
-X = torch.tensor([[1, 2, 1, -1], [0, 0, 1, -1], [1, 0, 1, -1], [1, 1, 0, 0]], dtype=f64)
-K = torch.tensor([[-1, 0, -1], [0, 1, 1], [1, 0, -1]], dtype=f64)
-BIAS = torch.tensor([-1.0], dtype=f64)
-
-# Question 3: conv1d (kernel 3, 1 → 1 channel, no padding) → ReLU → fully connected 5 → 1 →
-# sigmoid, with the cross-entropy loss, on the data point x, t.
-x = torch.tensor([1, 3, 2, 1, 1, 0, 1], dtype=f64)
-t = torch.tensor(0.0, dtype=f64)
-w1 = torch.tensor([-1, 2, -1], dtype=f64)
+# -- the inputs, as printed on the sheet (each student's own when variants are on) ---------------
+# Question 2: a 4×4 input X, a 3×3 kernel K and a bias; zero padding 1, stride 1.
+# Question 3: conv1d (kernel w1 of size 3, 1 → 1 channel, no padding) → ReLU → fully connected 5 → 1
+# → sigmoid, with the cross-entropy loss, on the data point x with the binary target t.
+hw.given(
+    X=IntMatrix(4, 4, -1, 2, printed=[[1, 2, 1, -1], [0, 0, 1, -1], [1, 0, 1, -1], [1, 1, 0, 0]],
+                label="Question 2: the 4×4 input X"),
+    K=IntMatrix(3, 3, -1, 1, printed=[[-1, 0, -1], [0, 1, 1], [1, 0, -1]], label="Question 2: the 3×3 kernel"),
+    bias=OneOf(-2, -1, 1, 2, printed=-1, label="Question 2: the bias"),
+    x=IntVector(7, -1, 3, printed=[1, 3, 2, 1, 1, 0, 1], label="Question 3: the data point x"),
+    t=Integer(0, 1, printed=0, label="Question 3: its target t"),
+    w1=IntVector(3, -2, 2, printed=[-1, 2, -1], label="Question 3: the conv kernel w(1)"),
+)
+# The rest of the network is fixed: no conv bias, all fully connected weights and the bias 1.
 b1 = torch.tensor([0.0], dtype=f64)
 w2 = torch.ones(5, dtype=f64)
 b2 = torch.tensor(1.0, dtype=f64)
@@ -195,30 +199,45 @@ for _layer in LAYERS:
 # =================================================================================================
 # Question 2 — convolution and pooling by hand (6 marks)
 # =================================================================================================
-def conv2d(image: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None = BIAS, padding: int = 1) -> torch.Tensor:
-    return F.conv2d(image[None, None], kernel[None, None], bias, padding=padding)[0, 0]
+def conv2d(image: torch.Tensor, kernel: torch.Tensor, bias: int | None, padding: int = 1) -> torch.Tensor:
+    added = None if bias is None else torch.tensor([float(bias)], dtype=f64)
+    return F.conv2d(image[None, None], kernel[None, None], added, padding=padding)[0, 0]
+
+
+def max_pool(image: torch.Tensor) -> torch.Tensor:
+    return F.max_pool2d(image[None], 2, stride=2)[0]
+
+
+@hw.require("a flipped kernel gives another output")
+def _(X, K, bias):
+    return not torch.equal(conv2d(X, K, bias), conv2d(X, K.flip(0, 1), bias))
+
+
+@hw.require("max and average pooling of X differ")
+def _(X):
+    return not torch.equal(max_pool(X), F.avg_pool2d(X[None], 2, stride=2)[0])
 
 
 @hw.part("q2a", marks=3, kind=Matrix(4, 4, per_entry=True))
-def q2a():
-    """Apply the 3×3 kernel to the 4×4 input with zero padding 1, stride 1 and bias −1 (no ReLU,
+def q2a(X, K, bias):
+    """Apply the 3×3 kernel to the 4×4 input with zero padding 1, stride 1 and bias {bias} (no ReLU,
     no pooling). Give the 4×4 output."""
-    return conv2d(X, K)
+    return conv2d(X, K, bias)
 
 
 @q2a.mistake("kernel flipped", note="That is a true convolution; a conv layer cross-correlates (no flip).")
-def _():
-    return conv2d(X, K.flip(0, 1))
+def _(X, K, bias):
+    return conv2d(X, K.flip(0, 1), bias)
 
 
-@q2a.mistake("bias left out", note="Every output unit also adds the bias −1.")
-def _():
+@q2a.mistake("bias left out", note="Every output unit also adds the bias {bias}.")
+def _(X, K):
     return conv2d(X, K, bias=None)
 
 
 @q2a.mistake("no padding", note="Without the zero padding of 1 the output is only 2×2; pad the input first to get 4×4.")
-def _():
-    return conv2d(X, K, padding=0)
+def _(X, K, bias):
+    return conv2d(X, K, bias, padding=0)
 
 
 @q2a.hint("A 2×2 result is what the kernel gives without padding: surround the 4×4 input with a "
@@ -231,19 +250,19 @@ hw.manual("q2a.work", 1, "Show the computation of one output unit of part (a): t
 
 
 @hw.part("q2b", marks=1.5, kind=Matrix(2, 2))
-def q2b():
+def q2b(X):
     """Apply max pooling with kernel size 2 and stride 2 to the input X (not to your result of (a))."""
-    return F.max_pool2d(X[None], 2, stride=2)[0]
+    return max_pool(X)
 
 
 @q2b.mistake("average pooling", note="The question asks for max pooling.")
-def _():
+def _(X):
     return F.avg_pool2d(X[None], 2, stride=2)[0]
 
 
 @q2b.mistake("pooled the result of (a)", note="Part (b) pools the input X itself, not your answer to (a).")
-def _():
-    return F.max_pool2d(q2a()[None], 2, stride=2)[0]
+def _(X, K, bias):
+    return max_pool(conv2d(X, K, bias))
 
 
 hw.manual("q2b.work", 0.5, "Show the computation of one output unit of part (b).")
@@ -252,7 +271,7 @@ hw.manual("q2b.work", 0.5, "Show the computation of one output unit of part (b).
 # =================================================================================================
 # Question 3 — forward and backward pass of a 1D conv net (12 marks)
 # =================================================================================================
-def conv1d(weight: torch.Tensor) -> torch.Tensor:
+def conv1d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """The first layer's pre-activations: kernel `weight` slid over x without padding."""
     return F.conv1d(x[None, None], weight[None, None], b1)[0, 0]
 
@@ -261,10 +280,21 @@ def as_f64(value) -> torch.Tensor:
     return torch.as_tensor(value, dtype=f64)
 
 
+@hw.require("the ReLU of question 3 passes some units and stops others")
+def _(x, w1):
+    conv = conv1d(x, w1)
+    return bool((conv > 0).any() and (conv < 0).any())
+
+
+@hw.require("the logit z of question 3 is at most 8 (y is not 1 to float precision)")
+def _(x, w1):
+    return float(w2 @ torch.relu(conv1d(x, w1)) + b2) <= 8
+
+
 @hw.part("q3a.conv", marks=0.5, kind=Vector(5))
-def q3a_conv():
-    """Forward pass for x = [1, 3, 2, 1, 1, 0, 1], t = 0: the 1D convolution's output (before the ReLU)."""
-    return conv1d(w1)
+def q3a_conv(x, w1):
+    """Forward pass for x = {x}, t = {t}: the 1D convolution's output (before the ReLU)."""
+    return conv1d(x, w1)
 
 
 @hw.part("q3a.h", marks=0.5, kind=Vector(5), uses=["q3a.conv"])
@@ -286,43 +316,43 @@ def q3a_y(z):
 
 
 @hw.part("q3a.loss", marks=1, kind=Number(), uses=["q3a.y"], solutions=("log(1 + exp(5))",))
-def q3a_loss(y):
-    """Forward pass: the cross-entropy loss for the target t = 0."""
-    return F.binary_cross_entropy(as_f64(y), t)
+def q3a_loss(y, t):
+    """Forward pass: the cross-entropy loss for the target t = {t}."""
+    return F.binary_cross_entropy(as_f64(y), as_f64(float(t)))
 
 
 @q3a_loss.follow_through_from("q3a.z")
-def _(z):
-    return F.binary_cross_entropy_with_logits(as_f64(z), t)
+def _(z, t):
+    return F.binary_cross_entropy_with_logits(as_f64(z), as_f64(float(t)))
 
 
-def backprop_to_w1(dL_dconv: torch.Tensor) -> torch.Tensor:
+def backprop_to_w1(x: torch.Tensor, w1: torch.Tensor, dL_dconv: torch.Tensor) -> torch.Tensor:
     """Autograd through the conv: the error signal of w(1) given that of the conv's outputs."""
     w = w1.clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(conv1d(w), w, grad_outputs=dL_dconv)
+    (grad,) = torch.autograd.grad(conv1d(x, w), w, grad_outputs=dL_dconv)
     return grad
 
 
-def error_signal_h(y) -> torch.Tensor:
+def error_signal_h(y, t) -> torch.Tensor:
     """dL/dh: for a sigmoid output with cross-entropy, dL/dz = y − t; then through w(2)."""
-    return (as_f64(y) - t) * w2
+    return (as_f64(y) - float(t)) * w2
 
 
 @hw.part("q3b", marks=4, kind=Vector(3), uses=["q3a.h", "q3a.y"])
-def q3b(h, y):
+def q3b(h, y, x, w1, t):
     """Backpropagation: the error signal of the conv kernel w(1) (the gradient of the loss
     with respect to w(1)) for the same data point."""
-    return backprop_to_w1(error_signal_h(y) * (as_f64(h) > 0))
+    return backprop_to_w1(x, w1, error_signal_h(y, t) * (as_f64(h) > 0))
 
 
 @q3b.mistake("sign flipped", note="The error signal is ∂L/∂w, not its negative (the update direction).")
-def _(h, y):
-    return -q3b(h, y)
+def _(h, y, x, w1, t):
+    return -backprop_to_w1(x, w1, error_signal_h(y, t) * (as_f64(h) > 0))
 
 
 @q3b.mistake("ReLU derivative ignored", note="The ReLU passes the error signal only where its input was positive.")
-def _(h, y):
-    return backprop_to_w1(error_signal_h(y))
+def _(h, y, x, w1, t):
+    return backprop_to_w1(x, w1, error_signal_h(y, t))
 
 
 hw.manual("q3c", 2, "Explain why a 2D convolutional kernel (e.g. 3×3) over the V×T one-hot 'image' of a sentence is not reasonable.")
@@ -332,20 +362,20 @@ WORD_VECTORS = Expr({"V": Count(1, 5000)})  # the vocabulary size V, sampled
 
 def conv1d_params(vocabulary: int, bias: bool = True) -> int:
     """Trainable parameters of a 1D conv (kernel 3, one output channel) over V input channels."""
-    layer = nn.Conv1d(int(vocabulary), 1, 3, bias=bias, device="meta")
+    layer = nn.Conv1d(vocabulary, 1, 3, bias=bias, device="meta")
     return sum(p.numel() for p in layer.parameters())
 
 
 @hw.part("q3d.params", marks=2, kind=WORD_VECTORS, solutions=("3V + 1",))
-def q3d_params(rng):
+def q3d_params(V):
     """How many trainable parameters does the 1D convolution (kernel 3) over V-dimensional word
     vectors have? Answer as a formula in V."""
-    return WORD_VECTORS.sample(rng, lambda env: [conv1d_params(v) for v in env["V"]])
+    return conv1d_params(V)
 
 
 @q3d_params.mistake("bias forgotten", marks=1, note="The kernel has 3V weights, plus one bias.")
-def _(env):
-    return [conv1d_params(v, bias=False) for v in env["V"]]
+def _(V):
+    return conv1d_params(V, bias=False)
 
 
 hw.manual("q3d.how", 1, "What computation lets a 1D convolution take account of each word being a V-dimensional vector?")

@@ -128,14 +128,12 @@ def write_problems(folder: Path) -> Path:
 
 def build_keys_without_torch(problems: Path, reference: Path) -> None:
     """Write answer keys for the fixture sets. `build_key` imports torch only to record its
-    version and convert arguments; these references take no arguments, so both are stubbed."""
-    from grader import problemset
+    version (and to convert array arguments, which these references do not take): stubbed."""
     from grader.keys import build as keys
     from grader.problemset import load_problem_sets
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(keys, "torch_version", lambda: "none")
-        mp.setattr(problemset, "to_torch_args", list)
         for ps in load_problem_sets(problems).values():
             keys.write_key(keys.build_key(ps), reference)
 

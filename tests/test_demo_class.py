@@ -17,11 +17,12 @@ import pytest
 
 from grader.models import Status, SubmissionReport
 from grader.models import RunSummary
+from grader.course import read_course_file
 from grader.run.batch import grade_directory
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASS = ROOT / "submissions"
-ASSIGNMENTS = ("ai6126-hw1", "assignment4", "csc321-hw4", "nyu-dl-hw2", "nyu-intro-ml-hw8")
+ASSIGNMENTS = ("ai6126-hw1", "assignment4", "csc321-hw4", "csc321-hw4-variants", "nyu-dl-hw2", "nyu-intro-ml-hw8")
 
 
 def demo_folders() -> dict[str, list[str]]:
@@ -32,7 +33,8 @@ def demo_folders() -> dict[str, list[str]]:
 def run(tmp_path_factory) -> tuple[RunSummary, Path]:
     out = tmp_path_factory.mktemp("demo_out")
     summary = grade_directory(
-        CLASS, out, problems_dir=ROOT / "problems", reference_dir=ROOT / "reference", budget=None
+        CLASS, out, problems_dir=ROOT / "problems", reference_dir=ROOT / "reference", budget=None,
+        course=read_course_file(ROOT / "grader.toml"),  # as `grader run submissions/` finds it
     )
     return summary, out
 
@@ -186,7 +188,7 @@ def test_intended_verdicts(reports, assignment, student, part_id, status, matche
 def test_every_named_mistake_appears_in_the_demo(reports):
     """Each set's named mistakes (from its answer key) are shown by at least one student, except
     the one no student can write (see UNREACHABLE)."""
-    keys = {a: json.loads((ROOT / "reference" / f"{a}.json").read_text()) for a in ASSIGNMENTS if a != "csc321-hw4"}
+    keys = {a: json.loads((ROOT / "reference" / f"{a}.json").read_text()) for a in ASSIGNMENTS if a not in ("csc321-hw4", "csc321-hw4-variants")}
     shown = {(a, p.id, p.matched) for (a, _), r in reports.items() for p in r.parts if p.matched}
     missing = []
     for a, key in keys.items():
@@ -278,3 +280,31 @@ def test_markdown_reports_name_mistakes_and_follow_through(run):
     assert "Correct by follow-through" in a3003
     d4003 = (out / "nyu-dl-hw2" / "d4003.md").read_text(encoding="utf-8")
     assert "floor missing" in d4003 and "Earns 1.5 of 3" in d4003
+
+
+# -- the variant edition: csc321-hw4 with each student's own numbers ------------------------------------
+VARYING = ("q2a", "q2b", "q3a.conv", "q3a.h", "q3a.z", "q3a.y", "q3a.loss", "q3b")
+
+
+def test_the_variant_edition_grades_each_student_against_their_own_numbers(reports):
+    codes = {s: reports[("csc321-hw4-variants", s)].variant.code for s in ("v1001", "v1002", "v1003", "v1004", "v1005")}
+    assert len(set(codes.values())) == 5
+    for s in ("v1001", "v1005"):
+        assert all(part(reports, "csc321-hw4-variants", s, p).matched == "reference" for p in VARYING), s
+    assert part(reports, "csc321-hw4-variants", "v1002", "q2a").matched == "mistake: kernel flipped"
+    assert part(reports, "csc321-hw4-variants", "v1002", "q3b").matched == "mistake: ReLU derivative ignored"
+    assert part(reports, "csc321-hw4-variants", "v1004", "q3a.conv").status is Status.incorrect
+    assert part(reports, "csc321-hw4-variants", "v1004", "q3a.h").matched == "follow-through: q3a.conv"
+    # the same answers as v1001's are wrong for v1003, whose numbers differ
+    for p in ("q2a", "q3a.conv", "q3b"):
+        assert part(reports, "csc321-hw4-variants", "v1003", p).score == 0, p
+
+
+def test_answers_from_a_classmates_numbers_are_named_for_staff_only(run):
+    _, out = run
+    staff = json.loads((out / "csc321-hw4-variants" / "variants.json").read_text())
+    assert [(m["student"], m["other"]) for m in staff["matches"]] == [("v1003", "v1001")]
+    assert "v1003 | matches the variant of student v1001" in (out / "csc321-hw4-variants" / "variants.md").read_text()
+    for suffix in (".json", ".md"):
+        assert "v1001" not in (out / "csc321-hw4-variants" / f"v1003{suffix}").read_text()
+    assert "variant `1-" in (out / "csc321-hw4-variants" / "v1003.md").read_text()

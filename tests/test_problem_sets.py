@@ -39,8 +39,8 @@ def load(stem: str):
 
 
 def sample(ps: ProblemSet, part_id: str, seed: int = 0):
-    """Call a formula part's reference with a seeded generator: its Sample (env, value)."""
-    return ps.parts[part_id].kind.normalise(ps.parts[part_id].reference(np.random.default_rng(seed)))
+    """A formula part's reference at the points of `seed`: its Sample (env, value)."""
+    return ps.parts[part_id].compute(seed=seed).reference
 
 
 _KEYS: dict = {}
@@ -53,10 +53,19 @@ def key_of(stem: str):
     return _KEYS[stem]
 
 
-def variant(ps: ProblemSet, part_id: str, name: str, kind: str = "mistakes"):
-    found = [v for v in getattr(ps.parts[part_id], kind) if v.name == name]
+def named(ps: ProblemSet, part_id: str, name: str, kind: str = "mistakes", seed: int = 0):
+    """The value of a named mistake (or alternative) as the library computes it: for a formula
+    part, its values at the points of `seed` (those of `sample(ps, part_id, seed)`)."""
+    part = ps.parts[part_id]
+    found = [i for i, v in enumerate(getattr(part, kind)) if v.name == name]
     assert len(found) == 1, f"{part_id}: no {kind[:-1]} named {name!r}"
-    return found[0]
+    value = getattr(part.compute(seed=seed), kind)[found[0]]
+    return value.value if part.kind.sampled else value
+
+
+def named_answer(ps: ProblemSet, part_id: str, name: str, kind: str = "mistakes"):
+    """The declaration of a named mistake (or alternative): its name, marks and note."""
+    return next(v for v in getattr(ps.parts[part_id], kind) if v.name == name)
 
 
 def sigmoid(a):
@@ -185,7 +194,7 @@ def test_hw8_q1_against_loops():
         np.testing.assert_array_equal(target.values, z)
     # the flipped-kernel mistake: a true convolution of X with W
     flipped = np.array(loop_correlation(X1, [row[::-1] for row in W1[::-1]]))
-    np.testing.assert_array_equal(variant(ps, "q1c.where", "kernel flipped").compute().mask, flipped == flipped.max())
+    np.testing.assert_array_equal(named(ps, "q1c.where", "kernel flipped").mask, flipped == flipped.max())
 
 
 def test_hw8_q2_against_arithmetic():
@@ -195,7 +204,7 @@ def test_hw8_q2_against_arithmetic():
     assert (ps.parts["q2b.in"](), ps.parts["q2b.out"]()) == (c, m)
     assert ps.parts["q2c"]() == 46 * 62 * 20 * 3 * 3 * 10 == 5_133_600
     assert ps.parts["q2d"]() == k * k * c * m + m == 1820
-    assert variant(ps, "q2d", "bias forgotten").compute() == 1800
+    assert named(ps, "q2d", "bias forgotten") == 1800
 
 
 def check_layer_env(env):
@@ -219,7 +228,7 @@ def test_hw8_q3a_dJ_dZ():
     assert s.env["X"].shape[0] >= 3
     assert "dZ" not in s.env and "dZ" not in ps.parts["q3a"].kind.tensors  # the unknown itself is not given
     np.testing.assert_allclose(s.value, s.env["dU"] * s.env["U"] * (1 - s.env["U"]), rtol=1e-10, atol=1e-14)
-    np.testing.assert_array_equal(variant(ps, "q3a", "sigmoid derivative missing").compute(s.env), s.env["dU"])
+    np.testing.assert_array_equal(named(ps, "q3a", "sigmoid derivative missing"), s.env["dU"])
     report = AssignmentGrader(ps, key_of("nyu_intro_ml_hw8")).grade(
         Submission(assignment=ps.id, student="s", answers={"q3a": "dZ[i,j,m]"}, source="t"))
     assert next(r for r in report.parts if r.id == "q3a").status is Status.invalid
@@ -240,7 +249,7 @@ def test_hw8_q3b_dJ_dW():
     wrong = np.zeros_like(expected)
     for d, k1, k2, n, m in np.ndindex(*wrong.shape):
         wrong[d, k1, k2, n, m] = sum(dU[d, i, j, m] * X[d, i + k1, j + k2, n] for i in range(I) for j in range(J))
-    np.testing.assert_allclose(variant(ps, "q3b", "sigmoid derivative missing").compute(s.env), wrong, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(named(ps, "q3b", "sigmoid derivative missing", seed=1), wrong, rtol=1e-10, atol=1e-12)
 
 
 def test_hw8_q3c_dJ_dX():
@@ -260,7 +269,7 @@ def test_hw8_q3c_dJ_dX():
         expected[d, i, j, n] = sum(dz(d, i - a, j - b, m) * W[d, a, b, n, m] for a, b, m in taps)
         unflipped[d, i, j, n] = sum(dz(d, i + a, j + b, m) * W[d, a, b, n, m] for a, b, m in taps)
     np.testing.assert_allclose(s.value, expected, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(variant(ps, "q3c", "indices not reversed").compute(s.env), unflipped, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(named(ps, "q3c", "indices not reversed", seed=2), unflipped, rtol=1e-10, atol=1e-12)
 
 
 # =================================================================================================
@@ -333,7 +342,7 @@ def test_ai6126_q3_cross_entropy():
     np.testing.assert_allclose(s.value, -(y * np.log(yhat) + (1 - y) * np.log(1 - yhat)), rtol=1e-12)
     by_hand = -(math.log(0.2) + math.log(1 - 0.5) + math.log(1 - 0.1)) / 3
     assert float(ps.parts["q3.iii"]()) == pytest.approx(by_hand, rel=1e-12)
-    assert float(variant(ps, "q3.iii", "summed instead of averaged").compute()) == pytest.approx(3 * by_hand)
+    assert float(named(ps, "q3.iii", "summed instead of averaged")) == pytest.approx(3 * by_hand)
     assert ps.parts["q3.iv"]() == "smaller"
 
 
@@ -357,11 +366,10 @@ def test_dl_q1_1a_and_b_against_the_docs_formula():
     assert (s.value >= 1).all()
     # both named mistakes are told apart from the truth at some sampled point, and earn 1.5
     for name in ("floor missing", "dilation ignored"):
-        v = variant(ps, "q1.1b", name)
-        assert v.marks == 1.5 and not np.allclose(v.compute(e), s.value)
-    no_floor = variant(ps, "q1.1b", "floor missing").compute(e)
+        assert named_answer(ps, "q1.1b", name).marks == 1.5 and not np.allclose(named(ps, "q1.1b", name), s.value)
+    no_floor = named(ps, "q1.1b", "floor missing")
     np.testing.assert_allclose(no_floor[:, 1], (e["H"] + 2 * e["P"] - e["D"] * (e["K"] - 1) - 1) / e["S"] + 1)
-    np.testing.assert_array_equal(variant(ps, "q1.1b", "dilation ignored").compute(e)[:, 2],
+    np.testing.assert_array_equal(named(ps, "q1.1b", "dilation ignored")[:, 2],
                                   docs_out(e["W"], e["K"], e["P"], e["S"], 1))
 
 
@@ -374,7 +382,7 @@ def test_dl_q1_1c_shapes():
                 "q1.1c.iv.shape": ((1, 2, 5), (2, 5))}
     for pid, (shape, squeezed) in expected.items():
         assert ps.parts[pid]() == shape
-        assert [a.compute() for a in ps.parts[pid].alternatives] == [squeezed]
+        assert ps.parts[pid].compute().alternatives == [squeezed]
 
 
 def test_dl_q1_1c_index_formulas():
@@ -409,7 +417,7 @@ def test_dl_q1_1c_index_formulas():
     np.testing.assert_allclose(s.value, expected, rtol=1e-12)
     no_stride = np.array([[[sum(g[d, j] * x[d, c, j + k] for j in range(2)) for k in range(size)] for c in range(2)]
                           for d in range(x.shape[0])])
-    np.testing.assert_allclose(variant(ps, "q1.1c.iv.expr", "stride ignored").compute(s.env), no_stride, rtol=1e-12)
+    np.testing.assert_allclose(named(ps, "q1.1c.iv.expr", "stride ignored", seed=3), no_stride, rtol=1e-12)
 
 
 def test_dl_q1_2_rnn_shapes():
@@ -417,7 +425,7 @@ def test_dl_q1_2_rnn_shapes():
     s = sample(ps, "q1.2b")
     m, n = s.env["m"], s.env["n"]
     np.testing.assert_array_equal(s.value, m[:, None])  # c[t] ∈ R^m
-    np.testing.assert_array_equal(variant(ps, "q1.2b", "column vector", "alternatives").compute(s.env),
+    np.testing.assert_array_equal(named(ps, "q1.2b", "column vector", "alternatives"),
                                   np.stack([m, np.ones_like(m)], axis=1))
     s = sample(ps, "q1.2c.shape")
     m, n = s.env["m"], s.env["n"]
@@ -435,7 +443,7 @@ def test_a4_counts_and_sizes():
     assert ps.parts["q2a"]() == 20 * (5 * 5 + 1) == 520
     side = 28 - 5 + 1
     assert ps.parts["q2b"]() == (side, side)
-    assert sorted(a.compute() for a in ps.parts["q2b"].alternatives) == sorted([(side,), (20, side, side), (side, side, 20)])
+    assert sorted(ps.parts["q2b"].compute().alternatives) == sorted([(side,), (20, side, side), (side, side, 20)])
 
 
 def test_a4_q1b_dR_dw():
@@ -457,11 +465,11 @@ def test_a4_q1c_dR_dv():
     expected = np.array([[-2 * (y[d] - z[d]) * sum(w[d, i] * h[d, i] * (1 - h[d, i]) * x[d, i + j] for i in range(4))
                           for j in range(3)] for d in range(D)])
     np.testing.assert_allclose(s.value, expected, rtol=1e-10)
-    np.testing.assert_allclose(variant(ps, "q1c", "factor 2 missing").compute(s.env), expected / 2, rtol=1e-10)
-    np.testing.assert_allclose(variant(ps, "q1c", "sign flipped").compute(s.env), -expected, rtol=1e-10)
+    np.testing.assert_allclose(named(ps, "q1c", "factor 2 missing"), expected / 2, rtol=1e-10)
+    np.testing.assert_allclose(named(ps, "q1c", "sign flipped"), -expected, rtol=1e-10)
     no_slope = np.array([[-2 * (y[d] - z[d]) * sum(w[d, i] * x[d, i + j] for i in range(4)) for j in range(3)]
                          for d in range(D)])
-    np.testing.assert_allclose(variant(ps, "q1c", "sigmoid derivative missing").compute(s.env), no_slope, rtol=1e-10)
+    np.testing.assert_allclose(named(ps, "q1c", "sigmoid derivative missing"), no_slope, rtol=1e-10)
 
 
 def test_a4_lstm_claims():

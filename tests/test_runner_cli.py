@@ -13,7 +13,6 @@ import pytest
 from conftest import write, write_problems
 from typer.testing import CliRunner
 
-from grader import problemset
 from grader.keys import build as keys
 from grader.cli import app
 from grader.models import Status, SubmissionReport
@@ -190,7 +189,6 @@ def test_rerun_into_the_same_out_removes_reports_of_vanished_submissions(course:
 
 def test_missing_keys_are_built_and_noted_in_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(keys, "torch_version", lambda: "none")  # the fixture's references need no torch
-    monkeypatch.setattr(problemset, "to_torch_args", list)
     problems = write_problems(tmp_path / "problems")
     write(tmp_path / "class/amy.toml", 'assignment = "tiny-hw"\n[answers]\nq1 = 42\n')
     summary = grade_directory(tmp_path / "class", tmp_path / "out", problems_dir=problems, reference_dir=tmp_path / "ref", budget=None)
@@ -201,7 +199,6 @@ def test_missing_keys_are_built_and_noted_in_the_run(tmp_path: Path, monkeypatch
 
 def test_a_problem_set_that_cannot_be_keyed_is_an_error_and_the_others_are_graded(course: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(keys, "torch_version", lambda: "none")
-    monkeypatch.setattr(problemset, "to_torch_args", list)
     write(course["problems"] / "bad_hw.py", (
         "from grader.problemset import ProblemSet\n"
         "from grader.kinds.text import Text\n"

@@ -10,13 +10,14 @@ itself failed somewhere (a part with status `error`, or a key that could not be 
     manual ...           grader.cli.manual       regrade                     grader.cli.regrade
     report               grader.cli.report       export canvas|moodle|...    grader.cli.export
     gradescope, export gradescope                grader.cli.gradescope
+    sheets, course init  grader.cli.variants
 """
 
 from __future__ import annotations
 
 import typer
 
-from grader.cli import export, gradescope, keys, manual, regrade, report, run
+from grader.cli import export, gradescope, keys, manual, regrade, report, run, variants
 
 app = typer.Typer(
     name="grader",
@@ -43,3 +44,4 @@ gradescope.register(app, export_app)  # gradescope, export gradescope
 export.register(export_app)  # export canvas|moodle|csv|lti|json
 app.command("regrade")(regrade.regrade_command)
 app.command("report")(report.report_command)
+variants.register(app)  # sheets, course init

@@ -9,6 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from grader.cli.options import CourseOpt, course_of
+
 from grader.lms.gradescope.driver import DEFAULT_PART_BUDGET
 
 # Choices as enums: typer shows them in --help and rejects anything else.
@@ -40,17 +42,18 @@ def gradescope_command(
 
 
 def export_gradescope_command(
-    assignment: Annotated[str, typer.Argument(help="Problem set id, e.g. csc321-hw4.")],
+    assignment: Annotated[str, typer.Argument(help="Assignment id, e.g. csc321-hw4 (or one the course file names).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Zip to write.")] = Path("autograder.zip"),
     problems: Annotated[Path, typer.Option(help="Folder of problem sets.")] = DEFAULT_PROBLEMS,
     reference: Annotated[Path, typer.Option(help="Folder of answer keys.")] = DEFAULT_REFERENCE,
     part_budget: Annotated[float, typer.Option(min=0, help="Seconds allowed per part on Gradescope.")] = DEFAULT_PART_BUDGET,
+    course: CourseOpt = None,
 ) -> None:
     """Build the Gradescope autograder zip for ASSIGNMENT (setup.sh, run_autograder, grader, key)."""
     from grader.lms.gradescope.package import build_zip
 
     try:
-        summary = build_zip(assignment, output, problems, reference, part_budget)
+        summary = build_zip(assignment, output, problems, reference, part_budget, course=course_of(course))
     except KeyError as exc:
         raise typer.BadParameter(str(exc.args[0]), param_hint="ASSIGNMENT") from None
     for note in summary.notes:

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from grader.cli.options import ProblemsOpt, ReferenceOpt
+from grader.cli.options import CourseOpt, ProblemsOpt, ReferenceOpt, course_of
 from grader.keys.check import check_key
 from grader.keys.build import build_key, key_path, read_key, write_key
 from grader.problemset import ProblemSet, load_problem_sets
@@ -74,7 +74,10 @@ def check(
         report = check_key(ps, stored)
         status = "ok" if report.ok else "FAILED"
         console.print(
-            Text(f"{ps.id}: {status} — {report.forms_checked} model answers and {report.mistakes_checked} named mistakes checked")
+            Text(
+                f"{ps.id}: {status} — {report.forms_checked} model answers and {report.mistakes_checked} named mistakes checked"
+                + (f", {report.variants_checked} per-student variants self-tested" if report.variants_checked else "")
+            )
         )
         for line in report.stale:
             console.print(Text(f"  stale: {line}"))
@@ -93,20 +96,32 @@ FormatChoice = Enum("FormatChoice", {f: f for f in ("toml", "yaml", "json")}, ty
 
 
 def template_command(
-    assignment: Annotated[str, typer.Argument(help="Problem set id, e.g. csc321-hw4.")],
+    assignment: Annotated[str, typer.Argument(help="Assignment id, e.g. csc321-hw4 (or one the course file names).")],
     format: Annotated[FormatChoice, typer.Option("--format", "-f", help="Answer file format.")] = FormatChoice.toml,  # type: ignore[attr-defined]
     problems: Annotated[Path, typer.Option(help="Folder of problem sets.")] = Path("problems"),
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    student: Annotated[
+        Optional[str], typer.Option("--student", help="Show this student's own numbers (an assignment with variants on).")
+    ] = None,
+    course: CourseOpt = None,
 ) -> None:
-    """Print an answer file for students: every part with its marks, kind and accepted forms."""
+    """Print an answer file for students: every part with its marks, kind and accepted forms
+    (with --student, the prompts show that student's numbers and their variant code)."""
     from grader.keys.template import guidance, render
+    from grader.keys.variants import student_variant
 
+    the_course = course_of(course)
+    ps_id = the_course.assignment(assignment).problem_set
     sets = load_problem_sets(problems)
-    if assignment not in sets:
-        raise typer.BadParameter(f"no problem set {assignment!r} in {problems} (found: {', '.join(sorted(sets)) or 'none'})", param_hint="ASSIGNMENT")
-    text = render(sets[assignment], format.value)
+    if ps_id not in sets:
+        raise typer.BadParameter(f"no problem set {ps_id!r} in {problems} (found: {', '.join(sorted(sets)) or 'none'})", param_hint="ASSIGNMENT")
+    ps = sets[ps_id]
+    variant = student_variant(the_course, assignment, ps, student) if student is not None else None
+    if student is not None and variant is None:
+        typer.echo(f"note: {assignment} has no per-student numbers (variants off): everyone's sheet is the printed one", err=True)
+    text = render(ps, format.value, variant=variant, assignment=assignment)
     if format.value == "json":  # JSON cannot carry comments: the guidance goes beside it
-        typer.echo(guidance(sets[assignment]), err=True, nl=False)
+        typer.echo(guidance(ps, variant, assignment), err=True, nl=False)
     if output is None:
         typer.echo(text, nl=False)
     else:

@@ -19,6 +19,7 @@ from grader.models import SubmissionReport
 from grader.report.format import fmt_score
 from grader.report.json_report import export_schema
 from grader.models import RunSummary
+from grader.cli.options import CourseOpt, course_of
 from grader.run.batch import DEFAULT_BUDGET, OnProgress, UsageError, grade_directory, run_schema
 
 EXIT_USAGE = 2  # 0 and 1 come from RunSummary.exit_code
@@ -51,6 +52,7 @@ def run(
         Optional[str], typer.Option("--db", help="Grade store: SQLAlchemy URL or SQLite file [default: OUT/grades.sqlite].")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary table.")] = False,
+    course: CourseOpt = None,
 ) -> None:
     """Grade every submission below DIR; write per-student JSON and Markdown reports, a gradebook
     CSV and a class summary per assignment, and OUT/run.json. Each report is recorded in the
@@ -74,6 +76,7 @@ def run(
                 workers=workers,
                 on_report=store,
                 progress=progress,
+                course=course_of(course),
             )
     except UsageError as exc:
         err.print(Text(f"error: {exc}"))

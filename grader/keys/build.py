@@ -14,7 +14,8 @@ from typing import Any
 from grader import __version__
 from grader.kinds.spec import kind_to_spec
 from grader.models import AnswerKey, PartKey, VariantKey
-from grader.problemset import Part, ProblemSet, Variant, compute_part, compute_variant
+from grader.problemset import ProblemSet
+from grader.variants import Variant
 
 
 def torch_version() -> str:
@@ -23,48 +24,84 @@ def torch_version() -> str:
     return str(torch.__version__)
 
 
-def _variant_values(part: Part, reference: Any, args: list[Any], variants: list[Variant]) -> list[VariantKey]:
-    out = []
-    for v in variants:
-        value = compute_variant(part, v, reference, args)
-        out.append(VariantKey(name=v.name, value=part.kind.encode(value), marks=v.marks, note=v.note))
-    return out
+def _named(ps: ProblemSet, answers: list, values: list[Any], kind: Any, variant: Variant | None) -> list[VariantKey]:
+    return [
+        VariantKey(name=a.name, value=kind.encode(v), marks=a.marks, note=ps.render(a.note, variant)) for a, v in zip(answers, values)
+    ]
 
 
-def build_key(ps: ProblemSet) -> AnswerKey:
-    """Compute every reference of a problem set (imports torch)."""
+def build_key(ps: ProblemSet, variant: Variant | None = None, base: AnswerKey | None = None) -> AnswerKey:
+    """Compute every reference of a problem set (imports torch), for the printed inputs or a variant's.
+
+    With `base` (the key of the printed numbers), only the parts whose values depend on the
+    inputs are computed (`grader.keys.variants` caches those); the others are taken from it.
+    """
+    only = set(ps.varying_parts()) if base is not None else None
+    parts = compute_parts(ps, variant, only=only, base=base)
+    return assemble_key(ps, parts, variant, base)
+
+
+def compute_parts(ps: ProblemSet, variant: Variant | None, only: set[str] | None = None, base: AnswerKey | None = None) -> list[PartKey]:
+    """The keys of the parts in `only` (default: all), for a variant's inputs; values of other
+    parts they use come from `base`."""
+    inputs = ps.delivered(variant)
     values: dict[str, Any] = {}
     parts: list[PartKey] = []
     for part in ps:
+        if only is not None and part.id not in only:
+            continue
         key = PartKey(
             id=part.id,
             kind=part.kind.name,
             kind_spec=kind_to_spec(part.kind),
             marks=part.marks,
-            prompt=part.prompt,
+            prompt=ps.render(part.prompt_template, variant),
             has_hints=bool(part.hints),
         )
         if part.reference is not None:
-            args = [values[u] for u in part.uses]
-            reference, extra = compute_part(part, args, ps.id)
-            values[part.id] = reference
-            key.reference = part.kind.encode(reference)
-            key.seed = extra.get("seed")
-            key.alternatives = _variant_values(part, reference, args, part.alternatives)
-            key.mistakes = _variant_values(part, reference, args, part.mistakes)
+            for u in part.uses:  # a part that is not computed here: its value from the base key
+                if u not in values and base is not None:
+                    values[u] = ps.parts[u].kind.decode(base.part(u).reference)
+            computed = part.compute([values[u] for u in part.uses], inputs=inputs)
+            values[part.id] = computed.reference
+            key.reference = part.kind.encode(computed.reference)
+            key.seed = computed.seed
+            key.alternatives = _named(ps, part.alternatives, computed.alternatives, part.kind, variant)
+            key.mistakes = _named(ps, part.mistakes, computed.mistakes, part.kind, variant)
             key.uses = list(part.uses)
             key.follow_through = [list(r.uses) for r in part.routes]
         parts.append(key)
+    return parts
+
+
+def assemble_key(ps: ProblemSet, parts: list[PartKey], variant: Variant | None = None, base: AnswerKey | None = None) -> AnswerKey:
+    """A whole key: `parts`, and every other part from `base` showing the variant's numbers."""
+    computed = {p.id: p for p in parts}
+    if base is not None:
+        parts = [computed.get(p.id) or _rendered(ps, base.part(p.id), p, variant) for p in ps]
     return AnswerKey(
         assignment=ps.id,
         title=ps.title,
         total=ps.total,
         source_hash=ps.source_hash(),
         source_file=ps.module_file.name if ps.module_file else "",
-        torch_version=torch_version(),
+        torch_version=base.torch_version if base is not None else torch_version(),
         grader_version=__version__,
         parts=parts,
+        variant=variant,
     )
+
+
+def _rendered(ps: ProblemSet, key: PartKey, part: Any, variant: Variant | None) -> PartKey:
+    """A part key whose values do not vary, with the variant's numbers in its prompt and notes."""
+    if not ps.inputs:
+        return key
+    named = lambda keys, answers: [k.model_copy(update={"note": ps.render(a.note, variant)}) for k, a in zip(keys, answers)]  # noqa: E731
+    return key.model_copy(update={
+        "prompt": ps.render(part.prompt_template, variant),
+        "alternatives": named(key.alternatives, part.alternatives),
+        "mistakes": named(key.mistakes, part.mistakes),
+    })
 
 
 def key_path(reference_dir: Path, assignment: str) -> Path:

@@ -17,10 +17,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from grader.course import Course
 from grader.keys.build import build_key
-from grader.models import AnswerKey
+from grader.keys.variants import CACHE_FOLDER, VariantGraders
+from grader.models import AnswerKey, Submission
 from grader.problemset import ProblemSet, load_problem_file, problem_files, source_hash
-from grader.scoring import AssignmentGrader
+from grader.scoring import AssignmentGrader, ProblemSource
+from grader.variants import SecretError, ensure_secret
 
 
 def _load_one(path: Path, assignment: str) -> ProblemSet:
@@ -28,22 +31,46 @@ def _load_one(path: Path, assignment: str) -> ProblemSet:
 
 
 @dataclass(frozen=True)
+class VariantSettings:
+    """An assignment with per-student numbers: how its variants are dealt and cached."""
+
+    secret: bytes
+    version: int
+    cache_dir: str | None
+
+
+@dataclass(frozen=True)
 class GraderLoader:
     """A picklable recipe for the graders of a catalog (what a worker process calls once):
-    each assignment's answer key as JSON and its problem file, imported only if follow-through
-    or a hint needs it."""
+    each assignment's answer key as JSON, its problem file (imported only if follow-through or
+    a hint needs it) and, for per-student numbers, how its variants are dealt."""
 
-    entries: tuple[tuple[str, str, str], ...]  # (assignment, problem file, AnswerKey JSON)
+    entries: tuple[tuple[str, str, str, str], ...]  # (assignment, problem file, problem set id, AnswerKey JSON)
+    variants: tuple[tuple[str, VariantSettings], ...] = ()
 
-    def __call__(self) -> dict[str, AssignmentGrader]:
-        return {
-            a: AssignmentGrader(partial(_load_one, Path(file), a), AnswerKey.model_validate_json(key))
-            for a, file, key in self.entries
-        }
+    def __call__(self) -> dict[str, "AssignmentGrader | VariantGraders"]:
+        variants = dict(self.variants)
+        graders: dict[str, AssignmentGrader | VariantGraders] = {}
+        for a, file, ps_id, key_json in self.entries:
+            key = AnswerKey.model_validate_json(key_json)
+            graders[a] = _grader(Path(file), ps_id, key, variants.get(a))
+        return graders
+
+
+def _grader(file: Path, ps_id: str, key: AnswerKey, variants: VariantSettings | None) -> "AssignmentGrader | VariantGraders":
+    source = ProblemSource(partial(_load_one, file, ps_id))
+    if variants is None:
+        return AssignmentGrader(source, key)
+    cache = Path(variants.cache_dir) if variants.cache_dir else None
+    return VariantGraders(source, key, secret=variants.secret, version=variants.version, cache_dir=cache, source_hash=source_hash(file))
 
 
 class Catalog:
-    def __init__(self, problems_dir: Path, reference_dir: Path | None) -> None:
+    """`course` (grader.toml) adds its assignments that grade a problem set under another id
+    (`problem_set = ...`) and those with per-student numbers (`variants = true`, dealt with the
+    course secret, created on first use; their keys cached under `cache_dir`)."""
+
+    def __init__(self, problems_dir: Path, reference_dir: Path | None, course: Course | None = None, cache_dir: Path | None = None) -> None:
         self.problems_dir = Path(problems_dir)
         self.reference_dir = Path(reference_dir) if reference_dir is not None else None
         self.notes: list[str] = []
@@ -52,8 +79,31 @@ class Catalog:
         self.errors: list[str] = []
         self.keys: dict[str, AnswerKey] = {}
         self.files: dict[str, Path] = {}
-        self._graders: dict[str, AssignmentGrader] = {}
+        #: The problem set each assignment grades (itself, unless the course file says otherwise).
+        self.problem_sets: dict[str, str] = {}
+        self.variants: dict[str, VariantSettings] = {}
+        self._graders: dict[str, AssignmentGrader | VariantGraders] = {}
         self._scan()
+        self.problem_sets.update({a: a for a in self.keys})
+        if course is not None:
+            self._add_course(course, cache_dir if cache_dir is not None else course.out / CACHE_FOLDER)
+
+    def _add_course(self, course: Course, cache_dir: Path) -> None:
+        for a, settings in sorted(course.assignments.items()):
+            ps_id = settings.problem_set
+            if ps_id not in self.keys or ps_id != self.problem_sets.get(ps_id):
+                continue  # course check reports an unknown problem set
+            if a != ps_id:
+                self.keys[a] = self.keys[ps_id].model_copy(update={"assignment": a})
+                self.files[a] = self.files[ps_id]
+                self.problem_sets[a] = ps_id
+            if settings.variants:
+                try:
+                    secret = ensure_secret(course.secret)
+                except (SecretError, OSError) as exc:
+                    self.errors.append(f"{a}: per-student numbers need the course secret: {exc}")
+                    continue
+                self.variants[a] = VariantSettings(secret, settings.variant_version, str(cache_dir))
 
     def _scan(self) -> None:
         files = {p.name: p for p in problem_files(self.problems_dir)} if self.problems_dir.is_dir() else {}
@@ -96,16 +146,35 @@ class Catalog:
     def assignments(self) -> list[str]:
         return sorted(self.keys)
 
-    def grader(self, assignment: str) -> AssignmentGrader | None:
-        """The grader of an assignment (None if unknown); its problem set is imported lazily."""
+    def grader(self, assignment: str) -> "AssignmentGrader | VariantGraders | None":
+        """The grader of an assignment (None if unknown), or for per-student numbers the
+        graders of its variants; its problem set is imported lazily."""
         if assignment not in self.keys:
             return None
         if assignment not in self._graders:
-            loader = partial(_load_one, self.files[assignment], assignment)
-            self._graders[assignment] = AssignmentGrader(loader, self.keys[assignment])
+            self._graders[assignment] = _grader(
+                self.files[assignment], self.problem_sets[assignment], self.keys[assignment], self.variants.get(assignment)
+            )
         return self._graders[assignment]
+
+    def variant_graders(self) -> dict[str, VariantGraders]:
+        """The assignments with per-student numbers, as graded in this process."""
+        out = {}
+        for a in self.variants:
+            grader = self.grader(a)
+            if isinstance(grader, VariantGraders):
+                out[a] = grader
+        return out
+
+    def grader_for(self, sub: Submission) -> AssignmentGrader | None:
+        """The grader of one submission: its assignment's, or that of its student's variant."""
+        grader = self.grader(sub.assignment)
+        return grader.grader_for(sub) if isinstance(grader, VariantGraders) else grader
 
     def loader(self, assignments: Iterable[str] | None = None) -> GraderLoader:
         """The graders of `assignments` (default: all) for another process to build."""
         chosen = sorted(self.keys if assignments is None else set(assignments) & set(self.keys))
-        return GraderLoader(tuple((a, str(self.files[a]), self.keys[a].model_dump_json()) for a in chosen))
+        return GraderLoader(
+            tuple((a, str(self.files[a]), self.problem_sets[a], self.keys[a].model_dump_json()) for a in chosen),
+            tuple((a, self.variants[a]) for a in chosen if a in self.variants),
+        )

@@ -10,6 +10,7 @@ Two questions, as a careful instructor would ask them before publishing:
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ class KeyCheckReport(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     forms_checked: int = 0
     mistakes_checked: int = 0
+    variants_checked: int = 0
 
     @property
     def ok(self) -> bool:
@@ -147,9 +149,11 @@ def same_target(kind: Kind, a: Any, b: Any) -> bool:
     return kind.compare(a, b).full
 
 
-def self_test(ps: ProblemSet, key: AnswerKey) -> tuple[list[Finding], int, int]:
+def self_test(ps: ProblemSet, key: AnswerKey, typed: bool = True) -> tuple[list[Finding], int, int]:
     """Each model answer is graded as a submission of its own (the other parts left empty),
-    through the same part loop as a student's, so it earns exactly what a student typing it would."""
+    through the same part loop as a student's, so it earns exactly what a student typing it would.
+    `typed=False`: leave out the typed model answers of parts that are not formulas (they are
+    the printed numbers' answers, not a variant's)."""
     grader = AssignmentGrader(ps, key)
     findings: list[Finding] = []
     forms = mistakes = 0
@@ -157,7 +161,7 @@ def self_test(ps: ProblemSet, key: AnswerKey) -> tuple[list[Finding], int, int]:
         part, kind = pg.part, pg.kind
         if kind.manual:
             continue
-        candidates = [*part.solutions, *kind.forms(pg.reference)]
+        candidates = [*(part.solutions if typed or kind.sampled else ()), *kind.forms(pg.reference)]
         if kind.sampled:
             sample = pg.reference
             finite = int(np.isfinite(np.asarray(sample.value)).reshape(sample.n_points, -1).all(axis=1).sum())
@@ -188,6 +192,44 @@ def check_key(ps: ProblemSet, stored: AnswerKey | None) -> KeyCheckReport:
         report.stale = staleness(ps, stored, fresh)
     try:
         report.findings, report.forms_checked, report.mistakes_checked = self_test(ps, stored)
+        found, report.variants_checked = check_variants(ps, stored)
+        report.findings += found
     except InvalidAnswer as exc:  # a model answer the instructor wrote cannot be read
         report.findings.append(Finding(part=None, problem=exc.feedback()))
     return report
+
+
+#: Variants `grader key check` deals and self-tests for a problem set whose inputs vary.
+VARIANTS_CHECKED = 12
+
+
+def check_variants(ps: ProblemSet, key: AnswerKey, count: int = VARIANTS_CHECKED) -> tuple[list[Finding], int]:
+    """Self-test a sample of variants: the printed numbers and every dealt variant meet the
+    constraints, and in each the references earn full marks and no named mistake equals them.
+
+    The sample is the same every time (codes from fixed seeds), so a failure can be reproduced
+    with `ProblemSet.deal(code)`; only the parts that vary are tested again.
+    """
+    from grader.references import one_thread
+    from grader.variants import variant_code
+
+    findings = [Finding(part=None, problem=f"the printed numbers fail the constraint {c!r}") for c in ps.violated()]
+    if not ps.varies:
+        return findings, 0
+    varying = set(ps.varying_parts())
+    checked = 0
+    for i in range(count):
+        code = variant_code(int.from_bytes(hashlib.sha256(f"key check/{ps.id}/{i}".encode()).digest()[:5], "big"))
+        try:
+            variant = ps.deal(code)
+            with one_thread():
+                variant_key = build_key(ps, variant, base=key)
+        except Exception as exc:  # a constraint or a reference that fails for these numbers
+            findings.append(Finding(part=None, problem=f"variant {code}: {type(exc).__name__}: {exc}"))
+            continue
+        checked += 1
+        findings += [Finding(part=None, problem=f"variant {code} fails the constraint {c!r}") for c in ps.violated(variant)]
+        only = variant_key.model_copy(update={"parts": [p for p in variant_key.parts if p.id in varying]})
+        own, _, _ = self_test(ps, only, typed=False)
+        findings += [Finding(part=f.part, problem=f"variant {code}: {f.problem}") for f in own]
+    return findings, checked

@@ -33,18 +33,20 @@ def solution_sheet(ps: ProblemSet, key: AnswerKey) -> str:
         "| --- | ---: | --- |",
     ]
     lines += [f"| {p.id} | {p.marks:g} | {p.kind} |" for p in key.parts]
+    # The typed model answers are the printed numbers'; a variant's answers are its values above.
+    printed_only = set(ps.varying_parts()) if key.variant is not None and key.variant.code != "printed" else set()
     for pk in key.parts:
         part = ps.parts[pk.id]
         kind = part.kind
         lines += ["", f"## {pk.id} ({pk.marks:g} marks, {kind.describe()})", ""]
-        if part.prompt:
-            lines += ["> " + line for line in part.prompt.splitlines()] + [""]
+        if pk.prompt:
+            lines += ["> " + line for line in pk.prompt.splitlines()] + [""]
         if kind.manual:
             lines.append("Graded by a person.")
             continue
         reference = kind.decode(pk.reference)
         lines.append(f"**Answer:** {_value_text(kind, reference)}")
-        if part.solutions:
+        if part.solutions and pk.id not in printed_only:
             lines.append("")
             lines.append("Model answers: " + ", ".join(f"`{s}`" for s in part.solutions))
         for v in pk.alternatives:

@@ -16,6 +16,7 @@ from typing import Any, Literal, Mapping
 import yaml
 
 from grader.problemset import Part, ProblemSet
+from grader.variants import Variant
 
 Format = Literal["toml", "yaml", "json"]
 FORMATS: tuple[str, ...] = ("toml", "yaml", "json")
@@ -101,14 +102,15 @@ def _form(example: str) -> str:
     return json.dumps(example, ensure_ascii=False) if ("\n" in example or '"' in example) else example
 
 
-def part_notes(part: Part) -> list[str]:
-    """The comment lines above one part's answer."""
+def part_notes(part: Part, variant: Variant | None = None) -> list[str]:
+    """The comment lines above one part's answer (the prompt with a variant's numbers)."""
     kind = part.kind
     marks = f"{part.marks:g} mark" + ("" if part.marks == 1 else "s")
     described = kind.describe()
     head = f"{part.id} · {marks} · {kind.name}" + (f" ({described})" if described and described != kind.name else "")
     lines = [head]
-    prompt = next((line.strip() for line in part.prompt.splitlines() if line.strip()), "")
+    text = part.problem_set.render(part.prompt_template, variant) if variant is not None and part.problem_set else part.prompt
+    prompt = next((line.strip() for line in text.splitlines() if line.strip()), "")
     if prompt:
         lines.append(prompt)
     if kind.manual:
@@ -118,17 +120,22 @@ def part_notes(part: Part) -> list[str]:
     return lines
 
 
-def header(ps: ProblemSet) -> list[str]:
-    return [
-        f"Answer file for {ps.id}: {ps.title} ({ps.total:g} marks).",
+def header(ps: ProblemSet, variant: Variant | None = None, assignment: str | None = None) -> list[str]:
+    lines = [
+        f"Answer file for {assignment or ps.id}: {ps.title} ({ps.total:g} marks).",
         "Fill in each answer; an answer left empty counts as not answered.",
         "Any accepted form will do (see the answer format); the examples below show a few.",
     ]
+    if variant is not None:
+        exact = ps.exact(variant)
+        lines += ["", f"Your own numbers (variant {variant.code}); answer with these:"]
+        lines += [f"  {spec.label or name}: {name} = {spec.show(exact[name], '-')}" for name, spec in ps.inputs.items()]
+    return lines
 
 
-def guidance(ps: ProblemSet) -> str:
+def guidance(ps: ProblemSet, variant: Variant | None = None, assignment: str | None = None) -> str:
     """All the comments of a template as plain text (for JSON templates, which cannot hold them)."""
-    blocks = ["\n".join(header(ps))] + ["\n".join(part_notes(p)) for p in ps]
+    blocks = ["\n".join(header(ps, variant, assignment))] + ["\n".join(part_notes(p, variant)) for p in ps]
     return "\n\n".join(blocks) + "\n"
 
 
@@ -139,20 +146,25 @@ def _comment(lines: list[str], indent: str = "") -> list[str]:
     return [f"{indent}# {line}".rstrip() for text in lines for line in text.splitlines()]
 
 
-def render(ps: ProblemSet, fmt: Format = "toml", answers: Mapping[str, Any] | None = None) -> str:
-    """The answer file for `ps`; parts without an entry in `answers` are left empty."""
+def render(
+    ps: ProblemSet, fmt: Format = "toml", answers: Mapping[str, Any] | None = None, variant: Variant | None = None, assignment: str | None = None
+) -> str:
+    """The answer file for `ps` (under the course's `assignment` id, with a student's `variant`
+    in the prompts); parts without an entry in `answers` are left empty."""
     answers = answers or {}
+    name = assignment or ps.id
     if fmt == "json":
-        data = {"assignment": ps.id, "answers": {p.id: plain(answers.get(p.id, "")) for p in ps}}
+        data = {"assignment": name, "answers": {p.id: plain(answers.get(p.id, "")) for p in ps}}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    top = _comment(header(ps, variant, assignment))
     if fmt == "toml":
-        lines = _comment(header(ps)) + [f"assignment = {toml_value(ps.id)}", '# student = "your student id"   (optional)', "", "[answers]"]
+        lines = top + [f"assignment = {toml_value(name)}", '# student = "your student id"   (optional)', "", "[answers]"]
         for part in ps:
-            lines += [""] + _comment(part_notes(part)) + [f"{toml_value(part.id)} = {toml_value(answers.get(part.id, ''))}"]
+            lines += [""] + _comment(part_notes(part, variant)) + [f"{toml_value(part.id)} = {toml_value(answers.get(part.id, ''))}"]
     elif fmt == "yaml":
-        lines = _comment(header(ps)) + [f"assignment: {yaml_value(ps.id)}", '# student: "your student id"   (optional)', "", "answers:"]
+        lines = top + [f"assignment: {yaml_value(name)}", '# student: "your student id"   (optional)', "", "answers:"]
         for part in ps:
-            lines += [""] + _comment(part_notes(part), "  ") + [f"  {yaml_value(part.id)}: {yaml_value(answers.get(part.id, ''))}"]
+            lines += [""] + _comment(part_notes(part, variant), "  ") + [f"  {yaml_value(part.id)}: {yaml_value(answers.get(part.id, ''))}"]
     else:
         raise ValueError(f"unknown template format {fmt!r} (choose from {', '.join(FORMATS)})")
     return "\n".join(lines) + "\n"

@@ -25,7 +25,9 @@ def render_report(report: SubmissionReport) -> str:
         lines.append(f"- Answers read from {code_span(report.source)}")
     if report.submitted_at:
         lines.append(f"- Submitted at {code_span(report.submitted_at.isoformat())}")
-    if report.source or report.submitted_at:
+    if report.variant is not None:
+        lines.append(f"- Graded with your own numbers: variant {code_span(report.variant.code)} (the code on your sheet)")
+    if report.source or report.submitted_at or report.variant is not None:
         lines.append("")
     if report.warnings:
         lines += ["## Warnings", ""] + [f"- {escape_text(w)}" for w in report.warnings] + [""]

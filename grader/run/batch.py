@@ -22,8 +22,12 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from grader.course import Course
 from grader.keys.catalog import Catalog
+from grader.keys.variants import CACHE_FOLDER, VariantGraders
 from grader.models import BrokenSubmission, RunSummary, Submission, SubmissionReport
+from grader.report.json_report import write_json
+from grader.run.matches import matches_markdown, staff_view
 from grader.run.writer import RunWriter
 from grader.scoring import AssignmentGrader, describe
 from grader.submission import discover, read_submission
@@ -40,13 +44,14 @@ class UsageError(Exception):
     """The run cannot start (no such folder, no problem sets...): exit code 2."""
 
 
-def load_catalog(problems_dir: Path, reference_dir: Path | None) -> Catalog:
-    """The catalog of a problems folder (and its keys), or a `UsageError` saying why there is none."""
+def load_catalog(problems_dir: Path, reference_dir: Path | None, course: Course | None = None, cache_dir: Path | None = None) -> Catalog:
+    """The catalog of a problems folder (and its keys, and the course's assignments), or a
+    `UsageError` saying why there is none."""
     problems_dir = Path(problems_dir)
     if not problems_dir.is_dir():
         raise UsageError(f"problem-set folder {problems_dir} does not exist (use --problems DIR)")
     try:
-        catalog = Catalog(problems_dir, Path(reference_dir) if reference_dir is not None else None)
+        catalog = Catalog(problems_dir, Path(reference_dir) if reference_dir is not None else None, course, cache_dir)
     except Exception as exc:  # an instructor's file failed to import or to key: nothing can be graded
         raise UsageError(f"could not load the problem sets in {problems_dir}: {describe(exc)}") from exc
     if not catalog.assignments:
@@ -71,14 +76,14 @@ class ClassGrading:
         self.workers = workers
         self.warnings: list[str] = list(dict.fromkeys(catalog.notes))
         self.errors: list[str] = list(catalog.errors)
-        self._graders: dict[str, AssignmentGrader | None] = {}
+        self._graders: dict[str, AssignmentGrader | VariantGraders | None] = {}
         self.items = [self.check(item) if isinstance(item, Submission) else item for item in items]
 
     @property
     def to_grade(self) -> list[tuple[int, Submission]]:
         return [(i, item) for i, item in enumerate(self.items) if isinstance(item, Submission)]
 
-    def grader_for(self, assignment: str) -> AssignmentGrader | None:
+    def grader_for(self, assignment: str) -> AssignmentGrader | VariantGraders | None:
         if assignment not in self._graders:
             try:
                 self._graders[assignment] = self.catalog.grader(assignment)
@@ -124,9 +129,9 @@ class ClassGrading:
             yield self.grade_here(sub)
 
     def grade_here(self, sub: Submission) -> Outcome:
-        grader = self.grader_for(sub.assignment)
-        assert grader is not None
         try:
+            grader = self.catalog.grader_for(sub)
+            assert grader is not None
             return grader.grade(sub)
         except Exception as exc:  # scoring contains per-part failures already: this is a bug
             return self.failed(sub, f"the grader failed: {describe(exc)}")
@@ -185,14 +190,18 @@ def grade_directory(
     workers: int | None = None,
     on_report: ReportHook | None = None,
     progress: OnProgress | None = None,
+    course: Course | None = None,
 ) -> RunSummary:
     """`grader run`: grade every submission below `root` into `out`. Raises `UsageError` if the
-    run cannot start.
+    run cannot start. `course` (grader.toml) adds its assignments: other ids for a problem set,
+    per-student numbers.
 
     `on_report` may replace each report before it is written (the grade store merges manual
     scores there); `progress(done, total)` is called as each submission is graded.
     """
-    klass = class_folder(root, out, problems_dir=problems_dir, reference_dir=reference_dir, assignment=assignment, budget=budget, workers=workers)
+    klass = class_folder(
+        root, out, problems_dir=problems_dir, reference_dir=reference_dir, assignment=assignment, budget=budget, workers=workers, course=course
+    )
     return write_class(klass, out, on_report=on_report, progress=progress, assignment=assignment)
 
 
@@ -205,10 +214,12 @@ def class_folder(
     assignment: str | None = None,
     budget: float | None = DEFAULT_BUDGET,
     workers: int | None = None,
+    course: Course | None = None,
 ) -> ClassGrading:
-    """`grade_class` as the commands call it: the catalog of `problems_dir` and its keys, and
-    every submission below `root` except in OUT and the course's own folders."""
-    catalog = load_catalog(problems_dir, reference_dir)
+    """`grade_class` as the commands call it: the catalog of `problems_dir` and its keys (and
+    the course's assignments, variant keys cached in OUT), and every submission below `root`
+    except in OUT and the course's own folders."""
+    catalog = load_catalog(problems_dir, reference_dir, course, Path(out) / CACHE_FOLDER)
     excluded = [Path(out), Path(problems_dir)] + ([Path(reference_dir)] if reference_dir is not None else [])
     return grade_class(root, catalog, assignment=assignment, budget=budget, workers=workers, exclude=excluded)
 
@@ -235,7 +246,23 @@ def write_class(
         if progress is not None and position in planned:
             done += 1
             progress(done, len(todo))
-    return writer.finish(RunSummary(warnings=klass.warnings, errors=klass.errors))
+    summary = writer.finish(RunSummary(warnings=klass.warnings, errors=klass.errors))
+    write_staff_views(klass, writer, out)
+    return summary
+
+
+def write_staff_views(klass: ClassGrading, writer: RunWriter, out: Path) -> None:
+    """For assignments with per-student numbers: OUT/<assignment>/variants.md and .json, the
+    students' variant codes and the answers that fit a classmate's numbers (staff only)."""
+    for assignment, graders in sorted(klass.catalog.variant_graders().items()):
+        graded = [(klass.items[p], o) for p, o in sorted(writer.outcomes.items())
+                  if isinstance(o, SubmissionReport) and o.assignment == assignment and isinstance(klass.items[p], Submission)]
+        if not graded:
+            continue
+        view = staff_view(assignment, graded, graders.keys.key_for)  # type: ignore[arg-type]
+        folder = Path(out) / assignment
+        write_json(view, folder / "variants.json")
+        (folder / "variants.md").write_text(matches_markdown(assignment, view.codes, view.matches), encoding="utf-8")
 
 
 def run_schema() -> dict:

@@ -77,7 +77,7 @@ class Grading:
         return grader.read(part_id, raw)
 
     def _grade_here(self, sub: Submission, on_part: Callable[[int, PartResult], None] | None) -> Outcome:
-        grader = self.catalog.grader(sub.assignment)
+        grader = self.catalog.grader_for(sub)
         assert grader is not None
         return grader.grade(sub, on_part=None if on_part is None else lambda i, result, ctx: on_part(i, result))
 

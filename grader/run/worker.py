@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from grader.keys.variants import VariantGraders
 from grader.models import PartResult, Submission
 from grader.run.cache import ABSENT, Verdicts
 from grader.run.guard import Deadline
@@ -29,7 +30,7 @@ from grader.scoring import AssignmentGrader, GradingContext, GradingState
 # most parts (a cache hit is ~20 µs); a kill re-grades at most this much finished work.
 FLUSH_INTERVAL = 0.05
 
-Loader = Callable[[], Mapping[str, AssignmentGrader]]
+Loader = Callable[[], Mapping[str, "AssignmentGrader | VariantGraders"]]
 #: A finished part as sent to the parent: (index, result, what it left for follow-through).
 Record = tuple[int, PartResult, Any]
 
@@ -45,7 +46,7 @@ class Task:
 class Worker:
     """Grades tasks inside a worker process and reports back over `conn`."""
 
-    def __init__(self, graders: Mapping[str, AssignmentGrader], conn: Connection, deadline: Deadline, cache: bool) -> None:
+    def __init__(self, graders: Mapping[str, "AssignmentGrader | VariantGraders"], conn: Connection, deadline: Deadline, cache: bool) -> None:
         self.graders = graders
         self.conn = conn
         self.deadline = deadline
@@ -57,6 +58,8 @@ class Worker:
     def run(self, task: Task) -> None:
         sub = task.sub
         grader = self.graders.get(sub.assignment)
+        if isinstance(grader, VariantGraders):  # per-student numbers: the grader of this student's variant
+            grader = grader.grader_for(sub)
         if grader is None:
             self.conn.send(("broken", f"unknown assignment {sub.assignment!r}"))
             return

@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterator
 
 from pydantic import BaseModel, Field
 
+from grader.course import read_course_file
 from grader.keys.catalog import Catalog
 from grader.lms.gradescope.results import (
     LAST_RESORT,
@@ -67,6 +68,16 @@ class AutograderConfig(BaseModel):
     assignment: str | None = None
     part_budget: float | None = Field(DEFAULT_PART_BUDGET, description="Seconds per part; None or 0 means no limit.")
     visibility: Visibility = "visible"
+    course: Path | None = Field(None, description="The course file (per-student numbers); default source/grader.toml if present.")
+
+    @property
+    def course_file(self) -> Path | None:
+        found = self.course or self.root / "source" / "grader.toml"
+        return found if found.is_file() else None
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.root / "submission_metadata.json"
 
     @property
     def submission_dir(self) -> Path:
@@ -140,6 +151,25 @@ def sigterm_unwinds() -> Iterator[None]:
 STARTED = f"The autograder started but did not finish (it was stopped, ran out of time or of memory). {NOT_YOUR_FAULT}"
 
 
+def upload_identity(metadata: Path, roster: Path | None = None) -> str | None:
+    """Who uploaded: Gradescope's submission_metadata.json names the account (`users`). With a
+    roster, the roster's student id of the entry with that email or student id; else the
+    account's student id (sid), else its email."""
+    try:
+        users = json.loads(metadata.read_text(encoding="utf-8")).get("users") or []
+    except (OSError, ValueError, AttributeError):
+        return None
+    user = users[0] if users and isinstance(users[0], dict) else {}
+    sid, email = str(user.get("sid") or "").strip(), str(user.get("email") or "").strip().lower()
+    if roster is not None and roster.is_file():
+        from grader.lms.roster import read_roster
+
+        for student, entry in read_roster(roster).items():
+            if (email and (entry.email or "").lower() == email) or (sid and student == sid):
+                return student
+    return sid or email or None
+
+
 def choose_assignment(known: list[str], assignment: str | None) -> str:
     if assignment:
         if assignment not in known:
@@ -158,15 +188,21 @@ def grade_upload(cfg: AutograderConfig, progress: Callable[[GradescopeResults], 
     the first part and after each one."""
     # The committed key is graded from directly: the problem set (and torch, ~200 MB) is
     # imported only if follow-through needs it.
-    catalog = Catalog(cfg.problems_dir, cfg.reference_dir)
+    course = read_course_file(cfg.course_file) if cfg.course_file is not None else None
+    catalog = Catalog(cfg.problems_dir, cfg.reference_dir, course, cfg.root / "cache")
     if catalog.errors and not catalog.assignments:
         raise AutograderProblem(f"The autograder is misconfigured: {'; '.join(catalog.errors)} {NOT_YOUR_FAULT}")
     assignment = choose_assignment(catalog.assignments, cfg.assignment)
     key = catalog.keys[assignment]
-    grader = catalog.grader(assignment)
-    assert grader is not None
     notes = catalog.notes + catalog.errors
     sub = read_answers(cfg.submission_dir, assignment)
+    if assignment in catalog.variants:  # per-student numbers: the uploader's, from Gradescope, never from the file
+        who = upload_identity(cfg.metadata_path, course.assignment(assignment).roster if course else None)
+        if who is None:
+            raise AutograderProblem(f"The autograder could not tell who uploaded this submission, so it cannot pick your numbers. {NOT_YOUR_FAULT}")
+        sub = sub.model_copy(update={"handed_in_by": who})
+    grader = catalog.grader_for(sub)
+    assert grader is not None
     manual = [p.manual for p in key.parts]
     done: list[GradescopeTest] = []  # grown one part at a time: each snapshot is then cheap
     todo = [not_reached_test(p.id, p.kind, p.marks, cfg.visibility) for p in key.parts]

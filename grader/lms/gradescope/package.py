@@ -15,21 +15,28 @@ The entries carry fixed timestamps, so the same inputs give a byte-identical zip
 
 from __future__ import annotations
 
+import json
 import shlex
 import stat
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
 import grader
+from grader.course import Course
 from grader.keys.build import load_or_build_key
 from grader.models import AnswerKey
 from grader.lms.gradescope.driver import DEFAULT_PART_BUDGET
 from grader.problemset import ProblemSet, load_problem_sets
+from grader.variants import ensure_secret
 
 #: Runtime dependencies besides torch (kept equal to pyproject's by a test).
-REQUIREMENTS = ("numpy>=1.26", "sympy>=1.12", "pydantic>=2.6", "typer>=0.12", "rich>=13", "lark>=1.1", "PyYAML>=6", "SQLAlchemy>=2.0")
+REQUIREMENTS = (
+    "numpy>=1.26", "sympy>=1.12", "pydantic>=2.12", "typer>=0.12", "rich>=13", "lark>=1.1", "PyYAML>=6", "SQLAlchemy>=2.0",
+    "markdown-it-py>=3",
+)
 TORCH_VERSION = "2.13.0"
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -129,28 +136,53 @@ def build_zip(
     problems_dir: Path,
     reference_dir: Path | None,
     part_budget: float = DEFAULT_PART_BUDGET,
+    course: Course | None = None,
 ) -> ExportSummary:
-    """Write the autograder zip for `assignment` to `out`."""
+    """Write the autograder zip for `assignment` (a problem set, or an assignment of `course`:
+    with per-student numbers, its settings and the course secret go in the zip, which only staff
+    see) to `out`."""
+    settings = course.assignment(assignment) if course is not None else None
+    ps_id = settings.problem_set if settings is not None else assignment
     sets = load_problem_sets(problems_dir)
-    if assignment not in sets:
-        raise KeyError(f"no problem set {assignment!r} in {problems_dir} (found: {', '.join(sorted(sets)) or 'none'})")
-    ps = sets[assignment]
+    if ps_id not in sets:
+        raise KeyError(f"no problem set {ps_id!r} in {problems_dir} (found: {', '.join(sorted(sets)) or 'none'})")
+    ps = sets[ps_id]
     key, notes = load_or_build_key(ps, reference_dir)  # stale or missing: a fresh build goes in the zip
-    return write_zip(ps, key, out, part_budget, notes)
+    variants = None
+    if course is not None and settings is not None and (settings.variants or assignment != ps_id):
+        variants = (assignment, ensure_secret(course.secret) if settings.variants else None, settings)
+    return write_zip(ps, key, out, part_budget, notes, variants)
 
 
-def write_zip(ps: ProblemSet, key: AnswerKey, out: Path, part_budget: float, notes: list[str]) -> ExportSummary:
+def course_file(assignment: str, problem_set: str, variants: bool, version: int) -> str:
+    """The autograder's own grader.toml: the one assignment, with its secret beside it."""
+    lines = ["[course]", 'secret = "secret"', "", f"[assignments.{json.dumps(assignment)}]", f"problem_set = {json.dumps(problem_set)}"]
+    if variants:
+        lines += ["variants = true", f"variant_version = {version}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_zip(
+    ps: ProblemSet, key: AnswerKey, out: Path, part_budget: float, notes: list[str], course: tuple[str, bytes | None, Any] | None = None
+) -> ExportSummary:
+    assignment = course[0] if course is not None else ps.id
     entries: list[tuple[zipfile.ZipInfo, bytes]] = [
         (_info("setup.sh", True), SETUP_SH.encode()),
-        (_info("run_autograder", True), RUN_AUTOGRADER.format(assignment=shlex.quote(ps.id), part_budget=part_budget).encode()),
+        (_info("run_autograder", True), RUN_AUTOGRADER.format(assignment=shlex.quote(assignment), part_budget=part_budget).encode()),
         (_info("requirements.txt"), ("\n".join(REQUIREMENTS) + "\n").encode()),
     ]
     entries += [(_info(name), path.read_bytes()) for name, path in package_files(Path(grader.__file__).parent)]
     entries += [(_info(f"problems/{p.name}"), p.read_bytes()) for p in problem_files(ps)]
     entries.append((_info(f"reference/{ps.id}.json"), (key.model_dump_json(indent=1) + "\n").encode()))
+    if course is not None:
+        _, secret, settings = course
+        entries.append((_info("grader.toml"), course_file(assignment, ps.id, secret is not None, settings.variant_version).encode()))
+        if secret is not None:
+            entries.append((_info("secret"), (secret.hex() + "\n").encode()))
+            notes = [*notes, "the zip holds the course secret (per-student numbers): share it with staff only"]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w") as zf:
         for info, data in entries:
             zf.writestr(info, data)
-    return ExportSummary(path=out, assignment=ps.id, files=[i.filename for i, _ in entries], notes=notes)
+    return ExportSummary(path=out, assignment=assignment, files=[i.filename for i, _ in entries], notes=notes)
