@@ -121,6 +121,14 @@ class VariantKey(BaseModel):
     note: str = ""
 
 
+class RubricItem(BaseModel):
+    """One line of a manual part's rubric: what a grader ticks, and the marks it is worth
+    (negative for a deduction)."""
+
+    text: str
+    marks: float
+
+
 class PartKey(BaseModel):
     id: str
     kind: str
@@ -134,6 +142,9 @@ class PartKey(BaseModel):
     follow_through: list[list[str]] = Field(default_factory=list, description="Routes of part ids.")
     seed: int | None = Field(None, description="Seed of the sample points (formula parts).")
     has_hints: bool = Field(False, description="The problem set has hints that test wrong answers.")
+    rubric: list[RubricItem] = Field(default_factory=list, description="Manual parts: the items a grader picks by number.")
+    comments: list[str] = Field(default_factory=list, description="Manual parts: reusable comments for graders.")
+    model_answer: str = Field("", description="Manual parts: a model answer for graders (never shown to students before the policy allows).")
 
     @property
     def manual(self) -> bool:

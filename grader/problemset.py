@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from grader import references
 from grader.calling import call, names_of
 from grader.kinds.base import Kind
+from grader.models import RubricItem
 from grader.sampling import Points, seed_for
 from grader.variants.generator import Generator
 from grader.variants.inputs import Input
@@ -113,6 +114,10 @@ class Part:
     #: The prompt as written, before the inputs are filled in (`prompt` shows the printed ones).
     prompt_template: str = ""
     problem_set: "ProblemSet | None" = field(default=None, repr=False, compare=False)
+    #: Manual parts: rubric items, reusable comments and a model answer for graders.
+    rubric: list[RubricItem] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    model_answer: str = ""
 
     # -- decorators that read like the homework's marking scheme ------------------------------
     def alternative(self, name: str, note: str = "") -> Callable[[Reference], Reference]:
@@ -369,11 +374,26 @@ class ProblemSet:
 
         return register
 
-    def manual(self, id: str, marks: float, prompt: str = "") -> Part:
-        """A free-text part graded by a person."""
+    def manual(
+        self,
+        id: str,
+        marks: float,
+        prompt: str = "",
+        *,
+        rubric: Iterable[tuple[str, float]] = (),
+        comments: Iterable[str] = (),
+        model_answer: str = "",
+    ) -> Part:
+        """A free-text part graded by a person: `rubric` is its items as (text, marks) — a
+        grader picks them by number —, `comments` reusable remarks, `model_answer` what a
+        full-marks answer says (for graders)."""
         from grader.kinds.text import Text
 
-        return self.add(Part(id, marks, Text(), None, prompt))
+        part = Part(id, marks, Text(), None, prompt)
+        part.rubric = [RubricItem(text=text, marks=float(item_marks)) for text, item_marks in rubric]
+        part.comments = list(comments)
+        part.model_answer = model_answer
+        return self.add(part)
 
     @property
     def total(self) -> float:

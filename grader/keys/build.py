@@ -57,6 +57,9 @@ def compute_parts(ps: ProblemSet, variant: Variant | None, only: set[str] | None
             marks=part.marks,
             prompt=ps.render(part.prompt_template, variant),
             has_hints=bool(part.hints),
+            rubric=list(part.rubric),
+            comments=list(part.comments),
+            model_answer=part.model_answer,
         )
         if part.reference is not None:
             for u in part.uses:  # a part that is not computed here: its value from the base key
