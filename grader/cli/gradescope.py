@@ -61,7 +61,25 @@ def export_gradescope_command(
     typer.echo(f"wrote {summary.path} ({len(summary.files)} files) for {summary.assignment}")
 
 
+def export_constraints_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write ('-' for stdout).")] = Path("constraints.txt"),
+) -> None:
+    """Write the exact installed versions of the grader's runtime dependencies (torch included)
+    as a pip constraints file: the Dockerfile installs with it, as the Gradescope zip's setup.sh
+    does with the copy inside the zip."""
+    from grader.lms.gradescope.constraints import constraints_text, runtime_pins
+
+    pins = runtime_pins()
+    text = constraints_text(pins)
+    if str(output) == "-":
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output} ({len(pins)} pinned distributions, torch {pins.get('torch', 'not installed')})")
+
+
 def register(app: typer.Typer, export_app: typer.Typer) -> None:
-    """Add `gradescope` and `export gradescope`."""
+    """Add `gradescope`, `export gradescope` and `export constraints`."""
     app.command("gradescope")(gradescope_command)
     export_app.command("gradescope")(export_gradescope_command)
+    export_app.command("constraints")(export_constraints_command)
