@@ -267,7 +267,7 @@ class Course(BaseModel):
             if a.problem_set not in known:
                 what = f"its problem_set {a.problem_set!r}" if a.problem_set != a.id else "it"
                 problems.append(f"assignments.{a.id}: unknown assignment: {what} is not a problem set in {self.problems} (known: {', '.join(known) or 'none'})")
-            if a.roster is not None and not a.roster.is_file():
+            if a.roster is not None and a.roster != self.roster and not a.roster.is_file():  # its own, not the course's
                 problems.append(f"assignments.{a.id}.roster: no such file {a.roster}")
         if self.roster is not None and not self.roster.is_file():
             problems.append(f"course.roster: no such file {self.roster}")

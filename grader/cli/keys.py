@@ -41,11 +41,14 @@ def _selected(problems: Path, assignments: list[str] | None) -> list[ProblemSet]
 @key_app.command("build")
 def build(
     assignments: AssignmentsArg = None,
-    problems: ProblemsOpt = Path("problems"),
-    reference: ReferenceOpt = Path("reference"),
+    problems: ProblemsOpt = None,
+    reference: ReferenceOpt = None,
+    course: CourseOpt = None,
 ) -> None:
     """Compute every reference (with torch) and write the key (JSON) and a solution sheet (Markdown)."""
     console = Console()
+    the_course = course_of(course, problems=problems, reference=reference)
+    problems, reference = the_course.problems, the_course.reference
     for ps in _selected(problems, assignments):
         key = build_key(ps)
         path = write_key(key, reference)
@@ -57,8 +60,9 @@ def build(
 @key_app.command("check")
 def check(
     assignments: AssignmentsArg = None,
-    problems: ProblemsOpt = Path("problems"),
-    reference: ReferenceOpt = Path("reference"),
+    problems: ProblemsOpt = None,
+    reference: ReferenceOpt = None,
+    course: CourseOpt = None,
 ) -> None:
     """Fail (exit 1) when a key is stale or a part does not grade its own model answers.
 
@@ -67,6 +71,8 @@ def check(
     differs from the reference, formula parts have enough valid sample points.
     """
     console = Console()
+    the_course = course_of(course, problems=problems, reference=reference)
+    problems, reference = the_course.problems, the_course.reference
     failed = False
     for ps in _selected(problems, assignments):
         path = key_path(reference, ps.id)
@@ -98,7 +104,7 @@ FormatChoice = Enum("FormatChoice", {f: f for f in ("toml", "yaml", "json")}, ty
 def template_command(
     assignment: Annotated[str, typer.Argument(help="Assignment id, e.g. csc321-hw4 (or one the course file names).")],
     format: Annotated[FormatChoice, typer.Option("--format", "-f", help="Answer file format.")] = FormatChoice.toml,  # type: ignore[attr-defined]
-    problems: Annotated[Path, typer.Option(help="Folder of problem sets.")] = Path("problems"),
+    problems: ProblemsOpt = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
     student: Annotated[
         Optional[str], typer.Option("--student", help="Show this student's own numbers (an assignment with variants on).")
@@ -110,7 +116,8 @@ def template_command(
     from grader.keys.template import guidance, render
     from grader.keys.variants import student_variant
 
-    the_course = course_of(course)
+    the_course = course_of(course, problems=problems)
+    problems = the_course.problems
     ps_id = the_course.assignment(assignment).problem_set
     sets = load_problem_sets(problems)
     if ps_id not in sets:

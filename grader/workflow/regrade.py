@@ -22,6 +22,7 @@ from grader.store.merge import apply_adjustments
 from grader.store.models import RegradeRecord
 
 if TYPE_CHECKING:
+    from grader.course import Course
     from grader.store.repository import Store
 
 EPS = 1e-9
@@ -108,12 +109,16 @@ def plan_regrade(
     db: str | None = None,
     budget: float | None = DEFAULT_BUDGET,
     workers: int | None = None,
+    course: Course | None = None,
 ) -> RegradePlan:
-    """Grade the class below `root` (once) and compare with the store behind OUT."""
+    """Grade the class below `root` (once), with the course's assignments, and compare with the
+    store behind OUT."""
     from grader.store.loading import class_reports
     from grader.store.repository import Store
 
-    klass = class_folder(root, out, problems_dir=problems, reference_dir=reference, assignment=assignment, budget=budget, workers=workers)
+    klass = class_folder(
+        root, out, problems_dir=problems, reference_dir=reference, assignment=assignment, budget=budget, workers=workers, course=course
+    )
     outcomes = list(klass)
     reports = [o for _, o in outcomes if isinstance(o, SubmissionReport)]
     with Store.open(out, db) as store:
