@@ -13,7 +13,7 @@ from rich.text import Text
 
 from grader.cli.options import CourseOpt, ProblemsOpt, ReferenceOpt, course_of
 from grader.keys.check import check_key
-from grader.keys.build import build_key, key_path, read_key, write_key
+from grader.keys.build import PartBuildError, build_key, key_path, read_key, write_key
 from grader.problemset import ProblemSet, load_problem_sets
 from grader.keys.solution_sheet import solution_sheet
 
@@ -22,12 +22,21 @@ key_app = typer.Typer(help="Build and check answer keys (reference/<assignment>.
 AssignmentsArg = Annotated[Optional[list[str]], typer.Argument(metavar="[ASSIGNMENT]...", help="Assignment ids [default: all].")]
 
 
-def _selected(problems: Path, assignments: list[str] | None) -> list[ProblemSet]:
-    err = Console(stderr=True)
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error in a problem set.")]
+
+
+def _selected(problems: Path, assignments: list[str] | None, debug: bool = False) -> list[ProblemSet]:
+    err = Console(stderr=True, soft_wrap=True)
     if not problems.is_dir():
         err.print(Text(f"error: no problem-set folder {problems}"))
         raise typer.Exit(2)
-    sets = load_problem_sets(problems)
+    try:
+        sets = load_problem_sets(problems)
+    except Exception as exc:  # the instructor's module does not import: where and why, in one line
+        if debug:
+            raise
+        err.print(Text(f"error: {_raised_at(exc, problems)}: {type(exc).__name__}: {exc} (--debug for the traceback)"))
+        raise typer.Exit(1) from None
     if not sets:
         err.print(Text(f"error: no problem sets in {problems}"))
         raise typer.Exit(2)
@@ -38,19 +47,39 @@ def _selected(problems: Path, assignments: list[str] | None) -> list[ProblemSet]
     return [sets[a] for a in (assignments or sorted(sets))]
 
 
+def _raised_at(exc: BaseException, problems: Path) -> str:
+    """`problems/hw1.py:12`: the last line of the problem sets' own code the error passed through."""
+    import traceback
+
+    from grader.keys.build import where_file
+
+    folder = problems.resolve()
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve().is_relative_to(folder)]
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{where_file(Path(exc.filename))}:{exc.lineno}"
+    return f"{where_file(Path(frames[-1].filename))}:{frames[-1].lineno}" if frames else str(problems)
+
+
 @key_app.command("build")
 def build(
     assignments: AssignmentsArg = None,
     problems: ProblemsOpt = None,
     reference: ReferenceOpt = None,
     course: CourseOpt = None,
+    debug: DebugOpt = False,
 ) -> None:
     """Compute every reference (with torch) and write the key (JSON) and a solution sheet (Markdown)."""
     console = Console()
     the_course = course_of(course, problems=problems, reference=reference)
     problems, reference = the_course.problems, the_course.reference
-    for ps in _selected(problems, assignments):
-        key = build_key(ps)
+    for ps in _selected(problems, assignments, debug):
+        try:
+            key = build_key(ps)
+        except PartBuildError as exc:
+            if debug:
+                raise
+            Console(stderr=True, soft_wrap=True).print(Text(f"error: {exc} (--debug for the traceback)"))
+            raise typer.Exit(1) from None
         path = write_key(key, reference)
         sheet = path.with_suffix(".md")
         sheet.write_text(solution_sheet(ps, key))
@@ -63,21 +92,26 @@ def check(
     problems: ProblemsOpt = None,
     reference: ReferenceOpt = None,
     course: CourseOpt = None,
+    debug: DebugOpt = False,
 ) -> None:
-    """Fail (exit 1) when a key is stale or a part does not grade its own model answers.
+    """Fail (exit 1) when a key is stale or a part does not grade as its problem set declares.
 
     Stale: the problem source changed, or the stored values differ from a fresh computation.
-    Self-test: the reference in each accepted syntax earns full marks, each named mistake
-    differs from the reference, formula parts have enough valid sample points.
+    Self-test, every part of every kind: each model answer (solutions=) and the reference in
+    each accepted syntax earn full marks; each named mistake differs from the reference and,
+    typed, earns its declared marks and is named; each alternative differs from the reference
+    and earns full marks, named; a declared size (Matrix(4, 2)) fits the computed reference;
+    the parts' marks add up to the declared total; formula parts have enough valid sample
+    points. Each problem is one line naming the assignment, the part and file:line.
     """
-    console = Console()
+    console = Console(soft_wrap=True)  # one line per problem, however long
     the_course = course_of(course, problems=problems, reference=reference)
     problems, reference = the_course.problems, the_course.reference
     failed = False
-    for ps in _selected(problems, assignments):
+    for ps in _selected(problems, assignments, debug):
         path = key_path(reference, ps.id)
         stored = read_key(path) if path.exists() else None
-        report = check_key(ps, stored)
+        report = check_key(ps, stored, debug=debug)
         status = "ok" if report.ok else "FAILED"
         console.print(
             Text(
@@ -88,7 +122,7 @@ def check(
         for line in report.stale:
             console.print(Text(f"  stale: {line}"))
         for f in report.findings:
-            console.print(Text(f"  {f.part or ps.id}: {f.problem}"))
+            console.print(Text(f"  {f.line(ps.id)}"))
         sheet = path.with_suffix(".md")
         if stored is not None and (not sheet.exists() or sheet.read_text() != solution_sheet(ps, stored)):
             console.print(Text(f"  stale: the solution sheet {sheet} does not match the key"))
