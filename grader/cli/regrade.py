@@ -19,7 +19,7 @@ from grader.workflow.regrade import EPS, StudentChange, apply_regrade, plan_regr
 def regrade_command(
     directory: Annotated[
         Optional[Path],
-        typer.Argument(metavar="[DIR]", help="Class folder, as given to `grader run` [default: the course's submissions folder].", show_default=False),
+        typer.Argument(metavar="DIR", help="Class folder, as given to `grader run` [default: the course's submissions folder].", show_default=False),
     ] = None,
     out: OutOpt = None,
     problems: ProblemsOpt = None,

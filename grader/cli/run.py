@@ -32,7 +32,7 @@ def _stderr() -> Console:
 def run(
     directory: Annotated[
         Optional[Path],
-        typer.Argument(metavar="[DIR]", help="Class folder: every submission below it is graded [default: the course's submissions folder].", show_default=False),
+        typer.Argument(metavar="DIR", help="Class folder: every submission below it is graded [default: the course's submissions folder].", show_default=False),
     ] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Where reports are written [default: the course's out folder].", show_default=False)] = None,
     problems: ProblemsOpt = None,
