@@ -109,7 +109,7 @@ def plan_regrade(
     db: str | None = None,
     budget: float | None = DEFAULT_BUDGET,
     workers: int | None = None,
-    course: Course | None = None,
+    course: "Course | None" = None,
 ) -> RegradePlan:
     """Grade the class below `root` (once), with the course's assignments, and compare with the
     store behind OUT."""
@@ -119,11 +119,13 @@ def plan_regrade(
     klass = class_folder(
         root, out, problems_dir=problems, reference_dir=reference, assignment=assignment, budget=budget, workers=workers, course=course
     )
-    outcomes = list(klass)
-    reports = [o for _, o in outcomes if isinstance(o, SubmissionReport)]
     with Store.open(out, db) as store:
-        assignments = sorted({r.assignment for r in reports})
+        assignments = sorted({sub.assignment for _, sub in klass.to_grade})
         old = [r for a in assignments for r in class_reports(store, out, a)]
+        # Per-student numbers: grade against the numbers each student was graded with before.
+        klass.keep_variants({(r.assignment, r.student): r.variant for r in old if r.variant is not None})
+        outcomes = list(klass)
+        reports = [o for _, o in outcomes if isinstance(o, SubmissionReport)]
         previous_runs = {a: store.latest_run_ids(a) for a in assignments}
         changes = [c for c in compare(old, _merged(store, reports)) if c.changed]
     return RegradePlan(klass, outcomes, assignment, old, previous_runs, changes)
