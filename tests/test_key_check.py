@@ -147,3 +147,14 @@ def test_the_committed_keys_pass_the_stricter_check() -> None:
     result = runner.invoke(app, ["key", "check", "--problems", str(root / "problems"), "--reference", str(root / "reference")])
     assert result.exit_code == 0, result.output
     assert result.output.count(": ok") == 5
+
+
+def test_a_kind_that_fails_on_its_own_reference_costs_that_part_only(tmp_path: Path) -> None:
+    source = GOOD.replace(
+        'hw = ProblemSet("tiny-check", total=8)',
+        'class Fussy(Int):\n    def forms(self, value):\n        raise RuntimeError("no forms today")\n\n\nhw = ProblemSet("tiny-check", total=8)',
+    ).replace('kind=Int(), solutions=["10"]', 'kind=Fussy(), solutions=["10"]')
+    result = check(tmp_path, source)
+    assert result.exit_code == 1
+    [line] = findings(result.output)  # the other parts self-tested as usual, without complaint
+    assert re.match(rf"tiny-check, part count \(\S*tiny\.py:{line_of(source, '@hw.part(' + chr(34) + 'count')}\): the self-test failed: RuntimeError: no forms today", line), line

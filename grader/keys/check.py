@@ -174,7 +174,7 @@ def part_where(ps: ProblemSet, part_id: str, fn: Any = None) -> str:
     return where(target)
 
 
-def self_test(ps: ProblemSet, key: AnswerKey, typed: bool = True) -> tuple[list[Finding], int, int]:
+def self_test(ps: ProblemSet, key: AnswerKey, typed: bool = True, debug: bool = False) -> tuple[list[Finding], int, int]:
     """Every part tests itself, as a careful instructor would before publishing the key:
 
     - each model answer (`solutions=`) and the reference written in each syntax its kind reads
@@ -201,10 +201,11 @@ def self_test(ps: ProblemSet, key: AnswerKey, typed: bool = True) -> tuple[list[
                 return answer.compute
         return None
 
-    for index, pg in enumerate(grader.graders):
+    def test_part(index: int, pg: Any) -> None:
+        nonlocal forms, mistakes
         part, kind = pg.part, pg.kind
         if kind.manual:
-            continue
+            return
         wrong_size = kind.mismatch(pg.reference)
         if wrong_size:
             finding(part.id, f"{wrong_size}: the declared size or the reference is wrong")
@@ -257,6 +258,14 @@ def self_test(ps: ProblemSet, key: AnswerKey, typed: bool = True) -> tuple[list[
                         f"the named mistake '{variant.name}' typed as {form!r} is graded {_verdict(result)}, not as that mistake ({variant.marks:g} marks)",
                         fn,
                     )
+
+    for index, pg in enumerate(grader.graders):
+        try:
+            test_part(index, pg)
+        except Exception as exc:  # a kind or a named answer that fails on its own key: that part's finding
+            if debug:
+                raise
+            finding(pg.id, exc.feedback() if isinstance(exc, InvalidAnswer) else f"the self-test failed: {type(exc).__name__}: {exc}")
     return findings, forms, mistakes
 
 
@@ -296,7 +305,7 @@ def check_key(ps: ProblemSet, stored: AnswerKey | None, debug: bool = False) -> 
     else:
         report.stale = staleness(ps, stored, fresh)
     try:
-        found, report.forms_checked, report.mistakes_checked = self_test(ps, stored)
+        found, report.forms_checked, report.mistakes_checked = self_test(ps, stored, debug=debug)
         report.findings += found
         found, report.variants_checked = check_variants(ps, stored)
         report.findings += found
