@@ -314,7 +314,17 @@ def _explain(error: Any) -> str:
         return f"{where}: {error.get('input')!r} is not a feedback policy; choose one of {', '.join(l.value for l in FeedbackLevel)}"
     if kind.startswith("datetime") or kind.startswith("date"):
         return f"{where}: not a date ({error.get('input')!r}); write e.g. 2026-03-12T23:59:00-05:00 or 2026-03-12"
+    policy = _POLICY_EXAMPLES.get(str(error["loc"][-1])) if error["loc"] else None
+    if kind == "model_type" and policy is not None:
+        return f"{where}: not a {policy[0]} ({error.get('input')!r}); write it as a table, e.g. {policy[1]}"
     return f"{where}: {message.removeprefix('Value error, ')}"
+
+
+#: How each policy setting is written, for a mistake that gives it as something else.
+_POLICY_EXAMPLES = {
+    "late": ("late policy", "late = { per_day = 0.1, grace_minutes = 15, cutoff_days = 7 }"),
+    "feedback": ("feedback policy", 'feedback = { before_due = "mistakes", after_due = "reference" }'),
+}
 
 
 def resolve(parsed: CourseFile, root: Path, file: Path | None) -> Course:

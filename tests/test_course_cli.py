@@ -132,6 +132,8 @@ def test_course_check_passes_a_good_course(course: Path) -> None:
         ('[course]\nroster = "class.csv"\n', "course.roster: no such file"),
         ('[course]\nrooster = "class.csv"\n', "course.rooster: unknown setting"),
         ('[assignments.tiny]\nlate = { per_week = 0.1 }\n', "assignments.tiny.late.per_week: unknown setting"),
+        ('[defaults]\nlate = "strict"\n', "defaults.late: not a late policy ('strict'); write it as a table, e.g. late = { per_day"),
+        ('[assignments.tiny]\nfeedback = "mistakes"\n', "assignments.tiny.feedback: not a feedback policy ('mistakes'); write it as a table"),
     ],
 )
 def test_course_check_says_each_mistake_in_one_line(course: Path, toml: str, expected: str) -> None:
