@@ -669,3 +669,18 @@ def test_export_constraints_command(tmp_path: Path) -> None:
     assert _pins(out.read_text())["torch"] == torch.__version__
     stdout = CliRunner().invoke(cli(), ["export", "constraints", "-o", "-"])
     assert stdout.output == out.read_text()
+
+
+def test_pip_reads_the_pins_and_finds_them_installed(tmp_path: Path, problems: Path) -> None:
+    """setup.sh's second pip line, as a dry run without an index here: pip accepts the file,
+    the pins agree with the requirements and with each other, and nothing would be installed."""
+    import torch
+
+    ag = _unpack(build_zip("tiny-hw", tmp_path / "autograder.zip", problems, None).path, tmp_path / "autograder") / "source"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-index", "--dry-run", "--disable-pip-version-check",
+         "-c", str(ag / "constraints.txt"), "-r", str(ag / "requirements.txt"), f"torch=={torch.__version__}"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Would install" not in proc.stdout, proc.stdout
