@@ -3,9 +3,15 @@
 Two questions, as a careful instructor would ask them before publishing:
 1. Staleness: the key's problem-source hash matches the source, and the stored values equal
    a fresh computation (so a hand-edited reference is caught).
-2. Self-test: the part's model answers (its `solutions`) and the reference written in each
-   syntax its kind accepts (`Kind.forms`) earn full marks; each named mistake does not;
-   formula parts have enough valid (finite) sample points.
+2. Self-test, every part of every kind: the part's model answers (its `solutions`) and the
+   reference written in each syntax its kind accepts (`Kind.forms`) earn full marks; each
+   named mistake differs from the reference and, typed, earns its declared marks under its
+   own name; each alternative differs from the reference and earns full marks under its name;
+   the reference fits the size the kind declares (`Kind.mismatch`); the marks add up to the
+   declared total; formula parts have enough valid (finite) sample points.
+
+An authoring error is a `Finding`: one line naming the assignment, the part and the file:line
+of its function (`Finding.line`), never a traceback (unless `debug`).
 """
 
 from __future__ import annotations
