@@ -113,6 +113,8 @@ def test_marks_that_do_not_add_up_to_the_total(tmp_path: Path) -> None:
     result = check(tmp_path, GOOD.replace("total=8", "total=10"))
     assert result.exit_code == 1
     assert "the parts' marks add up to 8 (1 + 2 + 2 + 3), not the declared total=10" in result.output
+    built = runner.invoke(app, ["key", "build", "--problems", str(tmp_path / "problems"), "--reference", str(tmp_path / "reference")])
+    assert built.exit_code == 0 and "warning: tiny-check (" in built.output and "not the declared total=10" in built.output
 
 
 def test_a_reference_that_cannot_be_computed_is_one_line_without_a_traceback(tmp_path: Path) -> None:
