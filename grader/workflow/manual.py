@@ -2,9 +2,11 @@
 
 The queue runs part by part (every student's answer to one part, then the next part), so one
 person marks one question consistently; scored answers leave it, so a session can stop and
-resume later. `import_scores` takes a CSV with columns student, part, score, comment, checks
-every row, stores the good ones and lists the bad ones. After any of these, the run's files
-are brought up to date by `grader.workflow.refresh`. The terminal session over the queue is
+resume later. A part's rubric (from the answer key, `ManualPart`) lets a grader pick items by
+number: `record_manual_score` is the one way a score is recorded (the terminal, the import and
+the service alike). `import_scores` takes a CSV with columns student, part, score (or items),
+comment, checks every row, stores the good ones and lists the bad ones. After any of these,
+the run's files are brought up to date by `grader.workflow.refresh`. The terminal session over the queue is
 `grader manual` (grader.cli.manual); the service grades the same queue in the browser.
 """
 
@@ -257,8 +259,8 @@ def import_scores(
             data = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
             student, part_id, raw_score, raw_items = data.get("student", ""), data.get("part", ""), data.get("score", ""), data.get("items", "")
             reason = None
-            score = 0.0
             picked: list[RubricPick] = []
+            score: float | None = None
             if not any(data.values()):
                 continue  # a blank line in the spreadsheet
             if data.get("assignment") and data["assignment"] != assignment:
@@ -272,8 +274,9 @@ def import_scores(
             elif not parts[part_id].manual:
                 reason = f"part {part_id!r} is autograded; only free-text parts take manual scores"
             else:
+                part = rubrics.get(part_id) or ManualPart(part_id, parts[part_id].max_score)
                 try:
-                    score, picked = _row_score(rubrics.get(part_id) or ManualPart(part_id, parts[part_id].max_score), raw_score, raw_items)
+                    score, picked = _row_score(part, raw_score, raw_items)
                 except ValueError as exc:
                     reason = str(exc)
             if reason is None and (student, part_id) in seen:
@@ -282,17 +285,11 @@ def import_scores(
                 bad.append(BadRow(line, reason, data))
                 continue
             seen[(student, part_id)] = line
-            entry = ManualScore(
-                assignment=assignment,
-                student=student,
-                part_id=part_id,
-                score=score,
-                comment=data.get("comment", ""),
-                grader=data.get("grader") or grader,
-                at=utcnow(),
-                items=picked,
+            entry = record_manual_score(
+                store, assignment, student, part,
+                items=[p.number for p in picked], score=None if picked else score,
+                comment=data.get("comment", ""), grader=data.get("grader") or grader,
             )
-            store.set_manual_score(entry)
             good.append(entry)
     return ImportResult(good, bad)
 
