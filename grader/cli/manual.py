@@ -248,9 +248,14 @@ def grade_command(
     out: OutOpt = Path("out"),
     db: DbOpt = None,
     grader: Annotated[str | None, typer.Option("--grader", help="Your name, recorded with each score.")] = None,
-    reference: Annotated[Path, typer.Option("--reference", help="Answer keys (for the question texts).")] = Path("reference"),
+    reference: Annotated[Path, typer.Option("--reference", help="Answer keys (question texts, rubrics, model answers).")] = Path("reference"),
 ) -> None:
-    """Score the queue of free-text answers, part by part; resumable."""
+    """Score the queue of free-text answers, part by part; resumable.
+
+    Each answer is shown whole (in a pager when long), with the part's model answer and rubric.
+    For a part with a rubric type the numbers of the items it earns (`1,3`), then `c2` for a
+    reusable comment and any remark (`1,3 c2 clear`); `=2.5` types a score instead, `0` gives
+    none. Without a rubric: a score, then a comment (`2.5 clear`). `s` skips, `q` stops."""
     console = Console(highlight=False, soft_wrap=True)
     with open_store(out, db) as store:
         items = manual_queue(store, out, assignment)
