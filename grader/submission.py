@@ -5,8 +5,9 @@ million deep, a YAML alias bomb, a symlink out of the class folder) comes back a
 `BrokenSubmission` with a reason a person can act on; nothing here raises for a bad file.
 
 Accepted layouts (answer-format.md): `<student>/answers.{toml,yaml,yml,json}` (the folder is the
-student's: nothing else in it or below it is a submission), or any `*.toml|yaml|yml|json` file
-elsewhere in the tree (the file stem is the student). Hidden files and folders are skipped.
+student's: nothing else in it or below it is a submission, and other answer files there are
+warnings), or any `*.toml|yaml|yml|json` file elsewhere in the tree (the file stem is the
+student). The student is always where the file was handed in, never its `student` line. Hidden files and folders are skipped.
 Answers given as nested tables (TOML dotted keys, `[answers.q1.conv1]`, nested YAML/JSON
 mappings) are flattened to dotted part ids, so `q1.conv1.params = 1` means `"q1.conv1.params"`.
 """
@@ -25,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from grader.models import BrokenSubmission, Submission
+from grader.models import BrokenSubmission, Submission, Superseded
 
 ANSWER_NAMES = ("answers.toml", "answers.yaml", "answers.yml", "answers.json")
 SUFFIXES = (".toml", ".yaml", ".yml", ".json")
@@ -41,6 +42,9 @@ MAX_VALUES = 200_000
 MAX_DEPTH = 32
 TOP_LEVEL_KEYS = ("assignment", "student", "submitted_at", "answers")
 MAX_NAME_CHARS = 200  # an assignment or student id longer than this is not one
+#: How the warning about a `student` line that disagrees with where the file was handed in
+#: starts (the run repeats these in run.json).
+STUDENT_LINE_WARNING = "the file says student = "
 
 
 class Unreadable(Exception):
@@ -95,7 +99,8 @@ def discover(root: Path, *, exclude: Iterable[Path] = ()) -> list[Path]:
         answers = [f for f in files if f.lower() in ANSWER_NAMES]
         if answers:
             dirnames[:] = []  # a student's folder: nothing below it is another submission
-            files = answers
+            # one answer file per folder (answers.toml first); the others are warnings (read_submission)
+            files = [min(answers, key=lambda f: ANSWER_NAMES.index(f.lower()))]
         for f in files:
             if Path(f).suffix.lower() in SUFFIXES:
                 found.append(here / f)
@@ -347,6 +352,36 @@ def _show(key: str) -> str:
     return repr(key) if len(key) <= 60 else repr(key[:60]) + "…"
 
 
+MAX_OTHER_FILES_SCANNED = 1000
+
+
+def other_answer_files(path: Path) -> list[str]:
+    """Files in the folder of `answers.*` (and below it) that look like answers but are not read:
+    a student who left `answers.yaml` beside `answers.toml` must be told which one counted."""
+    found: list[str] = []
+    folder, seen = path.parent, 0
+    for here, dirs, files in os.walk(folder):  # symlinked folders are not followed
+        dirs[:] = sorted(d for d in dirs if not _hidden(d) and d != "__MACOSX")
+        for f in sorted(files):
+            seen += 1
+            if seen > MAX_OTHER_FILES_SCANNED:
+                return found
+            candidate = Path(here) / f
+            if not _hidden(f) and candidate.suffix.lower() in SUFFIXES and candidate != path:
+                found.append(candidate.relative_to(folder).as_posix())
+    return found
+
+
+def _others_warning(path: Path) -> list[str]:
+    if path.name.lower() not in ANSWER_NAMES:
+        return []
+    others = other_answer_files(path)
+    if not others:
+        return []
+    shown = ", ".join(_show(o) for o in others[:10]) + (f" and {len(others) - 10:,} more" if len(others) > 10 else "")
+    return [f"other answer files in the folder were not read: {shown} (only {path.name} is graded)"]
+
+
 def default_student(path: Path) -> str:
     """The folder's name for `answers.*`, else the file's stem."""
     return path.parent.name if path.name.lower() in ANSWER_NAMES else path.stem
@@ -365,9 +400,18 @@ def display_source(path: Path, root: Path | None) -> str:
 
 
 def read_submission(
-    path: Path, *, assignment_override: str | None = None, root: Path | None = None, assignment_default: str | None = None
+    path: Path,
+    *,
+    assignment_override: str | None = None,
+    root: Path | None = None,
+    assignment_default: str | None = None,
+    handed_in_by: str | None = None,
 ) -> Submission | BrokenSubmission:
     """Read one file. `root` (the class folder) forbids symlinks that lead out of it.
+
+    The student is who handed the file in: `handed_in_by` (an LMS upload's account) when the
+    caller knows it, else the folder of `answers.*` or the file's stem. A `student = ...` line
+    never decides it; one that disagrees is a warning in the report.
 
     `assignment_override` (`--assignment`) is used for files that name no assignment, and wins
     (with a warning) over a file that names another one. `assignment_default` is used only
@@ -403,7 +447,13 @@ def read_submission(
         answers = doc["answers"]
         if not isinstance(answers, dict):
             raise Unreadable(f"'answers' must be a table of part id = answer, got {_type_name(answers)}")
-        student = _text_field(doc, "student") or _clean_str(default_student(path))
+        student = handed_in_by or _clean_str(default_student(path))
+        typed = _text_field(doc, "student")
+        if typed is not None and typed != student:
+            warnings.append(
+                f"{STUDENT_LINE_WARNING}{_show(typed)}, but it was handed in by {_show(student)}; graded as {_show(student)}"
+            )
+        warnings += _others_warning(path)
         when = _submitted_at(doc["submitted_at"], warnings) if doc.get("submitted_at") is not None else None
         return Submission(
             assignment=assignment,
@@ -412,10 +462,52 @@ def read_submission(
             submitted_at=when,
             source=source,
             warnings=warnings,
-            handed_in_by=_clean_str(default_student(path)),
+            handed_in_by=student,
         )
     except Unreadable as exc:
         return BrokenSubmission(source=source, reason=str(exc), assignment=assignment)
+
+
+def _moment(when: datetime | None) -> tuple[int, float]:
+    """`submitted_at` as a sortable number; none sorts before any (a naive time is UTC)."""
+    if when is None:
+        return (0, 0.0)
+    try:
+        return (1, (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp())
+    except (OverflowError, ValueError, OSError):  # a year-1 time with a far offset
+        return (1, -math.inf if when.year < 1970 else math.inf)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def one_per_student(
+    items: list[Submission | BrokenSubmission], paths: list[Path]
+) -> tuple[list[Submission | BrokenSubmission], list[Superseded]]:
+    """One submission per student and assignment: the latest (`submitted_at`, then the file's
+    modification time, then its path) is kept; the others are returned as `Superseded`, to be
+    listed in run.json and the summary, never graded, dropped or merged silently."""
+    latest: dict[tuple[str, str], int] = {}
+    order = {i: (_moment(item.submitted_at), _mtime(paths[i]), item.source) for i, item in enumerate(items) if isinstance(item, Submission)}
+    for i, item in enumerate(items):
+        if isinstance(item, Submission):
+            who = (item.assignment, item.identity)
+            if who not in latest or order[i] > order[latest[who]]:
+                latest[who] = i
+    kept = {i for i in latest.values()}
+    superseded = []
+    for i, item in enumerate(items):
+        if isinstance(item, Submission) and i not in kept:
+            graded = items[latest[(item.assignment, item.identity)]]
+            superseded.append(
+                Superseded(source=item.source, assignment=item.assignment, student=item.identity, submitted_at=item.submitted_at, graded=graded.source)
+            )
+    survivors = [item for i, item in enumerate(items) if not isinstance(item, Submission) or i in kept]
+    return survivors, sorted(superseded, key=lambda s: (s.assignment, s.student, s.source))
 
 
 def _type_name(value: Any) -> str:

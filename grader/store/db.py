@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
 )
 
 #: The store's file name when no `--db` is given: next to the reports.
@@ -60,6 +61,7 @@ submissions = Table(
     Column("source", Text),
     Column("submitted_at", DateTime(timezone=True)),
     Column("warnings", JSON, nullable=False),
+    Column("late", JSON),  # grader.models.Late of a late submission (its score is the late-adjusted one)
     UniqueConstraint("run_id", "assignment", "student"),
     Index("ix_submissions_assignment_student", "assignment", "student"),
 )
@@ -156,4 +158,18 @@ def make_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     metadata.create_all(engine)
+    _add_new_columns(engine)
     return engine
+
+
+#: Columns added after stores existed: (table, column, SQL type). create_all makes missing
+#: tables only, so an older store gets these added (nullable, so old rows stay valid).
+NEW_COLUMNS = (("submissions", "late", "JSON"),)
+
+
+def _add_new_columns(engine: Engine) -> None:
+    have = inspect(engine)
+    for table, column, sql_type in NEW_COLUMNS:
+        if column not in {c["name"] for c in have.get_columns(table)}:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
 from grader import __version__
-from grader.models import PartResult, Status, SubmissionReport
+from grader.models import Late, PartResult, Status, SubmissionReport
 from grader.store import db
 from grader.store.merge import apply_adjustments
 from grader.store.models import ManualScore, Override, RegradeRecord, RunInfo
@@ -311,6 +311,7 @@ def _report(row: Any, parts: list[PartResult]) -> SubmissionReport:
         source=row["source"],
         key_hash=row["key_hash"],
         grader_version=row["grader_version"],
+        late=Late.model_validate(row["late"]) if row["late"] else None,
     )
 
 
@@ -344,6 +345,7 @@ def _submission_row(run_id: int, report: SubmissionReport, warnings: list[str]) 
         "source": report.source,
         "submitted_at": _to_store(report.submitted_at),
         "warnings": warnings,
+        "late": report.late.model_dump(mode="json") if report.late is not None else None,
     }
 
 
