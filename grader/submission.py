@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from grader.models import BrokenSubmission, Submission, Superseded
+from grader.notices import Warnings, shown
 
 ANSWER_NAMES = ("answers.toml", "answers.yaml", "answers.yml", "answers.json")
 SUFFIXES = (".toml", ".yaml", ".yml", ".json")
@@ -177,7 +178,7 @@ def _one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _parse(text: str, suffix: str, warnings: list[str]) -> Any:
+def _parse(text: str, suffix: str, warnings: Warnings) -> Any:
     """The document as Python data; parser errors become `Unreadable` with their position."""
     try:
         if suffix == ".toml":
@@ -244,12 +245,12 @@ def _flow_depth(text: str) -> int:
     return deepest
 
 
-def _pairs_hook(warnings: list[str]):
+def _pairs_hook(warnings: Warnings):
     def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in pairs:
             if k in out:
-                warnings.append(f"duplicate key {_show(k)} in JSON; the last value was used")
+                warnings.repeated("duplicate keys", f"duplicate key {_show(k)} in JSON; the last value was used")
             out[k] = v
         return out
 
@@ -302,7 +303,7 @@ def _key(k: Any) -> str:
     return _clean_str(k if isinstance(k, str) else str(k))
 
 
-def _flatten(answers: dict[str, Any], warnings: list[str], prefix: str = "") -> dict[str, Any]:
+def _flatten(answers: dict[str, Any], warnings: Warnings, prefix: str = "") -> dict[str, Any]:
     """Nested tables -> dotted part ids (TOML `q1.conv1.params = ...` is a nested table)."""
     out: dict[str, Any] = {}
     for k, v in answers.items():
@@ -310,7 +311,7 @@ def _flatten(answers: dict[str, Any], warnings: list[str], prefix: str = "") -> 
         items = _flatten(v, warnings, key).items() if isinstance(v, dict) and v else [(key, v)]
         for part_id, value in items:
             if part_id in out:
-                warnings.append(f"answer {_show(part_id)} given twice; the last one was used")
+                warnings.repeated("answers given twice", f"answer {_show(part_id)} given twice; the last one was used")
             out[part_id] = value
     return out
 
@@ -347,9 +348,7 @@ def _text_field(data: dict[str, Any], name: str) -> str | None:
     return text or None
 
 
-def _show(key: str) -> str:
-    """A key quoted for a warning, cut short: a key can be megabytes long."""
-    return repr(key) if len(key) <= 60 else repr(key[:60]) + "…"
+_show = shown  # a key quoted for a warning, cut short: a key can be megabytes long
 
 
 MAX_OTHER_FILES_SCANNED = 1000
@@ -419,7 +418,7 @@ def read_submission(
     """
     path = Path(path)
     source = display_source(path, root)
-    warnings: list[str] = []
+    warnings = Warnings()
     assignment: str | None = None
     try:
         data = _read_bounded(path, root)
@@ -441,7 +440,7 @@ def read_submission(
         if assignment is None:
             raise Unreadable("no 'assignment' given (add assignment = \"<id>\" or pass --assignment)")
         for extra in sorted(set(doc) - set(TOP_LEVEL_KEYS)):
-            warnings.append(f"unknown top-level key {_show(extra)} ignored")
+            warnings.repeated("unknown top-level keys", f"unknown top-level key {_show(extra)} ignored")
         if "answers" not in doc:
             raise Unreadable("no [answers] table: put the answers under [answers] (TOML) or an 'answers' mapping")
         answers = doc["answers"]
@@ -461,7 +460,7 @@ def read_submission(
             answers=_flatten(answers, warnings),
             submitted_at=when,
             source=source,
-            warnings=warnings,
+            warnings=warnings.closed(),
             handed_in_by=student,
         )
     except Unreadable as exc:
