@@ -52,6 +52,12 @@ class Submission(BaseModel):
         description="Who handed it in: the student's folder or file name, or the account of an upload. "
         "Per-student variants use it, never a student line typed in the file.",
     )
+    variant: Variant | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="The numbers to grade against when they were given before (a regrade keeps a "
+        "report's stored numbers); None: the numbers dealt to whoever handed it in.",
+    )
 
     @property
     def identity(self) -> str:

@@ -62,6 +62,7 @@ submissions = Table(
     Column("submitted_at", DateTime(timezone=True)),
     Column("warnings", JSON, nullable=False),
     Column("late", JSON),  # grader.models.Late of a late submission (its score is the late-adjusted one)
+    Column("variant", JSON),  # the student's own numbers (per-student variants): a regrade keeps them
     UniqueConstraint("run_id", "assignment", "student"),
     Index("ix_submissions_assignment_student", "assignment", "student"),
 )
@@ -84,6 +85,7 @@ results = Table(
     Column("kind", String(32), nullable=False),
     Column("matched", Text),
     Column("details", JSON, nullable=False),
+    Column("reveals", Text),  # feedback that states the reference (withheld by the feedback policy)
     UniqueConstraint("run_id", "assignment", "student", "part_id"),
     Index("ix_results_assignment_student", "assignment", "student"),
 )
@@ -162,14 +164,16 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-#: Columns added after stores existed: (table, column, SQL type). create_all makes missing
-#: tables only, so an older store gets these added (nullable, so old rows stay valid).
-NEW_COLUMNS = (("submissions", "late", "JSON"),)
-
-
 def _add_new_columns(engine: Engine) -> None:
-    have = inspect(engine)
-    for table, column, sql_type in NEW_COLUMNS:
-        if column not in {c["name"] for c in have.get_columns(table)}:
-            with engine.begin() as conn:
-                conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+    """A store written by an earlier version lacks the nullable columns added since: add them
+    (`create_all` creates missing tables, never missing columns), so old stores keep opening."""
+    found = inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            if not found.has_table(table.name):
+                continue
+            present = {c["name"] for c in found.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')

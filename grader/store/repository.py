@@ -19,6 +19,7 @@ from grader.models import Late, PartResult, Status, SubmissionReport
 from grader.store import db
 from grader.store.merge import apply_adjustments
 from grader.store.models import ManualScore, Override, RegradeRecord, RunInfo
+from grader.variants.variant import Variant
 
 
 def utcnow() -> datetime:
@@ -296,6 +297,7 @@ def _part(row: Any) -> PartResult:
         kind=row["kind"],
         matched=row["matched"],
         details=dict(row["details"] or {}),
+        reveals=row.get("reveals"),
     )
 
 
@@ -311,7 +313,8 @@ def _report(row: Any, parts: list[PartResult]) -> SubmissionReport:
         source=row["source"],
         key_hash=row["key_hash"],
         grader_version=row["grader_version"],
-        late=Late.model_validate(row["late"]) if row["late"] else None,
+        late=Late.model_validate(row["late"]) if row.get("late") else None,
+        variant=Variant.model_validate(row["variant"]) if row.get("variant") else None,
     )
 
 
@@ -346,6 +349,7 @@ def _submission_row(run_id: int, report: SubmissionReport, warnings: list[str]) 
         "submitted_at": _to_store(report.submitted_at),
         "warnings": warnings,
         "late": report.late.model_dump(mode="json") if report.late is not None else None,
+        "variant": report.variant.model_dump(mode="json") if report.variant is not None else None,
     }
 
 
@@ -366,6 +370,7 @@ def _result_rows(run_id: int, report: SubmissionReport) -> list[dict[str, Any]]:
             "kind": p.kind,
             "matched": p.matched,
             "details": _jsonable(p.details),
+            "reveals": p.reveals,
         }
         for i, p in enumerate(report.parts)
     ]
