@@ -150,3 +150,16 @@ def test_gradescope_applies_the_late_policy_from_created_at(course: dict[str, Pa
     assert data["score"] == 2.4  # 3 auto-graded marks, 26 h late: × 0.8
     assert "Late: submitted 26 h late: × 0.8; the auto-graded score 3 counts as 2.4." in data["output"]
     assert data["extra_data"]["late"]["raw_score"] == 3.0
+
+
+@pytest.mark.parametrize("budget", [None, 2.0])
+def test_one_at_a_time_grading_applies_the_late_policy(course: dict[str, Path], budget: float | None) -> None:
+    from grader.keys.catalog import Catalog
+    from grader.run.grading import Grading
+
+    catalog = Catalog(course["problems"], course["reference"], read_course_file(course_file(course["root"])))
+    with Grading(catalog, budget=budget) as grading:
+        late = grading.grade(grading.submission("tiny-hw", "ann", {"q1": 42, "q2": "1 2"}, source="web:ann", submitted_at=DUE + timedelta(hours=26)))
+        on_time = grading.grade(grading.submission("tiny-hw", "bob", {"q1": 42}, source="web:bob", submitted_at=DUE))
+    assert isinstance(late, SubmissionReport) and late.score == 2.4 and late.late is not None and late.late.raw_score == 3
+    assert isinstance(on_time, SubmissionReport) and on_time.score == 2 and on_time.late is None
