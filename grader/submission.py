@@ -505,7 +505,18 @@ def one_per_student(
             superseded.append(
                 Superseded(source=item.source, assignment=item.assignment, student=item.identity, submitted_at=item.submitted_at, graded=graded.source)
             )
-    survivors = [item for i, item in enumerate(items) if not isinstance(item, Submission) or i in kept]
+    earlier: dict[str, list[str]] = {}
+    for old in superseded:
+        earlier.setdefault(old.graded, []).append(old.source)
+    survivors = []
+    for i, item in enumerate(items):
+        if isinstance(item, Submission) and i in kept and item.source in earlier:
+            others = sorted(earlier[item.source])
+            shown_others = ", ".join(_show(o) for o in others[:10]) + (f" and {len(others) - 10:,} more" if len(others) > 10 else "")
+            note = f"this is the latest of {len(others) + 1} submissions for this assignment and the one graded; not graded: {shown_others}"
+            item = item.model_copy(update={"warnings": [*item.warnings, note]})
+        if not isinstance(item, Submission) or i in kept:
+            survivors.append(item)
     return survivors, sorted(superseded, key=lambda s: (s.assignment, s.student, s.source))
 
 

@@ -80,6 +80,9 @@ def test_of_two_submissions_the_latest_submitted_at_is_graded_and_the_other_list
     result, summary = run(course, out)
     assert [(e.student, e.source) for e in summary.reports] == [("alice", "a-second/alice/answers.toml")]
     assert report(out, "alice").score == 2
+    assert report(out, "alice").warnings == [
+        "this is the latest of 2 submissions for this assignment and the one graded; not graded: 'z-first/alice.toml'"
+    ]
     [old] = summary.superseded
     assert (old.source, old.student, old.graded) == ("z-first/alice.toml", "alice", "a-second/alice/answers.toml")
     assert "- `z-first/alice.toml` by `alice`: `a-second/alice/answers.toml` was graded instead" in (out / "tiny-hw/summary.md").read_text()
