@@ -3,8 +3,10 @@
 Columns: `student`, every part id in problem-set order, `total`, `max`. A part that is
 missing, invalid, incorrect or failed (`error`) scores 0. A `manual` part (free text waiting
 for a person) is left **blank**, so "not graded yet" is not confused with "earned 0"; `total`
-counts it as 0 until a score is recorded. Rows are sorted by student (then source file); a
-student with two submission files gets two rows, and the class summary says so.
+counts it as 0 until a score is recorded, and is the report's score: for a late submission
+the late-adjusted one, so it can be less than the sum of the parts. Rows are sorted by student (then source file): a
+run grades one submission per student (the latest; grader.submission.one_per_student), so a
+student has one row.
 
 Cells go through grader.report.csv_cells (the one CSV writer): a student id a spreadsheet
 would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a leading `'`, NUL and bidi
