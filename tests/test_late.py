@@ -99,6 +99,9 @@ def test_a_run_reports_stores_and_exports_the_late_adjusted_score(course: dict[s
     assert "- Late: submitted 26 h late: × 0.8 (score before the late policy: 3 / 4)" in (out / "tiny-hw/ann.md").read_text()
     assert "after the cut-off: not credited" in (out / "tiny-hw/cat.md").read_text()
 
+    html = runner.invoke(app, ["report", "tiny-hw", "--out", str(out), "--reference", str(course["reference"])])
+    assert html.exit_code == 0, html.output
+    assert '2.4 / 4<br><span class="late">submitted 26 h late: × 0.8</span>' in (out / "tiny-hw/report.html").read_text()
     gradebook = {r[0]: r for r in csv.reader(io.StringIO((out / "tiny-hw/gradebook.csv").read_text()))}
     assert gradebook["ann"][-2:] == ["2.4", "4"]
     canvas = runner.invoke(app, ["export", "canvas", "tiny-hw", "--out", str(out), "-o", "-", "--reference", str(course["reference"])])

@@ -182,7 +182,7 @@ th{background:#f4f6fa}td.num,th.num{text-align:right;font-variant-numeric:tabula
 table.wrong{table-layout:fixed}table.wrong th:first-child{width:40%}table.wrong th.num{width:6rem}
 code{background:#f4f6fa;padding:0 .2rem;border-radius:3px;white-space:pre-wrap;word-break:break-word}
 .feedback{color:#5b6473;font-size:.85rem}.none{color:#8a93a3;font-style:italic}
-.status-manual{color:#8a6d00}.status-error{color:#b00020;font-weight:600}
+.late{color:#8a6d00;font-size:.8rem}.status-manual{color:#8a6d00}.status-error{color:#b00020;font-weight:600}
 """
 
 
@@ -281,8 +281,9 @@ def render_class_report(
     for r in reports:
         pct = f"{100 * r.score / r.max_score:.0f}%" if r.max_score else "—"
         waiting = ", ".join(esc(p.id) for p in r.parts if p.status is Status.manual) or ""
+        late = f'<br><span class="late">{esc(r.late.note)}</span>' if r.late is not None else ""
         out.append(
-            f"<tr><td>{esc(r.student)}</td><td class=\"num\">{num(r.score)} / {num(r.max_score)}</td>"
+            f"<tr><td>{esc(r.student)}</td><td class=\"num\">{num(r.score)} / {num(r.max_score)}{late}</td>"
             f'<td class="num">{pct}</td><td>{waiting}</td><td>{_links(files.get(r.student, r.student), report_dir)}</td></tr>'
         )
     out.append("</tbody></table></body></html>")
