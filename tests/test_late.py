@@ -98,6 +98,8 @@ def test_a_run_reports_stores_and_exports_the_late_adjusted_score(course: dict[s
     assert "late" not in json.loads((out / "tiny-hw/bob.json").read_text())  # on time: the report is unchanged
     assert "- Late: submitted 26 h late: × 0.8 (score before the late policy: 3 / 4)" in (out / "tiny-hw/ann.md").read_text()
     assert "after the cut-off: not credited" in (out / "tiny-hw/cat.md").read_text()
+    summary_md = (out / "tiny-hw/summary.md").read_text()
+    assert "- `ann`: submitted 26 h late: × 0.8, 3 → 2.4\n- `cat`: submitted 12.5 days late, after the cut-off: not credited, 3 → 0\n" in summary_md
 
     html = runner.invoke(app, ["report", "tiny-hw", "--out", str(out), "--reference", str(course["reference"])])
     assert html.exit_code == 0, html.output

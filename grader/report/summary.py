@@ -3,7 +3,7 @@
 Per part: mean score, share correct, a count of every status, and the three most common
 wrong answers (status `incorrect` or `partial`, in the grader's canonical form, else as
 typed; ties broken alphabetically so the file is reproducible). Then the class mean, median,
-min and max of the totals, earlier submissions of students who handed in a later one (not
+min and max of the totals, late submissions (what the late policy did), earlier submissions of students who handed in a later one (not
 graded), and the files that could not be graded.
 """
 
@@ -125,6 +125,11 @@ def render_summary(
     if dupes:
         lines += ["## Students with more than one submission", ""]
         lines += [f"- {code_span(s)}" for s in dupes] + [""]
+
+    late = sorted((r for r in reports if r.late is not None), key=lambda r: r.student)
+    if late:
+        lines += ["## Late submissions (the course's late policy applied)", ""]
+        lines += [f"- {code_span(r.student)}: {escape_text(r.late.note)}, {fmt_score(r.late.raw_score)} → {fmt_score(r.score)}" for r in late if r.late] + [""]
 
     if superseded:
         lines += ["## Earlier submissions not graded (the student handed in a later one)", ""]
