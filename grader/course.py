@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from grader.models import FeedbackLevel  # a file-format value: reports are filtered by it
+from grader.models import Late, SubmissionReport
 
 COURSE_FILE = "grader.toml"
 COURSE_ENV = "GRADER_COURSE"
@@ -151,6 +152,29 @@ class Assignment(BaseModel):
 
     def lateness(self, submitted_at: datetime | None) -> Lateness:
         return self.late.apply(submitted_at, self.due)
+
+    def late_report(self, report: SubmissionReport) -> SubmissionReport:
+        """The report with this assignment's late policy applied from its `submitted_at`: a late
+        one gets `late` (what the policy did, the raw score) and the late-adjusted `score`;
+        one on time (or without a due date or time) is returned as it is."""
+        try:
+            lateness = self.lateness(report.submitted_at)
+        except (OverflowError, ValueError):  # an extreme submitted_at: nothing to compare
+            return report
+        if not lateness.late or self.due is None or report.submitted_at is None:
+            return report
+        raw = round(math.fsum(p.score for p in report.parts), 6)
+        late = Late(
+            due=self.due,
+            submitted_at=report.submitted_at,
+            hours_late=round(lateness.late_by.total_seconds() / 3600, 2),
+            days=lateness.days,
+            factor=lateness.factor,
+            refused=lateness.refused,
+            raw_score=raw,
+            note=lateness.describe(),
+        )
+        return report.model_copy(update={"late": late, "score": late.applied(raw)})
 
 
 class CourseSection(_Settings):

@@ -34,6 +34,7 @@ from grader.kinds.base import Kind
 from grader.kinds.spec import kind_from_spec
 from grader.kinds.text import TEXT_LIMIT
 from grader.models import AnswerKey, PartKey, PartResult, Status, Submission, SubmissionReport
+from grader.notices import Warnings, shown
 from grader.problemset import Part, ProblemSet
 from grader.sampling import Sample
 from grader.variants import Variant
@@ -453,9 +454,10 @@ class AssignmentGrader:
 
     def assemble(self, sub: Submission, results: list[PartResult]) -> SubmissionReport:
         """The report from per-part results (in problem-set order)."""
-        warnings = list(sub.warnings)
+        notes = Warnings(sub.warnings)
         for unknown in sorted(set(map(str, sub.answers)) - self.part_ids):
-            warnings.append(f"unknown part id {unknown!r} ignored")
+            notes.repeated("unknown part ids", f"unknown part id {shown(unknown)} ignored")
+        warnings = notes.closed()
         return SubmissionReport(
             assignment=self.key.assignment,
             student=sub.student,

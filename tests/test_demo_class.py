@@ -308,3 +308,21 @@ def test_answers_from_a_classmates_numbers_are_named_for_staff_only(run):
     for suffix in (".json", ".md"):
         assert "v1001" not in (out / "csc321-hw4-variants" / f"v1003{suffix}").read_text()
     assert "variant `1-" in (out / "csc321-hw4-variants" / "v1003.md").read_text()
+
+
+def test_late_demo_submissions_carry_the_course_late_policy(reports):
+    # grader.toml: 10 % per started day late. Exactly these demo submissions are after their due date.
+    late = {(a, s): (r.late.days, r.late.factor, r.late.raw_score) for (a, s), r in reports.items() if r.late is not None}
+    assert late == {
+        ("csc321-hw4", "s1008"): (1, 0.9, 0.4),
+        ("csc321-hw4-variants", "v1004"): (1, 0.9, 25.0),
+        ("nyu-dl-hw2", "d4006"): (1, 0.9, 2.0),
+        ("assignment4", "b5006"): (1, 0.9, 2.0),  # 21 minutes late
+        ("assignment4", "b5007"): (1, 0.9, 0.0),
+        ("nyu-intro-ml-hw8", "n2005"): (1, 0.9, 6.0),
+        ("nyu-intro-ml-hw8", "n2006"): (2, 0.8, 1.0),  # 33.5 h late: two started days
+    }
+    for (a, s), r in reports.items():
+        if r.late is not None:
+            assert r.score == round(r.late.raw_score * r.late.factor, 6)
+    assert reports[("ai6126-hw1", "a3005")].late is None  # handed in at the due date's very second

@@ -23,7 +23,7 @@ from grader.cli.options import CourseOpt, DbOpt, OutOpt, ReferenceOpt, course_of
 from grader.keys.build import key_path, read_key
 from grader.lms.exports import EXPORTS
 from grader.lms.format import Export, Option
-from grader.lms.roster import read_roster
+from grader.lms.roster import read_roster, roster_mismatches
 
 Assignment = Annotated[str, typer.Argument(help="Assignment id, e.g. csc321-hw4.")]
 Output = Annotated[Path | None, typer.Option("-o", "--output", help="File to write ('-' for stdout); default OUT/<assignment>/exports/.")]
@@ -68,7 +68,8 @@ def export(
         err.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2)
     text, warnings = fmt(reports, title=title or assignment_title(reference, assignment), roster=lms_ids, **options)
-    for w in warnings:
+    mismatches = roster_mismatches(lms_ids, [r.student for r in reports])
+    for w in warnings + mismatches:
         err.print(f"[yellow]warning:[/] {escape(w)}")
     if output is not None and str(output) == "-":
         sys.stdout.write(text)
@@ -76,7 +77,7 @@ def export(
     path = output or Path(out) / assignment / "exports" / f"{assignment}{fmt.suffix}"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8", newline="")  # csv already wrote its own line endings
-    err.print(f"Wrote {len(reports)} student(s) to {escape(str(path))}")
+    err.print(f"Wrote {len(reports)} student(s) to {escape(str(path))}" + "".join(f"; {escape(m)}" for m in mismatches))
 
 
 def _flag(option: Option) -> inspect.Parameter:

@@ -90,6 +90,8 @@ def run(
 
     for warning in summary.warnings:
         err.print(Text(f"warning: {warning}"))
+    for old in summary.superseded:
+        err.print(Text(f"not graded: {old.source}: {old.student} handed in a later submission ({old.graded}), which was graded"))
     for broken in summary.broken:
         err.print(Text(f"broken: {broken.source}: {broken.reason}"))
     for error in summary.errors:

@@ -8,6 +8,7 @@ Headers are case-insensitive; other columns are ignored.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -49,3 +50,24 @@ def read_roster(path: Path | None) -> Roster:
 def entry(roster: Roster, student: str) -> RosterEntry:
     """The roster's entry, or one that knows only the student id."""
     return roster.get(student) or RosterEntry(student=student)
+
+
+def _listed(names: list[str], limit: int = 10) -> str:
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
+
+
+def roster_mismatches(roster: Roster, students: Iterable[str]) -> list[str]:
+    """What an export must say when the roster and the graded students disagree: students on
+    the roster with no graded submission (they get no grade), and graded students the roster
+    does not list (the LMS may not know them). Empty without a roster."""
+    if not roster:
+        return []
+    graded = set(students)
+    missing = sorted(set(roster) - graded)
+    unknown = sorted(graded - set(roster))
+    out = []
+    if missing:
+        out.append(f"{len(missing)} roster entr{'y' if len(missing) == 1 else 'ies'} without a submission: {_listed(missing)}")
+    if unknown:
+        out.append(f"{len(unknown)} submission(s) without a roster entry: {_listed(unknown)}")
+    return out
