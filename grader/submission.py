@@ -284,7 +284,8 @@ def _plain(value: Any, budget: _Budget, depth: int = 0) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v, budget, depth + 1) for v in value]
     if isinstance(value, (datetime, date, time)):
-        return value.isoformat()
+        # kept a date: its text (`2020-01-01`) would read as arithmetic, 2020 - 1 - 1
+        return value
     if isinstance(value, (set, frozenset)):
         return [_plain(v, budget, depth + 1) for v in sorted(value, key=repr)]
     return _clean_str(str(value))
