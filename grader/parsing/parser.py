@@ -448,8 +448,10 @@ def _parse(text: str, limits: Limits, example: str, what: str = "formula",
 
 def _parse_clean(full: str, limits: Limits, example: str, what: str, grouping: bool) -> Node:
     reject_forbidden_commands(full)
-    inner, offset = unwrap_math(full)
-    body, offset = split_equation(inner, full, offset)
+    label = _LABEL.match(full) if what == "number" else None  # `Total params: $61,706$`
+    skip = label.end() if label and label.end() < len(full) else 0
+    inner, offset = unwrap_math(full[skip:])
+    body, offset = split_equation(inner, full, skip + offset)
     if not body.strip():
         raise InvalidAnswer("the answer is empty", position=0, expected="a formula or a number",
                             example=example)
