@@ -22,7 +22,8 @@ _DIGITS = re.compile(r"[0-9]+")
 
 def _num_text(node: Num) -> tuple[str, int]:
     if node.text and _LITERAL.fullmatch(node.text):
-        return node.text, ATOM
+        # '5.' echoes as '5': a final period is read as the end of a sentence
+        return (node.text[:-1] if node.text.endswith(".") else node.text), ATOM
     v = node.value
     if isinstance(v, bool):
         v = int(v)

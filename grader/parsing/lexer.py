@@ -14,7 +14,7 @@ import unicodedata
 
 from lark import Token
 
-from grader.errors import InvalidAnswer, TooComplex, excerpt, located  # noqa: F401 - re-exported
+from grader.errors import InvalidAnswer, TooComplex
 from grader.parsing.brackets import Event, Pairs, Unbalanced, depths, match
 from grader.parsing.limits import Limits
 from grader.parsing.text import folded_char
