@@ -201,7 +201,8 @@ class _Resolver:
         if f in self.tensors:
             raise self.error(f"'{f}' is a tensor: index it with square brackets, e.g. {f}[i, j]")
         if VOCABULARY.function(f) is not None:
-            raise self.error(f"the function '{f}' is not accepted in this part")
+            why = " (a // b is floor(a/b))" if f == "floor" else ""
+            raise self.error(f"the function '{f}' is not accepted in this part{why}")
         # 'xexp(y)' -> x*exp(y); 'ab(c)' -> a*b*(c)
         for j in range(1, len(f)):
             head, tail = f[:j], f[j:]
