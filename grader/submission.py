@@ -335,6 +335,8 @@ def _text_field(data: dict[str, Any], name: str) -> str | None:
     value = data.get(name)
     if value is None:
         return None
+    if isinstance(value, (date, time)):  # read as written (dates stay dates only for answers)
+        value = value.isoformat()
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise Unreadable(f"'{name}' must be a string, got {type(value).__name__}")
     text = _clean_str(str(value)).strip()

@@ -114,3 +114,18 @@ def test_an_int_part_needs_an_exact_integer(graded):
 def test_a_toml_date_is_not_a_number(graded):
     p = graded[0]["q3a.z"]  # `2020-01-01` unquoted: a date, not 2020 - 1 - 1
     assert p.status is Status.invalid and "read as a date" in p.feedback and p.answer == "2020-01-01"
+
+
+def test_a_submission_keeps_a_native_date_in_its_answers_only(tmp_path):
+    import datetime
+
+    from grader.submission import read_submission
+
+    path = tmp_path / "r1.toml"
+    path.write_text('assignment = "a"\nstudent = 2020-01-01\n[answers]\nq = 2020-01-01\nt = 1979-05-27T07:32:00Z\n')
+    sub = read_submission(path)
+    assert sub.answers["q"] == datetime.date(2020, 1, 1)  # not the text "2020-01-01" (2020 - 1 - 1)
+    assert sub.student == "2020-01-01"  # a name field still reads as written
+    from grader.kinds import Text
+
+    assert Text().parse(sub.answers["t"]) == "1979-05-27T07:32:00+00:00"

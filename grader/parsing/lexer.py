@@ -222,7 +222,7 @@ def clean(text: object, limits: Limits, *, what: str = "formula") -> Cleaned:
         elif cat in ("Zs", "Zl", "Zp"):
             out.append(" ")
         else:
-            out.append(folded_char(ch))
+            out.append(ch if ch < "\x80" else folded_char(ch))
         where.append(i)
     joined = "".join(out)
     if joined.isascii():
