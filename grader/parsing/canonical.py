@@ -79,7 +79,9 @@ def _up(node: Node, kids: list[tuple[str, int, bool]], _ctx: object) -> tuple[st
             text = f"{_wrap(a, left_ok)}{op}{_wrap(b, right_ok)}"
             return text, MUL, b[2] and right_ok
         # power: the base must be an atom, the exponent a signed power
-        left_ok = a[1] >= ATOM and not a[2] and not (isinstance(node.a, Sym) and node.a.grouped)
+        # '(wx)^2' keeps its brackets, and so does a name like 'log' ('log^2 n' is a function power)
+        left_ok = a[1] >= ATOM and not a[2] and not (
+            isinstance(node.a, Sym) and (node.a.grouped or node.a.name in VOCABULARY.prefix))
         right_ok = b[1] >= NEG and not b[2]
         if isinstance(node.b, Call) and node.b.func not in VOCABULARY.reserved:
             right_ok = False  # 'x^f(y)' would read as x^f * (y)
