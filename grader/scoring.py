@@ -24,6 +24,7 @@ import sys
 import traceback
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from datetime import date, time
 from typing import Any, Callable, Literal, NamedTuple, Protocol, TypeVar
 
 import numpy as np
@@ -44,7 +45,7 @@ ANSWER_ECHO_LIMIT = 500
 
 def echo(raw: Any, limit: int = ANSWER_ECHO_LIMIT) -> str:
     """The answer as typed, cut to a readable length for reports."""
-    text = raw if isinstance(raw, str) else repr(raw)
+    text = raw if isinstance(raw, str) else raw.isoformat() if isinstance(raw, (date, time)) else repr(raw)
     text = text.replace("\x00", "\\0")
     return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
 

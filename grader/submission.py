@@ -290,7 +290,8 @@ def _plain(value: Any, budget: _Budget, depth: int = 0) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v, budget, depth + 1) for v in value]
     if isinstance(value, (datetime, date, time)):
-        return value.isoformat()
+        # kept a date: its text (`2020-01-01`) would read as arithmetic, 2020 - 1 - 1
+        return value
     if isinstance(value, (set, frozenset)):
         return [_plain(v, budget, depth + 1) for v in sorted(value, key=repr)]
     return _clean_str(str(value))
@@ -340,6 +341,8 @@ def _text_field(data: dict[str, Any], name: str) -> str | None:
     value = data.get(name)
     if value is None:
         return None
+    if isinstance(value, (date, time)):  # read as written (dates stay dates only for answers)
+        value = value.isoformat()
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise Unreadable(f"'{name}' must be a string, got {type(value).__name__}")
     text = _clean_str(str(value)).strip()
