@@ -13,9 +13,18 @@ MAX_OF_A_KIND = 20  # warnings of one kind kept in full per submission
 MAX_SHOWN = 60  # characters of a quoted key
 
 
+MAX_LISTED = 10  # names listed in one warning before "and N more"
+
+
 def shown(text: str) -> str:
     """`text` quoted for a warning, cut short."""
     return repr(text) if len(text) <= MAX_SHOWN else repr(text[:MAX_SHOWN]) + "…"
+
+
+def listed(names: list[str], *, quoted: bool = True) -> str:
+    """The first MAX_LISTED names, comma-separated (quoted and cut short), then "and N more"."""
+    head = ", ".join(shown(n) if quoted else n for n in names[:MAX_LISTED])
+    return head + (f" and {len(names) - MAX_LISTED:,} more" if len(names) > MAX_LISTED else "")
 
 
 class Warnings(list[str]):

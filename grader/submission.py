@@ -7,7 +7,8 @@ million deep, a YAML alias bomb, a symlink out of the class folder) comes back a
 Accepted layouts (answer-format.md): `<student>/answers.{toml,yaml,yml,json}` (the folder is the
 student's: nothing else in it or below it is a submission, and other answer files there are
 warnings), or any `*.toml|yaml|yml|json` file elsewhere in the tree (the file stem is the
-student). The student is always where the file was handed in, never its `student` line. Hidden files and folders are skipped.
+student). The student is always where the file was handed in, never its `student` line.
+Hidden files and folders are skipped.
 Answers given as nested tables (TOML dotted keys, `[answers.q1.conv1]`, nested YAML/JSON
 mappings) are flattened to dotted part ids, so `q1.conv1.params = 1` means `"q1.conv1.params"`.
 """
@@ -27,7 +28,7 @@ from typing import Any
 import yaml
 
 from grader.models import BrokenSubmission, Submission, Superseded
-from grader.notices import Warnings, shown
+from grader.notices import Warnings, listed, shown
 
 ANSWER_NAMES = ("answers.toml", "answers.yaml", "answers.yml", "answers.json")
 SUFFIXES = (".toml", ".yaml", ".yml", ".json")
@@ -380,8 +381,7 @@ def _others_warning(path: Path) -> list[str]:
     others = other_answer_files(path)
     if not others:
         return []
-    shown = ", ".join(_show(o) for o in others[:10]) + (f" and {len(others) - 10:,} more" if len(others) > 10 else "")
-    return [f"other answer files in the folder were not read: {shown} (only {path.name} is graded)"]
+    return [f"other answer files in the folder were not read: {listed(others)} (only {path.name} is graded)"]
 
 
 def default_student(path: Path) -> str:
@@ -515,8 +515,7 @@ def one_per_student(
     for i, item in enumerate(items):
         if isinstance(item, Submission) and i in kept and item.source in earlier:
             others = sorted(earlier[item.source])
-            shown_others = ", ".join(_show(o) for o in others[:10]) + (f" and {len(others) - 10:,} more" if len(others) > 10 else "")
-            note = f"this is the latest of {len(others) + 1} submissions for this assignment and the one graded; not graded: {shown_others}"
+            note = f"this is the latest of {len(others) + 1} submissions for this assignment and the one graded; not graded: {listed(others)}"
             item = item.model_copy(update={"warnings": [*item.warnings, note]})
         if not isinstance(item, Submission) or i in kept:
             survivors.append(item)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from grader.notices import listed
+
 
 class RosterEntry(BaseModel):
     student: str
@@ -52,10 +54,6 @@ def entry(roster: Roster, student: str) -> RosterEntry:
     return roster.get(student) or RosterEntry(student=student)
 
 
-def _listed(names: list[str], limit: int = 10) -> str:
-    return ", ".join(names[:limit]) + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
-
-
 def roster_mismatches(roster: Roster, students: Iterable[str]) -> list[str]:
     """What an export must say when the roster and the graded students disagree: students on
     the roster with no graded submission (they get no grade), and graded students the roster
@@ -67,7 +65,7 @@ def roster_mismatches(roster: Roster, students: Iterable[str]) -> list[str]:
     unknown = sorted(graded - set(roster))
     out = []
     if missing:
-        out.append(f"{len(missing)} roster entr{'y' if len(missing) == 1 else 'ies'} without a submission: {_listed(missing)}")
+        out.append(f"{len(missing)} roster entr{'y' if len(missing) == 1 else 'ies'} without a submission: {listed(missing, quoted=False)}")
     if unknown:
-        out.append(f"{len(unknown)} submission(s) without a roster entry: {_listed(unknown)}")
+        out.append(f"{len(unknown)} submission(s) without a roster entry: {listed(unknown, quoted=False)}")
     return out
