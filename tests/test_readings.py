@@ -125,7 +125,9 @@ def test_a_submission_keeps_a_native_date_in_its_answers_only(tmp_path):
     path.write_text('assignment = "a"\nstudent = 2020-01-01\n[answers]\nq = 2020-01-01\nt = 1979-05-27T07:32:00Z\n')
     sub = read_submission(path)
     assert sub.answers["q"] == datetime.date(2020, 1, 1)  # not the text "2020-01-01" (2020 - 1 - 1)
-    assert sub.student == "2020-01-01"  # a name field still reads as written
+    # the student is who handed it in (the file name); the typed name field still reads as
+    # written, in the warning that it disagrees
+    assert sub.student == "r1" and any("2020-01-01" in w for w in sub.warnings)
     from grader.kinds import Text
 
     assert Text().parse(sub.answers["t"]) == "1979-05-27T07:32:00+00:00"
