@@ -65,7 +65,8 @@ class Location(Kind):
             raise ValueError("indices start from 0 or 1")
         self.base = base
         self.array = name
-        self.examples = ("(1, 3)", "1,3", "[1, 3]", f"{name}[1,3]", f"{name}_{{1,3}}")  # type: ignore[misc]
+        # A neutral location (no part's answer, as (1, 3) was): examples are shown to students.
+        self.examples = ("(6, 2)", "6,2", "[6, 2]", f"{name}[6,2]", f"{name}_{{6,2}}")  # type: ignore[misc]
 
     # -- reading --------------------------------------------------------------------------------
     def parse(self, raw: Any) -> tuple[int, ...]:
@@ -79,7 +80,7 @@ class Location(Kind):
             return (self._index(raw, 1),)  # the same bounds as a typed index
         if isinstance(raw, (list, tuple)):
             if not raw or len(raw) > MAX_INDICES:
-                raise InvalidAnswer(f"expected a location such as (1, 3), got {describe_native(raw)}", example=self.examples[0])
+                raise InvalidAnswer(f"expected a location such as {self.examples[0]}, got {describe_native(raw)}", example=self.examples[0])
             return tuple(self._index(x, i) for i, x in enumerate(raw, 1))
         if not isinstance(raw, str):
             raise InvalidAnswer(f"expected a location, got {describe_native(raw)}", example=self.examples[0])
@@ -106,7 +107,7 @@ class Location(Kind):
                 )
             if named.group("bare") is not None:
                 raise InvalidAnswer(
-                    f"write the indices in braces with a comma, e.g. {self.array}_{{1,3}}, "
+                    f"write the indices in braces with a comma, e.g. {self.examples[4]}, "
                     f"not {short(text)!r}",
                     example=self.examples[4],
                 )
@@ -165,9 +166,10 @@ class Location(Kind):
             )
         if bool(target.mask[zero_based]):
             return Match(1.0)
-        if target.values is not None:
-            return Match(0.0, f"{self._at(index)} = {fmt_number(target.values[zero_based])} there.")
-        return Match(0.0, f"{self._at(index)} is not a location that qualifies.")
+        # The array's value there may be another part's answer (the conv output itself):
+        # only the `reference` feedback level shows it.
+        reveals = f"{self._at(index)} = {fmt_number(target.values[zero_based])}." if target.values is not None else ""
+        return Match(0.0, f"{self._at(index)} is not a location that qualifies.", reveals=reveals)
 
     # -- reference values -----------------------------------------------------------------------
     def normalise(self, value: Any) -> LocationTarget:

@@ -128,8 +128,8 @@ _NUMBER_TAIL_RE = re.compile(r"(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?")
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _COMMAND_RE = re.compile(r"\\([A-Za-z]+|.)", re.DOTALL)
 
-NUMBER_EXAMPLE = "(5*5*1 + 1)*6"
-FORMULA_EXAMPLE = "2*(y - z)*h_i"
+NUMBER_EXAMPLE = "(2*7 + 3)*5"
+FORMULA_EXAMPLE = "2*(a - b)/c"
 
 
 # --------------------------------------------------------------------------- errors
@@ -246,11 +246,11 @@ def split_equation(text: str, full: str, offset: int) -> tuple[str, int]:
     if len(eqs) > 1:
         raise fail("more than one '=': only an equation 'left = right' is accepted, and only "
                    "its right-hand side is graded", full, offset + eqs[1],
-                   expected="at most one '='", example="dR/dw_i = -2*(y - z)*h_i")
+                   expected="at most one '='", example="dL/dx = 2*(x - 1)/3")
     rhs = text[eqs[0] + 1:]
     if not rhs.strip():
         raise fail("nothing after '='", full, offset + eqs[0],
-                   expected="a formula after '='", example="dR/dw_i = -2*(y - z)*h_i")
+                   expected="a formula after '='", example="dL/dx = 2*(x - 1)/3")
     return rhs, offset + eqs[0] + 1
 
 
@@ -419,7 +419,7 @@ class Tokenizer:
                            example="1234567  or  1,234,567")
         if "_" in seps:
             raise self.err(f"'{run}': underscores may only separate groups of three digits", pos,
-                           expected="groups of three digits", example="61706  or  61_706")
+                           expected="groups of three digits", example="12345  or  12_345")
         return False  # spaces that are not a grouping: the parser explains ('2 3')
 
     def check_digits(self, literal: str, pos: int) -> None:
@@ -603,7 +603,7 @@ class Tokenizer:
             return
         if name in ("(", ")", "[", "]"):
             raise self.err(f"'\\{name}' inside the answer: math delimiters are only accepted "
-                           "around the whole answer", pos, example="\\( 3V + 1 \\)")
+                           "around the whole answer", pos, example="\\( 5a - 7 \\)")
         if name in LATEX_FORBIDDEN:
             raise self.err(f"the LaTeX command '\\{name}' is not allowed in an answer", pos,
                            expected="only maths commands such as \\frac, \\cdot, \\log",

@@ -117,7 +117,7 @@ def test_more_than_one_equals():
 def test_sum_without_index():
     e = error(parse_math, "\\sum x_i")
     assert "a sum needs its index" in e.message
-    assert e.example.startswith("sum_{i=1}^{4}")
+    assert e.example.startswith("sum_{k=1}^{3}")
 
 
 def test_subscript_without_name():
