@@ -103,6 +103,12 @@ class PartResult(BaseModel):
         # Kinds fill `details` freely; sorted keys keep reports byte-identical run to run.
         return _sorted_keys(value)
 
+    @property
+    def full_feedback(self) -> str:
+        """The feedback and what it reveals, as one text (what a reader of the part is shown
+        once the feedback policy has had its say: `reveals` is gone below `reference`)."""
+        return f"{self.feedback} {self.reveals}".strip() if self.reveals else self.feedback
+
 
 class SubmissionReport(BaseModel):
     """One submission, graded. Serialised as the per-student JSON report."""

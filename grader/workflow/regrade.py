@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from grader.course import Course
 from grader.models import RunSummary, SubmissionReport
 from grader.run.batch import DEFAULT_BUDGET, ClassGrading, Outcome, class_folder, write_class
 from grader.store.merge import apply_adjustments
@@ -108,12 +109,14 @@ def plan_regrade(
     db: str | None = None,
     budget: float | None = DEFAULT_BUDGET,
     workers: int | None = None,
+    course: Course | None = None,
 ) -> RegradePlan:
-    """Grade the class below `root` (once) and compare with the store behind OUT."""
+    """Grade the class below `root` (once) and compare with the store behind OUT (with the
+    course file's assignments and feedback policy, as `grader run`)."""
     from grader.store.loading import class_reports
     from grader.store.repository import Store
 
-    klass = class_folder(root, out, problems_dir=problems, reference_dir=reference, assignment=assignment, budget=budget, workers=workers)
+    klass = class_folder(root, out, problems_dir=problems, reference_dir=reference, assignment=assignment, budget=budget, workers=workers, course=course)
     outcomes = list(klass)
     reports = [o for _, o in outcomes if isinstance(o, SubmissionReport)]
     with Store.open(out, db) as store:
