@@ -6,6 +6,7 @@ Two questions, as a careful instructor would ask them before publishing:
 2. Self-test: the part's model answers (its `solutions`) and the reference written in each
    syntax its kind accepts (`Kind.forms`) earn full marks; each named mistake does not;
    formula parts have enough valid (finite) sample points.
+3. Leaks: no example, note or hint a student sees states an answer (grader.keys.leaks).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from grader.errors import InvalidAnswer
 from grader.keys.build import build_key
+from grader.keys.leaks import leak_findings
 from grader.kinds import LocationTarget
 from grader.kinds.base import Kind
 from grader.models import AnswerKey, Status, Submission
@@ -194,6 +196,7 @@ def check_key(ps: ProblemSet, stored: AnswerKey | None) -> KeyCheckReport:
         report.findings, report.forms_checked, report.mistakes_checked = self_test(ps, stored)
         found, report.variants_checked = check_variants(ps, stored)
         report.findings += found
+        report.findings += [Finding(part=part, problem=problem) for part, problem in leak_findings(ps, stored)]
     except InvalidAnswer as exc:  # a model answer the instructor wrote cannot be read
         report.findings.append(Finding(part=None, problem=exc.feedback()))
     return report

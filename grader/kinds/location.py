@@ -158,11 +158,17 @@ class Location(Kind):
                 f"give {len(shape)} ind{'ex' if len(shape) == 1 else 'ices'}, you gave {len(index)}.",
             )
         zero_based = tuple(i - self.base for i in index)
-        if any(not 0 <= i < n for i, n in zip(zero_based, shape)):
+        outside = [(k, i) for k, (i, n) in enumerate(zip(zero_based, shape), 1) if not 0 <= i < n]
+        if outside:
+            # Which index is out of range, not the array's size: the size of a conv output
+            # may be another part's answer (only the `reference` level shows it).
             where = "(" + ", ".join(str(i) for i in index) + ")"
+            k, i = outside[0]
+            side = "too large" if i >= 0 else f"below the first index, {self.base}"
             return Match(
                 0.0,
-                f"{where} is outside {self.array}, which is {'×'.join(map(str, shape))} (indices from {self.base}).",
+                f"{where} is outside {self.array}: index {k} is {side} (indices from {self.base}).",
+                reveals=f"{self.array} is {'×'.join(map(str, shape))}.",
             )
         if bool(target.mask[zero_based]):
             return Match(1.0)

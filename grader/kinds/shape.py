@@ -254,7 +254,7 @@ class ShapeFormula(SampledKind):
             f"2{a} × {b} + 3",
             f"(2{a}, {b} + 3)",
             rf"\mathbb{{R}}^{{2{a} \times ({b} + 3)}}",
-            f"2*{a} x {b}+3",
+            f"2*{a} x ({b}+3)",
         )
 
     def parse(self, raw: Any) -> tuple[Any, ...]:

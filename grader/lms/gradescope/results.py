@@ -170,7 +170,7 @@ def part_tests(result: PartResult, manual: bool, visibility: Visibility, policy:
 
     * what the policy shows before the due date, with `visibility` (none at `score`);
     * when it shows more after the due date (the reference), that fuller test as well, with
-      `after_due_date` (without marks of its own when the first test carries them);
+      `after_due_date` (worth 0 of 0 when the first test carries the part's marks);
     * at `score` both before and after, the whole verdict as a `hidden` test (staff only).
     """
     before = policy.before_due
@@ -183,7 +183,7 @@ def part_tests(result: PartResult, manual: bool, visibility: Visibility, policy:
     if tests and full.output == tests[0].output:
         return tests
     if tests:
-        full = full.model_copy(update={"name": full.name + AFTER_DUE, "score": None, "max_score": None, "status": None})
+        full = full.model_copy(update={"name": full.name + AFTER_DUE, "score": 0.0, "max_score": 0.0})
     return tests + [full]
 
 
