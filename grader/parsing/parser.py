@@ -356,7 +356,7 @@ def _syntax_error(e: UnexpectedToken, tokens: list[Token], text: str, example: s
         what = (f"two numbers side by side ({_show_token(prev)} then {_show_token(tok)}): "
                 "write '*' between factors, and write a number without spaces")
         return fail(what, text, pos, expected="an operator between the two numbers",
-                    example="12345  or  3*4*5")
+                    example="12345  or  2*7")
     if tok.type in ("COMMA", "RPAR", "RSQB") and prev is not None and prev.type in ("LPAR", "LSQB", "COMMA"):
         what = "an empty argument"
         return fail(what, text, pos, expected="an argument", example="max(a, b)")
