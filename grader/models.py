@@ -52,6 +52,12 @@ class Submission(BaseModel):
         description="Who handed it in: the student's folder or file name, or the account of an upload. "
         "Per-student variants use it, never a student line typed in the file.",
     )
+    variant: Variant | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="The numbers to grade against when they were given before (a regrade keeps a "
+        "report's stored numbers); None: the numbers dealt to whoever handed it in.",
+    )
 
     @property
     def identity(self) -> str:
@@ -171,9 +177,10 @@ class PartKey(BaseModel):
     follow_through: list[list[str]] = Field(default_factory=list, description="Routes of part ids.")
     seed: int | None = Field(None, description="Seed of the sample points (formula parts).")
     has_hints: bool = Field(False, description="The problem set has hints that test wrong answers.")
-    rubric: list[RubricItem] = Field(default_factory=list, description="Manual parts: the items a grader picks by number.")
-    comments: list[str] = Field(default_factory=list, description="Manual parts: reusable comments for graders.")
-    model_answer: str = Field("", description="Manual parts: a model answer for graders (never shown to students before the policy allows).")
+    # Left out of the JSON when empty, so keys of sets without rubrics stay as they were.
+    rubric: list[RubricItem] = Field(default_factory=list, exclude_if=lambda v: not v, description="Manual parts: the items a grader picks by number.")
+    comments: list[str] = Field(default_factory=list, exclude_if=lambda v: not v, description="Manual parts: reusable comments for graders.")
+    model_answer: str = Field("", exclude_if=lambda v: not v, description="Manual parts: a model answer for graders (never shown to students before the policy allows).")
 
     @property
     def manual(self) -> bool:
