@@ -406,3 +406,20 @@ def test_key_check_reports_a_leaky_note(demo) -> None:
     finally:
         mistake.note = saved
     assert any(f.part == "q3d.params" and "states the reference of q3d.params" in f.problem for f in report.findings), report.findings
+
+
+@pytest.mark.parametrize(
+    "kind,typed",
+    [
+        (Expr(["V"]), "3V $ 1"),
+        (IndexExpr({"dU": 3, "U": 3}, free=("i", "j", "m")), "dU[i,j,m] # U[i,j,m]"),
+    ],
+)
+def test_an_unreadable_formulas_hint_is_the_parts_own_neutral_example(kind, typed) -> None:
+    """Not the reader's generic `2*(a - b)/c`, in names the part does not declare."""
+    from grader.errors import InvalidAnswer
+
+    with pytest.raises(InvalidAnswer) as caught:
+        kind.parse(typed)
+    assert caught.value.example == kind.examples[0]
+    kind.parse(kind.examples[0])  # and it is accepted by the part

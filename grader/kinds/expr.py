@@ -72,7 +72,8 @@ class Expr(SampledKind):
                 f"the formula is {len(raw):,} characters long; at most {EXPR_TEXT_LIMIT:,} are read",
                 example=self.examples[0],
             )
-        return read_formula(raw, list(self.symbols), self.functions)
+        with self.own_example():
+            return read_formula(raw, list(self.symbols), self.functions)
 
     def compare(self, answer: Any, target: Any) -> Match:
         sample: Sample = target
