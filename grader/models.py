@@ -109,6 +109,12 @@ class PartResult(BaseModel):
         # Kinds fill `details` freely; sorted keys keep reports byte-identical run to run.
         return _sorted_keys(value)
 
+    @property
+    def full_feedback(self) -> str:
+        """The feedback and what it reveals, as one text (what a reader of the part is shown
+        once the feedback policy has had its say: `reveals` is gone below `reference`)."""
+        return f"{self.feedback} {self.reveals}".strip() if self.reveals else self.feedback
+
 
 class Late(BaseModel):
     """A submission handed in after its due date, and what the course's late policy made of it."""

@@ -252,6 +252,7 @@ class PartGrader:
             canonical=reading.read_as,
             matched=verdict.matched,
             details=verdict.details,
+            reveals=verdict.reveals or None,
         )
 
     # -- the order of targets ----------------------------------------------------------------
@@ -286,7 +287,7 @@ class PartGrader:
         lead = "Partly correct." if best.fraction > 0 else "Incorrect."
         part = self.source.part(self.id) if self.key.has_hints else None
         hints = [text for test, text in part.hints if test(answer)] if part is not None else []
-        return Verdict(status, best.fraction, join(lead, best.feedback, *hints), None, best.details)
+        return Verdict(status, best.fraction, join(lead, best.feedback, *hints), None, best.details, best.reveals)
 
     def follow_through(self, answer: Any, ctx: GradingContext) -> "Verdict | None":
         """Full marks when the answer is right *given* the student's own wrong earlier answers."""
@@ -331,6 +332,7 @@ class Verdict:
     feedback: str
     matched: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    reveals: str = ""  # what states the reference (PartResult.reveals): shown only at the `reference` level
 
 
 def join(*texts: str) -> str:

@@ -204,12 +204,12 @@ def q3_ii(y, yhat):
     return bce(yhat, y)
 
 
-@q3_ii.mistake("sign missing", note="The log of a probability is negative; the loss is its negative.")
+@q3_ii.mistake("sign missing", note="The log of a probability is negative, and a loss never is: check the sign.")
 def _(y, yhat):
     return -bce(yhat, y)
 
 
-@q3_ii.mistake("negative-class term missing", note="For y = 0 the loss is −log(1 − ŷ).")
+@q3_ii.mistake("negative-class term missing", note="The loss must also penalise a large ŷ when y = 0.")
 def _(y, yhat):
     return bce(yhat, 1) * y
 

@@ -86,7 +86,7 @@ def q1a():
     return sum(p.numel() for p in SmallConvNet().parameters())
 
 
-@q1a.mistake("weights not shared", note="A conv layer uses the same 3 weights at every position: 3, not 4·3.")
+@q1a.mistake("weights not shared", note="A conv layer uses the same weights at every position: count each weight once.")
 def _():
     net = SmallConvNet()
     return net.conv.weight.numel() * H_LEN + net.fc.weight.numel()
@@ -99,12 +99,12 @@ def q1b(dR_dw):
     return dR_dw
 
 
-@q1b.mistake("factor 2 missing", note="d/dz (y − z)² = −2(y − z).")
+@q1b.mistake("factor 2 missing", note="The derivative of a square brings down a factor of 2.")
 def _(y, z, h_i):
     return -(y - z) * h_i
 
 
-@q1b.mistake("sign flipped", note="d/dz (y − z)² = −2(y − z): the inner derivative is −1.")
+@q1b.mistake("sign flipped", note="Mind the inner derivative: (y − z) decreases as z grows.")
 def _(y, z, h_i):
     return 2 * (y - z) * h_i
 
@@ -125,17 +125,17 @@ def chain_rule(w, h, x, y, z, factor: float = -2.0, sigmoid_derivative: bool = T
     return factor * (y - z) * torch.einsum("i,ij->j", w * slope, windows)
 
 
-@q1c.mistake("factor 2 missing", note="d/dz (y − z)² = −2(y − z).")
+@q1c.mistake("factor 2 missing", note="The derivative of a square brings down a factor of 2.")
 def _(w, h, x, y, z):
     return chain_rule(w, h, x, y, z, factor=-1.0)
 
 
-@q1c.mistake("sign flipped", note="d/dz (y − z)² = −2(y − z): the inner derivative is −1.")
+@q1c.mistake("sign flipped", note="Mind the inner derivative: (y − z) decreases as z grows.")
 def _(w, h, x, y, z):
     return chain_rule(w, h, x, y, z, factor=2.0)
 
 
-@q1c.mistake("sigmoid derivative missing", note="h_i = s(·), so the chain rule multiplies by s'(·) = h_i(1 − h_i).")
+@q1c.mistake("sigmoid derivative missing", note="h_i = s(·), so the chain rule also needs the derivative of s, written with h_i.")
 def _(w, h, x, y, z):
     return chain_rule(w, h, x, y, z, sigmoid_derivative=False)
 

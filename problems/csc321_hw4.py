@@ -373,7 +373,7 @@ def q3d_params(V):
     return conv1d_params(V)
 
 
-@q3d_params.mistake("bias forgotten", marks=1, note="The kernel has 3V weights, plus one bias.")
+@q3d_params.mistake("bias forgotten", marks=1, note="The kernel's weights are not all its parameters: it has a bias too.")
 def _(V):
     return conv1d_params(V, bias=False)
 

@@ -104,12 +104,12 @@ def q1_1b(C, H, W, K, P, S, D, F):
 
 
 @q1_1b.mistake("floor missing", marks=1.5,
-               note="When S does not divide H + 2P − D(K−1) − 1 the last partial step is dropped: ⌊·⌋.")
+               note="When the stride does not divide the distance the kernel travels, the last partial step is dropped: round down.")
 def _(H, W, K, P, S, D, F):
     return (F, (H + 2 * P - D * (K - 1) - 1) / S + 1, (W + 2 * P - D * (K - 1) - 1) / S + 1)
 
 
-@q1_1b.mistake("dilation ignored", marks=1.5, note="A kernel of size K with dilation D spans D(K−1) + 1 pixels.")
+@q1_1b.mistake("dilation ignored", marks=1.5, note="A dilated kernel spans more pixels than its size: its taps are D pixels apart.")
 def _(C, H, W, K, P, S, F):
     return conv2d_output(C, H, W, K, P, S, 1, F)
 
@@ -170,7 +170,7 @@ def q1_1c_i_expr(x, W):
     return f_W(x, W)[0]
 
 
-@q1_1c_i_expr.mistake("kernel flipped", note="The layer cross-correlates: W[1, c, k] meets x[c, 2(j−1) + k], no reversal.")
+@q1_1c_i_expr.mistake("kernel flipped", note="The layer cross-correlates: the kernel is not reversed.")
 def _(x, W):
     return f_W(x, W.flip(-1))[0]
 
@@ -229,7 +229,7 @@ def q1_1c_iv_expr(x, W, g):
     return grad_W(x, W, g)[0]
 
 
-@q1_1c_iv_expr.mistake("stride ignored", note="Output j reads x from position 2(j−1) + 1 on: the stride is 2.")
+@q1_1c_iv_expr.mistake("stride ignored", note="With stride 2, consecutive outputs read x two positions apart.")
 def _(x, g):
     return torch.einsum("j,cjk->ck", g, x.unfold(-1, KERNEL_C, 1)[:, : len(g)])
 

@@ -103,7 +103,7 @@ def q1a_kmax():
 
 
 @q1a_kmax.mistake("kernel size instead of the last index",
-                  note="The arrays are indexed from 0, so a 2×2 kernel's indices end at 1.")
+                  note="The arrays are indexed from 0: the last index is not the kernel's size.")
 def _():
     return len(K_RANGE)
 
@@ -114,7 +114,7 @@ def q1b(X, W):
     return tuple(correlate(X, W).shape)
 
 
-@q1b.mistake("size of X", note="Only the pixels where the 2×2 kernel fits inside X are valid: one fewer in each direction.")
+@q1b.mistake("size of X", note="Only the pixels where the whole 2×2 kernel fits inside X are valid.")
 def _(X):
     return tuple(X.shape)
 
@@ -188,7 +188,7 @@ def q2a(height, width, channels, filters):
     return z2_shape(height, width, channels, filters)
 
 
-@q2a.mistake("padded to keep the size", note="On the valid pixels only, a 3×3 kernel loses one pixel at each border.")
+@q2a.mistake("padded to keep the size", note="Only the valid pixels count: the kernel must fit inside the input, with no padding.")
 def _(height, width, channels, filters):
     return z2_shape(height, width, channels, filters, padding=1)
 
@@ -272,12 +272,12 @@ def q3a(dZ):
     return dZ
 
 
-@q3a.mistake("sigmoid derivative missing", note="U = σ(Z), so the chain rule multiplies by σ'(Z) = U(1 − U).")
+@q3a.mistake("sigmoid derivative missing", note="U = σ(Z), so the chain rule also needs σ'(Z), written with U.")
 def _(dU):
     return dU
 
 
-@q3a.mistake("upstream gradient missing", note="∂J/∂Z is ∂J/∂U times σ'(Z): the factor dU is needed.")
+@q3a.mistake("upstream gradient missing", note="The chain rule starts from the upstream gradient ∂J/∂U.")
 def _(U):
     return U * (1 - U)
 
@@ -290,12 +290,12 @@ def q3b(dW):
     return dW
 
 
-@q3b.mistake("sigmoid derivative missing", note="The weights feed Z, so the error signal is dZ = dU·U(1 − U), not dU.")
+@q3b.mistake("sigmoid derivative missing", note="The weights feed Z, so the error signal to use is ∂J/∂Z, not ∂J/∂U.")
 def _(X, W, dU):
     return backprop_conv(X, W, dU)[1]
 
 
-@q3b.mistake("kernel flipped", note="The layer does not reverse the kernel: X[i+k1, j+k2, n], not X[i−k1, j−k2, n].")
+@q3b.mistake("kernel flipped", note="The layer does not reverse the kernel (equation (1)).")
 def _(X, dZ):
     """Σ_{i,j} dZ[i,j,m]·X[i−k1, j−k2, n] (a read before the start of X is 0): the gradient a
     student gets by reversing the kernel offsets."""
@@ -317,12 +317,12 @@ def q3c(dX):
     return dX
 
 
-@q3c.mistake("sigmoid derivative missing", note="X feeds Z, so the error signal is dZ = dU·U(1 − U), not dU.")
+@q3c.mistake("sigmoid derivative missing", note="X feeds Z, so the error signal to use is ∂J/∂Z, not ∂J/∂U.")
 def _(X, W, dU):
     return backprop_conv(X, W, dU)[0]
 
 
-@q3c.mistake("indices not reversed", note="X[i, j, n] feeds Z[i−k1, j−k2, m]: the sum reads dZ at i − k1, j − k2.")
+@q3c.mistake("indices not reversed", note="Work out which outputs Z each X[i, j, n] feeds: in the backward pass the offsets change sign.")
 def _(W, dZ):
     """Σ_{k1,k2,m} dZ[i+k1, j+k2, m] W[k1, k2, n, m] (dZ is 0 outside its range): the error
     signal slid over W the forward way instead of back."""

@@ -212,7 +212,7 @@ def mistake_names(entry: dict) -> list[str]:
 
 # -- unreadable answers: invalid, 0 marks, and feedback that says what to do --------------------------
 INVALID = [
-    ("nyu-intro-ml-hw8", "n2005", "q1c.where", "(1, 3)"),  # "row 1, column 3": an accepted form is shown
+    ("nyu-intro-ml-hw8", "n2005", "q1c.where", "(6, 2)"),  # "row 1, column 3": an accepted form is shown (a neutral one: (1, 3) is the answer)
     ("nyu-intro-ml-hw8", "n2005", "q3a", "primes are not supported"),
     ("nyu-intro-ml-hw8", "n2005", "q3b", "unknown indexed name 'delta"),
     ("nyu-intro-ml-hw8", "n2005", "q3c", "'dZ' takes 3 indices, got 2"),

@@ -237,9 +237,10 @@ def default_grader() -> str:
 
 def _refresh(out: Path, db: str | None, assignment: str) -> None:
     """Rewrite the assignment's reports so they show the scores just recorded."""
+    from grader.cli.options import course_of
     from grader.workflow.refresh import refresh_reports
 
-    refresh_reports(out, db, assignment)
+    refresh_reports(out, db, assignment, course_of(None))  # the course's feedback policy, as `grader run` finds it
 
 
 @manual_app.command("grade")

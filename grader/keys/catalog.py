@@ -85,6 +85,8 @@ class Catalog:
         self.problem_sets: dict[str, str] = {}
         self.variants: dict[str, VariantSettings] = {}
         self._graders: dict[str, AssignmentGrader | VariantGraders] = {}
+        #: The course file's settings (feedback policy, due dates), if there is one.
+        self.course = course
         self._scan()
         self.problem_sets.update({a: a for a in self.keys})
         if course is not None:

@@ -1,6 +1,6 @@
 """`grader key check`: is a committed key current, and does every part grade its own answer?
 
-Two questions, as a careful instructor would ask them before publishing:
+Three questions, as a careful instructor would ask them before publishing:
 1. Staleness: the key's problem-source hash matches the source, and the stored values equal
    a fresh computation (so a hand-edited reference is caught).
 2. Self-test, every part of every kind: the part's model answers (its `solutions`) and the
@@ -9,6 +9,7 @@ Two questions, as a careful instructor would ask them before publishing:
    own name; each alternative differs from the reference and earns full marks under its name;
    the reference fits the size the kind declares (`Kind.mismatch`); the marks add up to the
    declared total; formula parts have enough valid (finite) sample points.
+3. Leaks: no example, note or hint a student sees states an answer (grader.keys.leaks).
 
 An authoring error is a `Finding`: one line naming the assignment, the part and the file:line
 of its function (`Finding.line`), never a traceback (unless `debug`).
@@ -25,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from grader.errors import InvalidAnswer
 from grader.keys.build import PartBuildError, build_key, where, where_file
+from grader.keys.leaks import leak_findings
 from grader.kinds import LocationTarget
 from grader.kinds.base import Kind
 from grader.models import AnswerKey, PartResult, Status, Submission
@@ -315,6 +317,7 @@ def check_key(ps: ProblemSet, stored: AnswerKey | None, debug: bool = False) -> 
         report.findings += found
         found, report.variants_checked = check_variants(ps, stored)
         report.findings += found
+        report.findings += [Finding(part=part, problem=problem) for part, problem in leak_findings(ps, stored)]
     except InvalidAnswer as exc:  # a model answer the instructor wrote cannot be read
         if debug:
             raise

@@ -14,11 +14,16 @@ from typing import Any, ClassVar
 
 @dataclass(frozen=True)
 class Match:
-    """How well an answer matches one target. `fraction` is the share of the marks earned."""
+    """How well an answer matches one target. `fraction` is the share of the marks earned.
+
+    `feedback` never states the target (a student sees it before the due date); text that
+    does (the value a formula should have at a point) goes in `reveals`, which the feedback
+    policy shows only at the `reference` level."""
 
     fraction: float
     feedback: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    reveals: str = ""
 
     @property
     def full(self) -> bool:

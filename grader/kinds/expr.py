@@ -50,13 +50,14 @@ class Expr(SampledKind):
             functions = VOCABULARY.allowed_in("expr")
         self.functions = function_table(functions, self.symbols)
         self.n_points = n_points
-        names = list(self.symbols)
-        self.examples = tuple(  # type: ignore[misc]
-            e for e in (
-                f"3{names[0]} + 1" if names else "3V + 1",
-                f"2*({' - '.join(names[:2])})" if len(names) >= 2 else f"{names[0]}^2/2" if names else "V^2/2",
-                r"\frac{" + (names[0] if names else "V") + "}{2}",
-            )
+        # Formulas of the part's own symbols with neutral coefficients (no part's answer, as
+        # `3V + 1` was): examples are shown to students, in hints and templates.
+        a = next(iter(self.symbols), "V")
+        b = list(self.symbols)[1] if len(self.symbols) > 1 else a
+        self.examples = (  # type: ignore[misc]
+            f"5{a} - 7",
+            f"({a} - 4{b})^2/9" if b != a else f"{a}^2/9",
+            rf"\frac{{{a}}}{{9}}",
         )
 
     def parse(self, raw: Any) -> Node:
@@ -71,7 +72,8 @@ class Expr(SampledKind):
                 f"the formula is {len(raw):,} characters long; at most {EXPR_TEXT_LIMIT:,} are read",
                 example=self.examples[0],
             )
-        return read_formula(raw, list(self.symbols), self.functions)
+        with self.own_example():
+            return read_formula(raw, list(self.symbols), self.functions)
 
     def compare(self, answer: Any, target: Any) -> Match:
         sample: Sample = target
@@ -87,8 +89,9 @@ class Expr(SampledKind):
         where = pick_miss(ok, sample.env)
         return Match(
             0.0,
-            f"At {point_text(sample.env, where, sample.meta.get('index'))}: yours {fmt_number(got[where])}, expected {fmt_number(truth[where])}.",
+            f"At {point_text(sample.env, where, sample.meta.get('index'))}: yours is {fmt_number(got[where])}, which is not the right value.",
             details,
+            reveals=f"The right value there is {fmt_number(truth[where])}.",
         )
 
     def canonical(self, value: Any) -> str:

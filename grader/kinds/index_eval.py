@@ -126,18 +126,18 @@ class IndexEvaluator:
         if node.lower is None or node.upper is None:
             raise InvalidAnswer(
                 "a sum needs both limits or none",
-                expected="sum_{i=1}^{4} ... or sum_{i} ...",
-                example="sum_{i=1}^{4} w_i h_i",
+                expected="sum_{k=1}^{3} ... or sum_{k} ...",
+                example="sum_{k=1}^{3} a_k b_k",
             )
         bounds = []
         for side in (node.lower, node.upper):
             if free_symbols(side):
                 raise InvalidAnswer(
-                    "the limits of a sum must be numbers", example="sum_{i=1}^{4} w_i h_i"
+                    "the limits of a sum must be numbers", example="sum_{k=1}^{3} a_k b_k"
                 )
             value = float(np.asarray(self.value_of(side, {}, [])).reshape(-1)[0])
             if not math.isfinite(value) or abs(value - round(value)) > INTEGRAL_TOL:
-                raise InvalidAnswer("the limits of a sum must be whole numbers", example="sum_{i=1}^{4} w_i h_i")
+                raise InvalidAnswer("the limits of a sum must be whole numbers", example="sum_{k=1}^{3} a_k b_k")
             bounds.append(int(round(value)))
         lo, hi = bounds
         if hi - lo + 1 > MAX_RANGE:
@@ -233,8 +233,8 @@ class IndexEvaluator:
                 raise InvalidAnswer(
                     f"the sum over {', '.join(node.indices)} has no limits and reads no tensor with "
                     f"{'that index' if len(node.indices) == 1 else 'those indices'}, so its range is unknown",
-                    expected="limits, e.g. sum_{i=1}^{4}",
-                    example="sum_{i=1}^{4} w_i h_i",
+                    expected="limits, e.g. sum_{k=1}^{3}",
+                    example="sum_{k=1}^{3} a_k b_k",
                 )
             mask = bound.masks[0]
             for m in bound.masks[1:]:

@@ -28,11 +28,6 @@ ABS_TOL = 1e-9
 
 class IndexExpr(SampledKind):
     name = "index-expr"
-    examples = (
-        "dU[i,j,m]*U[i,j,m]*(1-U[i,j,m])",
-        "sum_{i,j} dZ[i,j,m]*X[i+k1,j+k2,n]",
-        "\\sum_{k_1,k_2} W[k_1,k_2] x_{i+k_1}",
-    )
 
     def __init__(
         self,
@@ -51,7 +46,26 @@ class IndexExpr(SampledKind):
         if functions is None:
             functions = VOCABULARY.allowed_in("index-expr")
         self.functions = function_table(functions, self.scalars)
+        self.examples = self._neutral_examples()  # type: ignore[misc]
         self._last: tuple[Any, Mapping[str, np.ndarray], tuple[int, ...], np.ndarray] | None = None
+
+    def _neutral_examples(self) -> tuple[str, ...]:
+        """Forms written with the part's own tensors and indices, with neutral coefficients:
+        examples are shown to students, so they are never a part's answer (as the formulas
+        of another part once were)."""
+        name, arity = next(iter(self.tensors.items()), ("T", 1))
+        taken = {*self.indices, *self.tensors, *self.scalars}
+        free = list(self.free) or ["i"]
+        at = [free[p % len(free)] for p in range(max(arity, 1))]
+        s = next((i for i in self.indices if i not in self.free), None) or next(
+            n for n in ("k", "q", "r", "p", "k_9") if n not in taken
+        )
+        summed = at[:-1] + [s]
+        return (
+            f"3*{name}[{','.join(at)}] - 5",
+            f"sum_{{{s}}} {name}[{','.join(summed)}]^2/7",
+            rf"\frac{{1}}{{7}} \sum_{{{s}}} {name}_{{{','.join(summed)}}}",
+        )
 
     def describe(self) -> str:
         tensors = ", ".join(f"{t}[{','.join('·' * n)}]" for t, n in self.tensors.items())
@@ -62,8 +76,9 @@ class IndexExpr(SampledKind):
     def parse(self, raw: Any) -> Any:
         if not isinstance(raw, str):
             raise InvalidAnswer("expected a formula as text", example=self.examples[0])
-        return read_formula(raw, self.scalars, self.functions, indices=self.indices, tensors=self.tensors,
-                            elementwise=self.free)
+        with self.own_example():
+            return read_formula(raw, self.scalars, self.functions, indices=self.indices, tensors=self.tensors,
+                                elementwise=self.free)
 
     def canonical(self, value: Any) -> str:
         return canonical(value) if not isinstance(value, Sample) else f"(sampled: {value.n_points} draws)"
@@ -79,7 +94,8 @@ class IndexExpr(SampledKind):
         ok = within(values, truth, REL_TOL, ABS_TOL + 1e-7 * scale)
         if ok.all():
             return Match(1.0, f"Agrees with autograd at every index in {target.n_points} random draws.", details)
-        return Match(0.0, self.miss_feedback(ok, values, truth), details)
+        feedback, reveals = self.miss_feedback(ok, values, truth)
+        return Match(0.0, feedback, details, reveals)
 
     def _values(self, answer: Any, env: Mapping[str, np.ndarray], sizes: tuple[int, ...]) -> np.ndarray:
         """The formula on every free-index tuple; the last result is kept, since the reference,
@@ -91,7 +107,9 @@ class IndexExpr(SampledKind):
         self._last = (answer, env, sizes, values)  # holding env keeps the identity test sound
         return values
 
-    def miss_feedback(self, ok: np.ndarray, values: np.ndarray, truth: np.ndarray) -> str:
+    def miss_feedback(self, ok: np.ndarray, values: np.ndarray, truth: np.ndarray) -> tuple[str, str]:
+        """(feedback, reveals): where the formula first disagrees, and the true value there
+        (which only the `reference` feedback level shows)."""
         where = tuple(int(i) for i in np.argwhere(~ok)[0])
         draw, idx = where[0], where[1:]
         at = ", ".join(f"{n}={i + self.base}" for n, i in zip(self.free, idx)) or "the only entry"
@@ -100,5 +118,6 @@ class IndexExpr(SampledKind):
         yours = "not a finite number" if not np.isfinite(mine) else f"{mine:.6g}"
         return (
             f"First disagrees at {at} (random draw {draw + 1} of {ok.shape[0]}): your formula gives "
-            f"{yours}, autograd gives {true:.6g}. It agrees at {agree} of {ok[draw].size} index values in that draw."
+            f"{yours}, which is not what autograd gives. It agrees at {agree} of {ok[draw].size} index values in that draw.",
+            f"Autograd gives {true:.6g} there.",
         )

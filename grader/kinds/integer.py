@@ -37,7 +37,8 @@ class Int(Kind):
     """An exact integer, e.g. a parameter count."""
 
     name = "int"
-    examples = ("1234", "1,234", "(3*3*1+1)*4", "1.5e3")
+    # Neutral values (no part's answer): examples are shown to students, in hints and templates.
+    examples = (INT_EXAMPLE, "1,234", "(2*7 + 3)*5", "1.5e3")
 
     def parse(self, raw: Any) -> Scalar:
         value = read_number(raw, INT_EXAMPLE)

@@ -65,7 +65,8 @@ class Location(Kind):
             raise ValueError("indices start from 0 or 1")
         self.base = base
         self.array = name
-        self.examples = ("(1, 3)", "1,3", "[1, 3]", f"{name}[1,3]", f"{name}_{{1,3}}")  # type: ignore[misc]
+        # A neutral location (no part's answer, as (1, 3) was): examples are shown to students.
+        self.examples = ("(6, 2)", "6,2", "[6, 2]", f"{name}[6,2]", f"{name}_{{6,2}}")  # type: ignore[misc]
 
     # -- reading --------------------------------------------------------------------------------
     def parse(self, raw: Any) -> tuple[int, ...]:
@@ -79,7 +80,7 @@ class Location(Kind):
             return (self._index(raw, 1),)  # the same bounds as a typed index
         if isinstance(raw, (list, tuple)):
             if not raw or len(raw) > MAX_INDICES:
-                raise InvalidAnswer(f"expected a location such as (1, 3), got {describe_native(raw)}", example=self.examples[0])
+                raise InvalidAnswer(f"expected a location such as {self.examples[0]}, got {describe_native(raw)}", example=self.examples[0])
             return tuple(self._index(x, i) for i, x in enumerate(raw, 1))
         if not isinstance(raw, str):
             raise InvalidAnswer(f"expected a location, got {describe_native(raw)}", example=self.examples[0])
@@ -106,7 +107,7 @@ class Location(Kind):
                 )
             if named.group("bare") is not None:
                 raise InvalidAnswer(
-                    f"write the indices in braces with a comma, e.g. {self.array}_{{1,3}}, "
+                    f"write the indices in braces with a comma, e.g. {self.examples[4]}, "
                     f"not {short(text)!r}",
                     example=self.examples[4],
                 )
@@ -157,17 +158,24 @@ class Location(Kind):
                 f"give {len(shape)} ind{'ex' if len(shape) == 1 else 'ices'}, you gave {len(index)}.",
             )
         zero_based = tuple(i - self.base for i in index)
-        if any(not 0 <= i < n for i, n in zip(zero_based, shape)):
+        outside = [(k, i) for k, (i, n) in enumerate(zip(zero_based, shape), 1) if not 0 <= i < n]
+        if outside:
+            # Which index is out of range, not the array's size: the size of a conv output
+            # may be another part's answer (only the `reference` level shows it).
             where = "(" + ", ".join(str(i) for i in index) + ")"
+            k, i = outside[0]
+            side = "too large" if i >= 0 else f"below the first index, {self.base}"
             return Match(
                 0.0,
-                f"{where} is outside {self.array}, which is {'×'.join(map(str, shape))} (indices from {self.base}).",
+                f"{where} is outside {self.array}: index {k} is {side} (indices from {self.base}).",
+                reveals=f"{self.array} is {'×'.join(map(str, shape))}.",
             )
         if bool(target.mask[zero_based]):
             return Match(1.0)
-        if target.values is not None:
-            return Match(0.0, f"{self._at(index)} = {fmt_number(target.values[zero_based])} there.")
-        return Match(0.0, f"{self._at(index)} is not a location that qualifies.")
+        # The array's value there may be another part's answer (the conv output itself):
+        # only the `reference` feedback level shows it.
+        reveals = f"{self._at(index)} = {fmt_number(target.values[zero_based])}." if target.values is not None else ""
+        return Match(0.0, f"{self._at(index)} is not a location that qualifies.", reveals=reveals)
 
     # -- reference values -----------------------------------------------------------------------
     def normalise(self, value: Any) -> LocationTarget:

@@ -23,7 +23,8 @@ class Number(Kind):
     """A real number, e.g. a loss or an activation; tensors from references become floats."""
 
     name = "number"
-    examples = ("0.25", "2.5e-1", "-1/2*(log(0.8)+log(0.4))", "1.2×10^-3")
+    # Neutral values (no part's answer): examples are shown to students, in hints and templates.
+    examples = ("0.25", "2.5e-1", "-log(0.3)/7", "1.2×10^-3")
 
     def __init__(self, rel_tol: float = 0.005, abs_tol: float = 1e-9) -> None:
         if rel_tol < 0 or abs_tol < 0:

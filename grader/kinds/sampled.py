@@ -8,6 +8,8 @@ point where the two differ, chosen with the smallest symbol values so it is easy
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Mapping
 
 import numpy as np
@@ -15,6 +17,7 @@ import numpy as np
 from grader.errors import InvalidAnswer
 from grader.kinds.base import Kind
 from grader.parsing import eval_array, fmt_number
+from grader.parsing.lexer import FORMULA_EXAMPLE
 from grader.sampling import Sample
 
 
@@ -22,6 +25,17 @@ class SampledKind(Kind):
     """A kind whose targets are `Sample`s (the truth at seeded points)."""
 
     sampled = True
+
+    @contextmanager
+    def own_example(self) -> Iterator[None]:
+        """An unreadable formula's hint shows this part's example (in its own symbols), not
+        the reader's generic one, whose names the part may not declare."""
+        try:
+            yield
+        except InvalidAnswer as exc:
+            if exc.example in (None, FORMULA_EXAMPLE) and self.examples:
+                exc.example = self.examples[0]
+            raise
 
     def normalise(self, value: Any) -> Sample:
         if not isinstance(value, Sample):

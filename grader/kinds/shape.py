@@ -90,12 +90,13 @@ class Shape(Kind):
     """A tensor shape with fixed sizes; with `batch`, a leading `N` or `-1` is allowed and ignored."""
 
     name = "shape"
-    examples = ("32×32×3", "32 x 32 x 3", "(32, 32, 3)", "[32, 32, 3]", r"\mathbb{R}^{32 \times 32 \times 3}")
+    # A neutral shape (no part's answer): examples are shown to students, in hints and templates.
+    examples = ("7×9×4", "7 x 9 x 4", "(7, 9, 4)", "[7, 9, 4]", r"\mathbb{R}^{7 \times 9 \times 4}")
 
     def __init__(self, batch: bool = False) -> None:
         self.batch = batch
         if batch:
-            self.examples = self.examples + ("N×32×32×3", "(-1, 32, 32, 3)")  # type: ignore[misc]
+            self.examples = self.examples + ("N×7×9×4", "(-1, 7, 9, 4)")  # type: ignore[misc]
 
     def parse(self, raw: Any) -> tuple[int, ...]:
         with example_for(self.examples[0]):
@@ -225,7 +226,7 @@ class Shape(Kind):
         ]
 
     def describe(self) -> str:
-        return "a shape such as 32×32×3" + (" (a leading batch dimension N is ignored)" if self.batch else "")
+        return f"a shape such as {self.examples[0]}" + (" (a leading batch dimension N is ignored)" if self.batch else "")
 
 
 # -- shapes whose sizes are formulas -----------------------------------------------------------------
@@ -253,13 +254,15 @@ class ShapeFormula(SampledKind):
             functions = VOCABULARY.allowed_in("shape-formula")
         self.functions = function_table(functions, self.symbols)
         self._sep = _formula_separator(list(self.symbols))
-        names = list(self.symbols)[:3] or ["H"]
+        # Sizes that are formulas of the part's own symbols, but not plain symbols: a shape
+        # such as `m × n` may well be a part's answer, and examples are shown to students.
+        names = list(self.symbols)[:2] or ["H"]
+        a, b = names[0], names[-1]
         self.examples = (  # type: ignore[misc]
-            " × ".join(names),
-            "(" + ", ".join(names) + ")",
-            r"\mathbb{R}^{" + r" \times ".join(names) + "}",
-            # Deliberately not a formula of any real part: examples are shown to students.
-            f"2*{names[0]} x {names[-1]}",
+            f"2{a} × {b} + 3",
+            f"(2{a}, {b} + 3)",
+            rf"\mathbb{{R}}^{{2{a} \times ({b} + 3)}}",
+            f"2*{a} x ({b}+3)",
         )
 
     def parse(self, raw: Any) -> tuple[Any, ...]:
@@ -335,8 +338,9 @@ class ShapeFormula(SampledKind):
                 return Match(
                     0.0,
                     f"Dimension {d + 1} disagrees at {point_text(sample.env, where[:1])}: "
-                    f"you give {fmt_number(got[where])}, the true size there is {fmt_number(column[where])}.",
+                    f"you give {fmt_number(got[where])}, which is not the size there.",
                     details,
+                    reveals=f"The true size there is {fmt_number(column[where])}.",
                 )
         return Match(1.0, "", details)
 

@@ -112,7 +112,7 @@ def _exact_up(limits: Limits):
                 return VOCABULARY.constant_values[node.name]
             raise InvalidAnswer(f"'{node.name}' is a symbol; a number is expected here",
                                 expected="a number or arithmetic on numbers",
-                                example="(5*5*1 + 1)*6")
+                                example="(2*7 + 3)*5")
         if isinstance(node, (Index, Sum)):
             raise InvalidAnswer(_NO_INDICES, expected="a formula without indices or sums")
         if isinstance(node, Neg):

@@ -132,8 +132,8 @@ _NUMBER_TAIL_RE = re.compile(r"(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?")
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _COMMAND_RE = re.compile(r"\\([A-Za-z]+|.)", re.DOTALL)
 
-NUMBER_EXAMPLE = "(5*5*1 + 1)*6"
-FORMULA_EXAMPLE = "2*(y - z)*h_i"
+NUMBER_EXAMPLE = "(2*7 + 3)*5"
+FORMULA_EXAMPLE = "2*(a - b)/c"
 
 
 # --------------------------------------------------------------------------- errors
@@ -291,7 +291,7 @@ def split_equation(text: str, full: str, offset: int) -> tuple[str, int]:
     rhs = text[eqs[-1] + 1:]
     if not rhs.strip():
         raise fail(f"nothing after '{text[eqs[-1]]}'", full, offset + eqs[-1],
-                   expected="a formula after '='", example="dR/dw_i = -2*(y - z)*h_i")
+                   expected="a formula after '='", example="dL/dx = 2*(x - 1)/3")
     return rhs, offset + eqs[-1] + 1
 
 
@@ -477,7 +477,7 @@ class Tokenizer:
                            example="1234567  or  1,234,567")
         if "_" in seps:
             raise self.err(f"'{run}': underscores may only separate groups of three digits", pos,
-                           expected="groups of three digits", example="61706  or  61_706")
+                           expected="groups of three digits", example="12345  or  12_345")
         return False  # spaces that are not a grouping: the parser explains ('2 3')
 
     def check_digits(self, literal: str, pos: int) -> None:
@@ -661,7 +661,7 @@ class Tokenizer:
             return
         if name in ("(", ")", "[", "]"):
             raise self.err(f"'\\{name}' inside the answer: math delimiters are only accepted "
-                           "around the whole answer", pos, example="\\( 3V + 1 \\)")
+                           "around the whole answer", pos, example="\\( 5a - 7 \\)")
         if name in LATEX_FORBIDDEN:
             raise self.err(f"the LaTeX command '\\{name}' is not allowed in an answer", pos,
                            expected="only maths commands such as \\frac, \\cdot, \\log",

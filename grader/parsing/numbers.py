@@ -55,13 +55,13 @@ def parse_number(text: str, *, limits: Limits = LIMITS) -> int | Fraction | floa
                 f"the functions {', '.join(VOCABULARY.allowed_in('number'))} and the constants "
                 f"{', '.join(VOCABULARY.constant_names)}",
                 position=e.position, expected="a number or arithmetic on numbers",
-                example="(5*5*1 + 1)*6") from None
+                example="(2*7 + 3)*5") from None
         value = eval_exact(resolved, limits=limits)
         # An exact value past float range cannot be compared or echoed: as "too large" as a
         # float overflow would be.
         if isinstance(value, (int, Fraction)) and abs(value) > _FLOAT_MAX:
             raise TooComplex("the number is too large", expected="a number below 1e308",
-                             example="(5*5*1 + 1)*6")
+                             example="(2*7 + 3)*5")
         if value and abs(value) < _FLOAT_TINY:
             raise TooComplex("the number is too small to check (closer to 0 than 1e-300)",
                              expected="0 or a number above 1e-300 in size", example="1.2e-3")

@@ -105,7 +105,7 @@ class _Builder(Transformer):
             raise fail(f"the formula is nested too deeply (more than {limits.max_tree_depth} "
                        "levels of operations)", st.text, pos, too_complex=True,
                        expected=f"at most {limits.max_tree_depth} nested operations",
-                       example="a shorter formula, e.g. with a sum: sum_{i=1}^{4} w_i h_i")
+                       example="a shorter formula, e.g. with a sum: sum_{k=1}^{3} a_k b_k")
         if st.count > limits.max_nodes:
             raise fail(f"the formula is too large (more than {limits.max_nodes} parts)",
                        st.text, pos, too_complex=True,
@@ -283,7 +283,7 @@ class _Builder(Transformer):
 
     def _sum_call(self, args: list[Node], pos: int) -> Node:
         text = self.local.text
-        example = "sum(w_i*h_i, i)"
+        example = "sum(a_k*b_k, k)"
         if len(args) < 2:
             raise fail("sum(...) needs the summand and at least one index name", text, pos,
                        expected="sum(expression, index, ...)", example=example)
@@ -370,12 +370,12 @@ def _syntax_error(e: UnexpectedToken, tokens: list[Token], text: str, example: s
 
     if prev is not None and prev.type == "SUM" and tok.type != "UNDERSCORE":
         what = "a sum needs its index (and optionally its limits) right after it"
-        return fail(what, text, pos, expected="'_' and the index", example="sum_{i=1}^{4} w_i h_i")
+        return fail(what, text, pos, expected="'_' and the index", example="sum_{k=1}^{3} a_k b_k")
     if tok.type == "NUMBER" and prev is not None and prev.type in ENDS_OPERAND:
         what = (f"two numbers side by side ({_show_token(prev)} then {_show_token(tok)}): "
                 "write '*' between factors, and write a number without spaces")
         return fail(what, text, pos, expected="an operator between the two numbers",
-                    example="61706  or  2*3")
+                    example="12345  or  2*7")
     if tok.type in ("COMMA", "RPAR", "RSQB") and prev is not None and prev.type in ("LPAR", "LSQB", "COMMA"):
         what = "an empty argument"
         return fail(what, text, pos, expected="an argument", example="max(a, b)")
@@ -385,10 +385,10 @@ def _syntax_error(e: UnexpectedToken, tokens: list[Token], text: str, example: s
         return fail(what, text, pos, expected=expected, example=example)
     if tok.type == "EQUAL":
         what = "unexpected '=': only one '=' is allowed, outside brackets"
-        return fail(what, text, pos, expected=expected, example="dR/dw_i = -2*(y - z)*h_i")
+        return fail(what, text, pos, expected=expected, example="dL/dx = 2*(x - 1)/3")
     if tok.type == "UNDERSCORE" and prev is not None:
         what = f"unexpected '_' after {_show_token(prev)}: only a name can have a subscript"
-        return fail(what, text, pos, expected=expected, example="x_{i+j-1}")
+        return fail(what, text, pos, expected=expected, example="x_{i+2}")
     if at_end:
         after = f" after {_show_token(prev)}" if prev is not None else ""
         what = f"the formula ends too early{after}: expected {expected}"

@@ -61,7 +61,7 @@ def part_stats(reports: Sequence[SubmissionReport]) -> list[PartStats]:
                 key = " ".join((p.canonical or p.answer or "").split())
                 if key:
                     wrong[key] += 1
-                    sample.setdefault(key, p.feedback)
+                    sample.setdefault(key, p.full_feedback)  # staff see what it reveals too
         out.append(
             PartStats(
                 id=part_id,

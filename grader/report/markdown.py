@@ -58,8 +58,8 @@ def _part_section(p: PartResult) -> list[str]:
         out += [f"Your answer: {code_span(p.answer)}", ""]
     if p.canonical is not None and p.canonical != p.answer:
         out += [f"Read as: {code_span(p.canonical)}", ""]
-    if p.feedback:
-        out += _feedback(p.feedback)
+    if p.full_feedback:
+        out += _feedback(p.full_feedback)
     out += _rubric(p)
     return out
 

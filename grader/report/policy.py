@@ -42,7 +42,10 @@ def visible_report(report: SubmissionReport, level: FeedbackLevel) -> Submission
 
 
 def visible_part(part: PartResult, level: FeedbackLevel) -> PartResult:
-    """One part at `verdicts` or `mistakes` level (see the module's docstring)."""
+    """One part at `verdicts`, `mistakes` or `reference` level (see the module's docstring);
+    at `score` a student sees no part at all (`visible_report` drops them)."""
+    if level is FeedbackLevel.reference:
+        return part
     details = {k: v for k, v in part.details.items() if k not in REVEALING_DETAILS}
     if level is FeedbackLevel.mistakes:
         return part.model_copy(update={"details": details, "reveals": None})

@@ -28,7 +28,7 @@ from grader.keys.variants import CACHE_FOLDER, VariantGraders
 from grader.models import BrokenSubmission, RunSummary, Submission, SubmissionReport, Superseded
 from grader.report.json_report import write_json
 from grader.run.matches import matches_markdown, staff_view
-from grader.run.writer import RunWriter
+from grader.run.writer import RunWriter, feedback_levels
 from grader.scoring import AssignmentGrader, describe
 from grader.submission import STUDENT_LINE_WARNING, discover, one_per_student, read_submission
 from grader.variants.variant import Variant
@@ -255,7 +255,7 @@ def write_class(
 ) -> RunSummary:
     """Write a class's outcomes into OUT (grader.run.writer), each report as soon as it can be:
     `outcomes` are those already graded from `klass`, else `klass` is graded now."""
-    writer = RunWriter(out, klass.catalog.keys, assignment)
+    writer = RunWriter(out, klass.catalog.keys, assignment, feedback_levels(klass.catalog.course))
     todo = klass.to_grade
     writer.plan(todo)
     planned, done = {i for i, _ in todo}, 0

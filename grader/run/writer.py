@@ -21,13 +21,16 @@ written, once every earlier submission of its group has an outcome.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
+from grader.course import Course, FeedbackPolicy
 from grader.models import (
     AnswerKey,
     AssignmentSummary,
     BrokenSubmission,
+    FeedbackLevel,
     ReportEntry,
     RunSummary,
     Status,
@@ -38,6 +41,7 @@ from grader.models import (
 from grader.report.gradebook import write_gradebook
 from grader.report.json_report import write_json, write_report
 from grader.report.markdown import write_markdown
+from grader.report.policy import visible_report
 from grader.report.summary import PartInfo, class_stats, write_summary
 
 RUN_FILE = "run.json"
@@ -79,10 +83,26 @@ def assign_file_names(reports: Sequence[SubmissionReport | Submission]) -> list[
     return names
 
 
-def write_report_files(report: SubmissionReport, stem: Path) -> None:
-    """OUT/<assignment>/<name>.json and .md"""
-    write_report(report, Path(f"{stem}.json"))
-    write_markdown(report, Path(f"{stem}.md"))
+#: The feedback level in force for an assignment (by its id).
+Levels = Callable[[str], FeedbackLevel]
+
+
+def feedback_levels(course: Course | None, now: datetime | None = None) -> Levels:
+    """What students may see of each assignment's reports now: the course file's feedback
+    policy at its due date; without a course file, the default policy of an assignment with
+    no due date (`mistakes`: never the reference)."""
+    now = now or datetime.now(timezone.utc)
+    if course is None:
+        return lambda assignment: FeedbackPolicy().level(None, now)
+    return lambda assignment: course.assignment(assignment).feedback_level(now)
+
+
+def write_report_files(report: SubmissionReport, stem: Path, level: FeedbackLevel) -> None:
+    """OUT/<assignment>/<name>.json and .md, both what the student may see at `level` (the
+    grade store and the staff files keep the whole report)."""
+    shown = visible_report(report, level)
+    write_report(shown, Path(f"{stem}.json"))
+    write_markdown(shown, Path(f"{stem}.md"))
 
 
 def write_class_files(
@@ -144,17 +164,19 @@ class _Group:
 class RunWriter:
     """Writes one run into OUT: reports as their names become certain, then the rest.
 
-        writer = RunWriter(out, keys, assignment)
+        writer = RunWriter(out, keys, assignment, levels)
         writer.plan(items)                  # every submission of the run, by position
         for position, outcome in graded:    # in any order
             writer.add(position, outcome)
         summary = writer.finish(RunSummary(warnings=..., errors=...))
     """
 
-    def __init__(self, out: Path, keys: dict[str, AnswerKey], assignment: str | None = None) -> None:
+    def __init__(self, out: Path, keys: dict[str, AnswerKey], assignment: str | None = None, levels: Levels | None = None) -> None:
         self.out = Path(out)
         self.keys = keys
         self.assignment = assignment
+        #: The feedback level of each assignment's student reports (default: no course file).
+        self.levels = levels or feedback_levels(None)
         self.outcomes: dict[int, Outcome] = {}
         self.names: dict[int, str] = {}  # position -> file stem relative to OUT
         self._group_of: dict[int, _Group] = {}
@@ -182,7 +204,7 @@ class RunWriter:
                 group.graded += 1
                 name = f"{report.assignment}/{_nth_name(safe_name(report.student), group.graded)}"
                 self.names[member] = name
-                write_report_files(report, self.out / name)
+                write_report_files(report, self.out / name, self.levels(report.assignment))
             group.done += 1
 
     def finish(self, summary: RunSummary) -> RunSummary:

@@ -12,15 +12,17 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from grader.course import Course
 from grader.models import SubmissionReport
 from grader.report.summary import PartInfo
-from grader.run.writer import read_run_file, update_stats, write_class_files, write_report_files, write_run_file
+from grader.run.writer import feedback_levels, read_run_file, update_stats, write_class_files, write_report_files, write_run_file
 from grader.store.merge import apply_adjustments
 from grader.store.repository import Store
 
 
-def refresh_reports(out: Path, db: str | None, assignment: str) -> list[Path]:
-    """Rewrite OUT/<assignment>/ reports with current manual scores; the files written."""
+def refresh_reports(out: Path, db: str | None, assignment: str, course: Course | None = None) -> list[Path]:
+    """Rewrite OUT/<assignment>/ reports with current manual scores; the files written. The
+    students' reports show what the course's feedback policy allows now (as `grader run`)."""
     out = Path(out)
     summary = read_run_file(out)
     if summary is None:
@@ -32,6 +34,7 @@ def refresh_reports(out: Path, db: str | None, assignment: str) -> list[Path]:
         stored = {r.student: r for r in store.latest_reports(assignment)}
         manual, overrides = store.manual_scores(assignment), store.overrides(assignment)
 
+    level = feedback_levels(course)(assignment)
     written: list[Path] = []
     reports: list[SubmissionReport] = []
     for entry in entries:
@@ -43,7 +46,7 @@ def refresh_reports(out: Path, db: str | None, assignment: str) -> list[Path]:
             except (OSError, ValidationError, ValueError):
                 continue
         report = apply_adjustments(raw, manual, overrides)
-        write_report_files(report, path.with_suffix(""))
+        write_report_files(report, path.with_suffix(""), level)
         written += [path, path.with_suffix(".md")]
         entry.score = report.score
         reports.append(report)

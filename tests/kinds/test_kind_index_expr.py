@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -80,6 +82,9 @@ def test_compare_names_the_first_disagreeing_index():
     wrong = kind.compare(kind.parse("sum_{k1,k2} W[k1,k2] X[i+k2, j+k1]"), sample)
     assert not wrong.full and wrong.feedback.startswith("First disagrees at i=")
     assert "random draw 1 of 3" in wrong.feedback
+    # the true value is kept apart, for the `reference` feedback level only
+    i, j = (int(n) for n in re.match(r"First disagrees at i=(\d+), j=(\d+)", wrong.feedback).groups())
+    assert f"{truth[0, i, j]:.6g}" not in wrong.feedback and wrong.reveals == f"Autograd gives {truth[0, i, j]:.6g} there."
 
 
 def test_non_finite_values_never_agree():

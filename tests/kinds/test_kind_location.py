@@ -78,13 +78,17 @@ def test_any_location_in_the_mask_is_correct(where):
     assert KIND.compare(where, LARGEST).full
 
 
-def test_wrong_location_shows_the_value_there():
+def test_wrong_location_keeps_the_value_there_for_the_reference_level():
     m = KIND.compare((0, 0), LARGEST)
-    assert m.fraction == 0 and m.feedback == "Z[0,0] = 0 there."
+    assert m.fraction == 0 and m.feedback == "Z[0,0] is not a location that qualifies."
+    assert m.reveals == "Z[0,0] = 0."
 
 
 def test_outside_and_wrong_number_of_indices():
-    assert KIND.compare((7, 1), LARGEST).feedback == "(7, 1) is outside Z, which is 5×4 (indices from 0)."
+    # which index is out of range, not Z's size (that may be another part's answer)
+    assert KIND.compare((7, 1), LARGEST).feedback == "(7, 1) is outside Z: index 1 is too large (indices from 0)."
+    assert KIND.compare((7, 1), LARGEST).reveals == "Z is 5×4."
+    assert KIND.compare((0, -1), LARGEST).feedback == "(0, -1) is outside Z: index 2 is below the first index, 0 (indices from 0)."
     assert "outside" in KIND.compare((-1, 0), LARGEST).feedback  # no Python-style negative indices
     assert "give 2 indices" in KIND.compare((1,), LARGEST).feedback
 
@@ -94,7 +98,7 @@ def test_one_based_locations():
     assert kind.compare(kind.parse("(2, 3)"), LARGEST).full  # Z[1, 2] from 0
     assert kind.compare((3, 1), LARGEST).full
     assert "indices from 1" in kind.compare((0, 1), LARGEST).feedback
-    assert kind.compare((1, 1), LARGEST).feedback == "Z[1,1] = 0 there."
+    assert kind.compare((1, 1), LARGEST).reveals == "Z[1,1] = 0."
 
 
 def test_normalise_accepts_pairs_of_tensors_and_bare_masks():
@@ -102,7 +106,7 @@ def test_normalise_accepts_pairs_of_tensors_and_bare_masks():
     for value in [(t == t.min(), t), (t, t == t.min()), LocationTarget(t, t == t.min())]:
         target = KIND.normalise(value)
         assert KIND.compare((3, 2), target).full
-        assert KIND.compare((0, 0), target).feedback == "Z[0,0] = 0 there."
+        assert KIND.compare((0, 0), target).reveals == "Z[0,0] = 0."
     bare = KIND.normalise(t == 0)
     assert bare.values is None
     assert KIND.compare((0, 0), bare).full
@@ -125,5 +129,5 @@ def test_canonical_reparses_and_examples_parse():
     assert KIND.canonical((1, 3)) == "(1, 3)"
     assert KIND.parse(KIND.canonical((1, 3))) == (1, 3)
     for example in KIND.examples:
-        assert KIND.parse(example) == (1, 3)
+        assert KIND.parse(example) == (6, 2)
     assert "indices from 0" in KIND.describe()

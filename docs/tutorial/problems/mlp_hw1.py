@@ -58,7 +58,7 @@ def q4(z):
     return grad
 
 
-@q4.mistake("square forgotten", marks=1, note="The chain rule gives 1 − tanh²(z).")
+@q4.mistake("square forgotten", marks=1, note="Check the derivative of tanh(z) again: it is not 1 − tanh(z).")
 def _(z):
     return 1 - torch.tanh(z)
 

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator
 
 from pydantic import BaseModel, Field
 
-from grader.course import read_course_file
+from grader.course import FeedbackPolicy, read_course_file
 from grader.keys.catalog import Catalog
 from grader.lms.gradescope.results import (
     LAST_RESORT,
@@ -43,7 +43,7 @@ from grader.lms.gradescope.results import (
     Visibility,
     failure_results,
     not_reached_test,
-    part_test,
+    part_tests,
     results_from_report,
     write_results,
 )
@@ -223,20 +223,25 @@ def grade_upload(cfg: AutograderConfig, progress: Callable[[GradescopeResults], 
     grader = catalog.grader_for(sub)
     assert grader is not None
     manual = [p.manual for p in key.parts]
+    # What students see of each part: the course's feedback policy, through Gradescope's visibility.
+    policy = course.assignment(assignment).feedback if course is not None else FeedbackPolicy()
     done: list[GradescopeTest] = []  # grown one part at a time: each snapshot is then cheap
+    graded = 0
     todo = [not_reached_test(p.id, p.kind, p.marks, cfg.visibility) for p in key.parts]
 
     def snapshot(index: int = -1, result: PartResult | None = None, ctx: Any = None) -> None:
         """What a kill from now on would leave behind."""
+        nonlocal graded
         if result is not None:
-            done.append(part_test(result, manual[index], cfg.visibility))
-        progress(failure_results(STARTED, cfg.visibility, done + todo[len(done):]))
+            done.extend(part_tests(result, manual[index], cfg.visibility, policy))
+            graded += 1
+        progress(failure_results(STARTED, cfg.visibility, done + todo[graded:]))
 
     snapshot()
     alarm = Alarm(cfg.part_budget)
     grader.source.setup = alarm.setup  # importing the problem set and torch for follow-through is not the part's time
     report = catalog.late_report(grader.grade(sub, guard=alarm, on_part=snapshot))
-    return results_from_report(report, key, cfg.visibility, notes)
+    return results_from_report(report, key, cfg.visibility, notes, policy)
 
 
 def explain(exc: BaseException) -> str:

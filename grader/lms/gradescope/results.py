@@ -21,7 +21,9 @@ from typing import Annotated, Any, Iterable, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from grader import __version__
-from grader.models import AnswerKey, PartResult, Status, SubmissionReport
+from grader.course import FeedbackPolicy
+from grader.models import AnswerKey, FeedbackLevel, PartResult, Status, SubmissionReport
+from grader.report.policy import visible_part
 from grader.scoring import NOT_YOUR_MISTAKE, fmt_marks
 
 # -- Gradescope's results.json, as a model ---------------------------------------------------------
@@ -144,7 +146,7 @@ def part_test(result: PartResult, manual: bool, visibility: Visibility) -> Grade
         else:
             head, status, tags = f"{result.feedback} This written part is graded by course staff.", "failed", tags + [result.status.value]
     else:
-        head, status, tags = result.feedback, ("passed" if result.status is Status.correct else "failed"), tags + [result.status.value]
+        head, status, tags = result.full_feedback, ("passed" if result.status is Status.correct else "failed"), tags + [result.status.value]
     output = "\n\n".join(t for t in (head.strip(), _answer_lines(result)) if t)
     return GradescopeTest(
         score=0.0 if manual else result.score,
@@ -156,6 +158,33 @@ def part_test(result: PartResult, manual: bool, visibility: Visibility) -> Grade
         tags=tags,
         visibility=visibility,
     )
+
+
+#: Suffix of the name of a part's second test, shown once the due date has passed.
+AFTER_DUE = " · after the due date"
+
+
+def part_tests(result: PartResult, manual: bool, visibility: Visibility, policy: FeedbackPolicy) -> list[GradescopeTest]:
+    """One part under the assignment's feedback policy, through Gradescope's `visibility`
+    (results.json is written once, at upload, so the switch at the due date is Gradescope's):
+
+    * what the policy shows before the due date, with `visibility` (none at `score`);
+    * when it shows more after the due date (the reference), that fuller test as well, with
+      `after_due_date` (worth 0 of 0 when the first test carries the part's marks);
+    * at `score` both before and after, the whole verdict as a `hidden` test (staff only).
+    """
+    before = policy.before_due
+    after = policy.after_due if policy.after_due.allows(before) else before
+    tests = [part_test(visible_part(result, before), manual, visibility)] if before is not FeedbackLevel.score else []
+    later = "hidden" if visibility == "hidden" else "after_due_date"
+    if after is FeedbackLevel.score:
+        return [part_test(result, manual, "hidden")]
+    full = part_test(visible_part(result, after), manual, later)  # type: ignore[arg-type]
+    if tests and full.output == tests[0].output:
+        return tests
+    if tests:
+        full = full.model_copy(update={"name": full.name + AFTER_DUE, "score": 0.0, "max_score": 0.0})
+    return tests + [full]
 
 
 def not_reached_test(part_id: str, kind: str, marks: float, visibility: Visibility) -> GradescopeTest:
@@ -196,10 +225,18 @@ def summary(key: AnswerKey, results: list[PartResult], warnings: list[str], sour
     return "\n".join(lines)
 
 
-def results_from_report(report: SubmissionReport, key: AnswerKey, visibility: Visibility = "visible", notes: list[str] | None = None) -> GradescopeResults:
-    """A finished report as results.json."""
+def results_from_report(
+    report: SubmissionReport,
+    key: AnswerKey,
+    visibility: Visibility = "visible",
+    notes: list[str] | None = None,
+    policy: FeedbackPolicy | None = None,
+) -> GradescopeResults:
+    """A finished report as results.json, each part as the feedback policy lets a student see
+    it (`part_tests`; the default policy without a course file)."""
     parts = {p.id: p for p in key.parts}
-    tests = [part_test(r, parts[r.id].manual, visibility) for r in report.parts]
+    policy = policy or FeedbackPolicy()
+    tests = [t for r in report.parts for t in part_tests(r, parts[r.id].manual, visibility, policy)]
     auto = [r for r in report.parts if not parts[r.id].manual]
     score = marks_total(r.score for r in auto)
     output = summary(key, report.parts, report.warnings, report.source)
