@@ -259,7 +259,7 @@ class ShapeFormula(SampledKind):
         names = list(self.symbols)[:2] or ["H"]
         a, b = names[0], names[-1]
         self.examples = (  # type: ignore[misc]
-            f"2{a} × {b} + 3",
+            f"2{a} × ({b} + 3)",
             f"(2{a}, {b} + 3)",
             rf"\mathbb{{R}}^{{2{a} \times ({b} + 3)}}",
             f"2*{a} x ({b}+3)",
