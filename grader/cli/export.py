@@ -24,6 +24,7 @@ from grader.keys.build import key_path, read_key
 from grader.lms.exports import EXPORTS
 from grader.lms.format import Export, Option
 from grader.lms.roster import read_roster
+from grader.report.files import write_atomic
 
 Assignment = Annotated[str, typer.Argument(help="Assignment id, e.g. csc321-hw4.")]
 Out = Annotated[Path, typer.Option("--out", help="Output folder of `grader run` (reports and grades.sqlite).")]
@@ -73,8 +74,7 @@ def export(
         sys.stdout.write(text)
         return
     path = output or Path(out) / assignment / "exports" / f"{assignment}{fmt.suffix}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8", newline="")  # csv already wrote its own line endings
+    write_atomic(path, text, newline="")  # csv already wrote its own line endings
     err.print(f"Wrote {len(reports)} student(s) to {escape(str(path))}")
 
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from grader.models import Status, SubmissionReport
+from grader.report.files import write_atomic
 from grader.report.format import fmt_score
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -47,8 +48,4 @@ def gradebook_csv(part_ids: Sequence[str], reports: Sequence[SubmissionReport]) 
 
 def write_gradebook(path: Path, part_ids: Sequence[str], reports: Sequence[SubmissionReport]) -> Path:
     """OUT/<assignment>/gradebook.csv"""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        fh.write(gradebook_csv(part_ids, reports))
-    return path
+    return write_atomic(Path(path), gradebook_csv(part_ids, reports), newline="")

@@ -33,9 +33,14 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _to_store(value: datetime | None) -> datetime | None:
+    """In UTC. A time past datetime's range once in UTC (year 9999 at -23:59; the readers
+    refuse such times, other callers may not) is stored as unknown: one value, not the batch."""
     if value is None:
         return None
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    except OverflowError:
+        return None
 
 
 class Store:
@@ -43,11 +48,15 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.url = engine.url.render_as_string(hide_password=True)  # for messages
 
     @classmethod
     def open(cls, out: Path | None = None, db_url: str | None = None) -> "Store":
-        """OUT/grades.sqlite unless `db_url` (a URL or a SQLite path) is given."""
-        return cls(db.make_engine(db.database_url(out, db_url)))
+        """OUT/grades.sqlite unless `db_url` (a URL or a SQLite path) is given; `StoreError`
+        if it cannot be opened (the schema is created on first use, so this connects)."""
+        url = db.database_url(out, db_url)
+        with db.store_errors(url, "cannot open the grade store"):
+            return cls(db.make_engine(url))
 
     def close(self) -> None:
         self.engine.dispose()

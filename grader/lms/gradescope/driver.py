@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 import sys
-import threading
 import time
 import traceback
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from pydantic import BaseModel, Field
 
@@ -48,6 +45,7 @@ from grader.lms.gradescope.results import (
 )
 from grader.models import BrokenSubmission, PartResult, Submission
 from grader.run.guard import Alarm
+from grader.run.lifetime import Terminated, sigterm_unwinds
 from grader.scoring import describe
 from grader.submission import NoAnswerFile, find_answer_file, read_submission
 
@@ -125,25 +123,7 @@ def read_answers(submission_dir: Path, assignment: str) -> Submission:
 # -- the container's signals -----------------------------------------------------------------------
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived (the container is being stopped): unwind so the final write happens."""
-
-
-@contextmanager
-def sigterm_unwinds() -> Iterator[None]:
-    """Turn SIGTERM into an exception for the duration, so try/finally still writes the results."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+# Terminated and sigterm_unwinds: grader.run.lifetime (shared with `grader run`).
 
 
 # -- the run ---------------------------------------------------------------------------------------
