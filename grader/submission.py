@@ -312,7 +312,7 @@ def _flatten(answers: dict[str, Any], warnings: list[str], prefix: str = "") -> 
 
 # A hand-in time outside these years is a typo or an attack: year 9999 with an offset of
 # -23:59 is past datetime's range once converted to UTC (the store's form).
-EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2999
 
 
 def storable_time(when: datetime) -> bool:

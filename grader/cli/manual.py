@@ -195,7 +195,8 @@ def import_command(
     db: DbOpt = None,
     grader: Annotated[str | None, typer.Option("--grader", help="Recorded with rows that name no grader.")] = None,
 ) -> None:
-    """Import manual scores from a spreadsheet; bad rows are listed, good rows kept. Exit 1 if any row was bad."""
+    """Import manual scores from a spreadsheet. Every row is checked first: all are imported,
+    or, if any is bad, none (the bad rows are listed; exit 1). Exit 2 if the file cannot be read."""
     console = Console(highlight=False, soft_wrap=True)
     with open_store(out, db) as store:
         if assignment is None:
@@ -209,14 +210,16 @@ def import_command(
         except ValueError as exc:
             console.print(f"[red]{escape(str(exc))}[/]")
             raise typer.Exit(2)
-    console.print(f"Imported {len(result.imported)} score(s) for {escape(assignment)}.")
     if result.bad:
-        table = Table(title=f"{len(result.bad)} row(s) not imported", title_style="bold red")
+        console.print(f"Nothing imported for {escape(assignment)}: fix the rows below and import the file again.")
+        table = Table(title=f"{len(result.bad)} bad row(s)", title_style="bold red")
         for col in ("line", "student", "part", "score", "reason"):
             table.add_column(col)
         for b in result.bad:
-            table.add_row(str(b.line), b.row.get("student", ""), b.row.get("part", ""), b.row.get("score", ""), b.reason)
+            table.add_row(*(Text(cell) for cell in (str(b.line), b.row.get("student", ""), b.row.get("part", ""), b.row.get("score", ""), b.reason)))
         console.print(table)
+    else:
+        console.print(f"Imported {len(result.imported)} score(s) for {escape(assignment)}.")
     if result.imported:
         _refresh(out, db, assignment)
     if result.bad:

@@ -12,7 +12,9 @@ from rich.text import Text
 from rich.table import Table
 
 from grader.cli.options import DbOpt, ProblemsOpt
-from grader.run.batch import DEFAULT_BUDGET, UsageError
+from grader.cli.run import stopping_cleanly
+from grader.run.batch import DEFAULT_BUDGET
+from grader.run.output import lock_output
 from grader.workflow.regrade import EPS, StudentChange, apply_regrade, plan_regrade
 
 
@@ -30,18 +32,17 @@ def regrade_command(
     """Grade DIR again after a key edit: print who changes and by how much, then replace the
     reports and record the new run (not with --dry-run)."""
     console = Console(highlight=False, soft_wrap=True)
-    try:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    with stopping_cleanly(err):  # one line and exit 2 for a bad folder, --db or disk
         plan = plan_regrade(
             directory, out, problems=problems, reference=reference, assignment=assignment, db=db, budget=budget or None, workers=workers
         )
-    except UsageError as exc:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(Text(f"error: {exc}"))
-        raise typer.Exit(2) from None
-    _print_changes(console, plan.changes, plan.graded)  # before anything in OUT or the store is touched
-    if dry_run:
-        console.print("Dry run: nothing was replaced.")
-        return
-    outcome = apply_regrade(plan, out, db)
+        _print_changes(console, plan.changes, plan.graded)  # before anything in OUT or the store is touched
+        if dry_run:
+            console.print("Dry run: nothing was replaced.")
+            return
+        with lock_output(out):  # no `grader run` writes into OUT meanwhile
+            outcome = apply_regrade(plan, out, db)
     console.print(Text(f"Recorded regrade run {outcome.run_id}; reports in {out} replaced."))
     assert outcome.summary is not None
     raise typer.Exit(outcome.summary.exit_code)

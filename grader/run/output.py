@@ -61,7 +61,10 @@ def lock_output(out: Path) -> Iterator[None]:
                 "wait for it to finish, or use another --out"
             ) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-        yield
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)  # for the message to a second command
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)  # an idle OUT's files do not depend on who last wrote them
     finally:
-        os.close(fd)  # closing releases the lock
+        os.close(fd)  # closing releases the lock (as a process's death does)

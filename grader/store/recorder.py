@@ -44,6 +44,7 @@ class RunRecorder:
         self._owns_store = owns_store
         self._pending: list[SubmissionReport] = []  # written in one transaction per FLUSH_EVERY / FLUSH_SECONDS
         self._flushed = time.monotonic()
+        self.recorded = 0  # reports committed so far
         # Manual scores and overrides, read once per assignment (not twice per report).
         self._adjustments: dict[str, tuple[dict[str, list], dict[str, list]]] = {}
 
@@ -82,6 +83,7 @@ class RunRecorder:
         if self._pending and self.run_id is not None:
             with store_errors(self.store.url, "could not record results in the grade store"):
                 self.store.record_reports(self.run_id, self._pending)
+            self.recorded += len(self._pending)
             self._pending = []
         self._flushed = time.monotonic()
 

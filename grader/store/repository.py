@@ -209,7 +209,13 @@ class Store:
 
     # -- manual scores and overrides ------------------------------------------------------------
     def set_manual_score(self, score: ManualScore) -> None:
-        self._upsert(db.manual_scores, score.model_dump(), ("score", "comment", "grader", "at"))
+        self.set_manual_scores([score])
+
+    def set_manual_scores(self, scores: Iterable[ManualScore]) -> None:
+        """Several scores in one transaction: all are stored, or (on any failure) none."""
+        with self.engine.begin() as conn:
+            for score in scores:
+                self._upsert(db.manual_scores, score.model_dump(), ("score", "comment", "grader", "at"), conn)
 
     def manual_scores(self, assignment: str, student: str | None = None) -> list[ManualScore]:
         rows = self._select_keyed(db.manual_scores, assignment, student)
@@ -219,7 +225,8 @@ class Store:
         return self._delete_keyed(db.manual_scores, assignment, student, part_id)
 
     def set_override(self, override: Override) -> None:
-        self._upsert(db.overrides, override.model_dump(), ("score", "reason", "grader", "at"))
+        with self.engine.begin() as conn:
+            self._upsert(db.overrides, override.model_dump(), ("score", "reason", "grader", "at"), conn)
 
     def overrides(self, assignment: str, student: str | None = None) -> list[Override]:
         rows = self._select_keyed(db.overrides, assignment, student)
@@ -228,7 +235,8 @@ class Store:
     def delete_override(self, assignment: str, student: str, part_id: str) -> bool:
         return self._delete_keyed(db.overrides, assignment, student, part_id)
 
-    def _upsert(self, table: Any, values: dict[str, Any], changing: tuple[str, ...]) -> None:
+    @staticmethod
+    def _upsert(table: Any, values: dict[str, Any], changing: tuple[str, ...], conn: Connection) -> None:
         # Portable upsert (SQLite and PostgreSQL alike): update, and insert when nothing matched.
         values = {**values, "at": _to_store(values["at"])}
         key = and_(
@@ -236,10 +244,9 @@ class Store:
             table.c.student == values["student"],
             table.c.part_id == values["part_id"],
         )
-        with self.engine.begin() as conn:
-            done = conn.execute(update(table).where(key).values({c: values[c] for c in changing}))
-            if done.rowcount == 0:
-                conn.execute(insert(table).values(values))
+        done = conn.execute(update(table).where(key).values({c: values[c] for c in changing}))
+        if done.rowcount == 0:
+            conn.execute(insert(table).values(values))
 
     def _select_keyed(self, table: Any, assignment: str, student: str | None) -> list[dict[str, Any]]:
         query = select(table).where(table.c.assignment == assignment)
