@@ -296,10 +296,15 @@ def alive(pids: set[int]) -> set[int]:
 
 
 def wait_gone(pids: set[int], timeout: float = 10) -> set[int]:
+    """The processes of `pids` still alive after `timeout`; killed then, so that a failing
+    test leaves no orphan behind."""
     end = time.monotonic() + timeout
     while alive(pids) and time.monotonic() < end:
         time.sleep(0.05)
-    return alive(pids)
+    survivors = alive(pids)
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    return survivors
 
 
 def stored(out: Path) -> dict[str, tuple[float, int]]:
@@ -333,7 +338,7 @@ def test_a_second_run_into_the_same_out_is_refused_and_the_lock_dies_with_its_ho
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sigkill_mid_run_leaves_no_worker_and_a_whole_store(slow_class: dict[str, Path]) -> None:
-    run = start_run(slow_class)
+    run, workers = start_run(slow_class), set()
     try:
         wait_for_reports(slow_class["out"], 4, run)
         time.sleep(1.5)  # past a store commit (FLUSH_SECONDS)
@@ -342,10 +347,10 @@ def test_sigkill_mid_run_leaves_no_worker_and_a_whole_store(slow_class: dict[str
         written = set(reports_in(slow_class["out"], "slow-hw"))
         run.kill()
         run.wait()
+        assert wait_gone(workers) == set()  # they died with their parent (they used to grade on, orphaned)
     finally:
-        if run.poll() is None:
-            run.kill()
-    assert wait_gone(workers) == set()  # they died with their parent (they used to grade on, orphaned)
+        run.kill()
+        wait_gone(workers, 0)
     in_store = stored(slow_class["out"])
     assert in_store and set(in_store) <= set(reports_in(slow_class["out"], "slow-hw")) and len(written) < 80
     assert all(parts == 2 for _, parts in in_store.values())  # no report half-recorded
@@ -354,17 +359,17 @@ def test_sigkill_mid_run_leaves_no_worker_and_a_whole_store(slow_class: dict[str
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sigterm_mid_run_commits_every_report_and_stops_every_worker(slow_class: dict[str, Path]) -> None:
-    run = start_run(slow_class)
+    run, workers = start_run(slow_class), set()
     try:
         wait_for_reports(slow_class["out"], 4, run)
         workers = descendants(run.pid)
         run.send_signal(signal.SIGTERM)
-        _, err = run.communicate(timeout=60)
+        _, err = run.communicate(timeout=60)  # it used to hang here
+        assert wait_gone(workers) == set()
     finally:
-        if run.poll() is None:
-            run.kill()
+        run.kill()
+        wait_gone(workers, 0)
     assert run.returncode == 143 and "stopped:" in err and "Traceback" not in err, err
-    assert wait_gone(workers) == set()
     on_disk = reports_in(slow_class["out"], "slow-hw")
     in_store = stored(slow_class["out"])
     assert 4 <= len(on_disk) < 80 and set(on_disk) <= set(in_store)  # every report written is in the store

@@ -26,7 +26,7 @@ def regrade_command(
     assignment: Annotated[Optional[str], typer.Option("--assignment", help="Assignment id for files that do not name one.")] = None,
     db: DbOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would change.")] = False,
-    budget: Annotated[float, typer.Option("--budget", min=0, help="Seconds allowed per part, as for `grader run` (0: no limit).")] = DEFAULT_BUDGET,
+    budget: Annotated[float, typer.Option("--budget", min=0, help="CPU seconds allowed per part, as for `grader run` (0: no limit).")] = DEFAULT_BUDGET,
     workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Worker processes [default: the number of CPUs].")] = None,
 ) -> None:
     """Grade DIR again after a key edit: print who changes and by how much, then replace the

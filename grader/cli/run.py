@@ -45,7 +45,7 @@ def run(
     budget: Annotated[
         float,
         typer.Option(
-            "--budget", min=0, help="Seconds allowed per part; each submission is graded in a killable worker process. 0: no limit, grade in this process."
+            "--budget", min=0, help="CPU seconds allowed per part's check (a part stopped there is graded once more); each submission is graded in a killable worker process. 0: no limit, grade in this process."
         ),
     ] = DEFAULT_BUDGET,
     workers: Annotated[

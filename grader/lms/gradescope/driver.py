@@ -64,7 +64,7 @@ class AutograderConfig(BaseModel):
     problems: Path | None = None
     reference: Path | None = None
     assignment: str | None = None
-    part_budget: float | None = Field(DEFAULT_PART_BUDGET, description="Seconds per part; None or 0 means no limit.")
+    part_budget: float | None = Field(DEFAULT_PART_BUDGET, description="CPU seconds per part's check (not wall-clock time; a part stopped there is graded once more); None or 0 means no limit.")
     visibility: Visibility = "visible"
     course: Path | None = Field(None, description="The course file (per-student numbers); default source/grader.toml if present.")
 
