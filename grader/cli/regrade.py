@@ -11,7 +11,7 @@ from rich.text import Text
 
 from rich.table import Table
 
-from grader.cli.options import DbOpt, ProblemsOpt
+from grader.cli.options import CourseOpt, DbOpt, ProblemsOpt, course_of
 from grader.cli.run import stopping_cleanly
 from grader.run.batch import DEFAULT_BUDGET
 from grader.run.output import lock_output
@@ -28,6 +28,7 @@ def regrade_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would change.")] = False,
     budget: Annotated[float, typer.Option("--budget", min=0, help="CPU seconds allowed per part, as for `grader run` (0: no limit).")] = DEFAULT_BUDGET,
     workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Worker processes [default: the number of CPUs].")] = None,
+    course: CourseOpt = None,
 ) -> None:
     """Grade DIR again after a key edit: print who changes and by how much, then replace the
     reports and record the new run (not with --dry-run)."""
@@ -35,7 +36,8 @@ def regrade_command(
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     with stopping_cleanly(err):  # one line and exit 2 for a bad folder, --db or disk
         plan = plan_regrade(
-            directory, out, problems=problems, reference=reference, assignment=assignment, db=db, budget=budget or None, workers=workers
+            directory, out, problems=problems, reference=reference, assignment=assignment, db=db, budget=budget or None, workers=workers,
+            course=course_of(course),
         )
         _print_changes(console, plan.changes, plan.graded)  # before anything in OUT or the store is touched
         if dry_run:
