@@ -15,8 +15,10 @@ from grader.scoring import PartTimeout
 
 
 def busy(seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    """Compute for `seconds` of this process's CPU time (budgets count CPU time: a wall-clock
+    loop on a loaded machine would compute less)."""
+    end = time.process_time() + seconds
+    while time.process_time() < end:
         pass
 
 
@@ -26,7 +28,7 @@ def test_an_alarm_stops_a_part_past_its_budget() -> None:
     with pytest.raises(PartTimeout) as stop:
         with alarm(0):
             busy(5)
-    assert stop.value.seconds == 0.2 and time.monotonic() - started < 2
+    assert stop.value.seconds == 0.2 and time.monotonic() - started < 0.2 * WALL_FACTOR + 1
     with alarm(1):  # disarmed after a part: the next one has its own budget
         busy(0.1)
     busy(0.3)  # and nothing fires between parts
