@@ -104,16 +104,14 @@ def stopping_cleanly(err: Console, store: "_StoreHook | None" = None) -> Iterato
     try:
         with sigterm_unwinds():
             yield
-    except UsageError as exc:
-        _fail(err, str(exc))
-    except StoreError as exc:
+    except (UsageError, StoreError) as exc:
         _fail(err, str(exc))
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
         _fail(err, f"could not write{where}: {exc.strerror or exc}")
     except (Terminated, KeyboardInterrupt) as exc:
-        kept = store.recorded if store is not None else 0
-        err.print(Text(f"stopped: {kept} report(s) were recorded in the grade store before the stop; run again to grade the rest"))
+        kept = f"{store.recorded} report(s) were" if store is not None else "what was"
+        err.print(Text(f"stopped: {kept} recorded in the grade store before the stop; run again to grade the rest"))
         raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
 
 
@@ -160,8 +158,10 @@ class _StoreHook:
     def close(self) -> None:
         if self.recorder is not None:
             recorder, self.recorder = self.recorder, None
-            recorder.close()
-            self.recorded = recorder.recorded
+            try:
+                recorder.close()
+            finally:
+                self.recorded = recorder.recorded
 
 
 def _print_table(summary: RunSummary, out: Path, elapsed: float) -> None:
