@@ -227,6 +227,23 @@ def test_a_read_only_out_is_one_line_and_exit_2_and_keeps_the_previous_reports(c
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through file permissions (the tmpfs test above covers root)")
+def test_an_out_without_write_permission_is_one_line_and_exit_2(course: dict[str, Path], tmp_path: Path) -> None:
+    _many(course["class"], 3)
+    out = tmp_path / "out"
+    assert invoke(*run_args(course, course["class"], out, "--budget", "0", "-q")).exit_code == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    for folder in (out, out / "tiny-hw"):
+        folder.chmod(0o555)
+    try:
+        result = invoke(*run_args(course, course["class"], out, "--budget", "0", "-q", "--db", str(tmp_path / "grades.sqlite")))
+    finally:
+        for folder in (out, out / "tiny-hw"):
+            folder.chmod(0o755)
+    assert result.exit_code == 2 and "Permission denied" in result.stderr and result.stderr.count("\n") == 1, result.output
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
 @pytest.mark.parametrize(
     "db, said",
     [
@@ -378,3 +395,15 @@ def test_sigterm_mid_run_commits_every_report_and_stops_every_worker(slow_class:
     with Store.open(slow_class["out"]) as store:
         assert store.runs()[-1].finished_at is not None
     assert leftovers(slow_class["out"]) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["manual", "import", "{sheet}"], ["manual", "tiny-hw"], ["export", "csv", "tiny-hw"], ["report", "tiny-hw"]],
+)
+def test_every_command_that_opens_the_store_says_a_bad_db_in_one_line(tmp_path: Path, command: list[str]) -> None:
+    sheet = write(tmp_path / "scores.csv", "student,part,score\nann,q3,1\n")
+    args = [a.replace("{sheet}", str(sheet)) for a in command] + ["--out", str(tmp_path / "out"), "--db", "nonsense://x/y"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "error: cannot open the grade store nonsense://x/y" in result.output, result.output
+    assert "Traceback" not in result.output

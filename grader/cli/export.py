@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from grader.cli.options import DbOpt
+from grader.cli.options import DbOpt, open_store
 from grader.keys.build import key_path, read_key
 from grader.lms.exports import EXPORTS
 from grader.lms.format import Export, Option
@@ -54,10 +54,9 @@ def export(
     **options: Any,
 ) -> None:
     from grader.store.loading import class_reports
-    from grader.store.repository import Store
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    with Store.open(out, db) as store:
+    with open_store(out, db) as store:
         reports = class_reports(store, out, assignment)
     if not reports:
         err.print(f"[red]No graded submissions for {escape(assignment)} in {escape(str(out))}; run `grader run` first.[/]")

@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from grader.cli import options
 from grader.cli.options import DbOpt, OutOpt
 from grader.store.loading import raw_reports
 from grader.workflow.manual import (
@@ -43,9 +44,7 @@ if TYPE_CHECKING:
 
 
 def open_store(out: Path, db: str | None) -> Store:
-    from grader.store.repository import Store  # SQLAlchemy is imported only when a command runs
-
-    return Store.open(out, db)
+    return options.open_store(out, db)
 
 
 # -- one entry ----------------------------------------------------------------------------------

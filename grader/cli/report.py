@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from grader.cli.options import DbOpt
+from grader.errors import StoreError
 from grader.workflow.class_report import build_report
 
 
@@ -21,7 +22,7 @@ def report_command(
     """Write the HTML class report OUT/<assignment>/report.html (plots, common wrong answers, links)."""
     try:
         path = build_report(assignment, out, db, title, reference)
-    except LookupError as exc:
-        typer.echo(str(exc), err=True)
+    except (LookupError, StoreError) as exc:
+        typer.echo(f"error: {exc}" if isinstance(exc, StoreError) else str(exc), err=True)
         raise typer.Exit(2)
     typer.echo(f"Wrote {path}")
