@@ -407,3 +407,35 @@ def test_every_command_that_opens_the_store_says_a_bad_db_in_one_line(tmp_path: 
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and "error: cannot open the grade store nonsense://x/y" in result.output, result.output
     assert "Traceback" not in result.output
+
+
+SERVICE = """
+import sys, time
+from pathlib import Path
+from grader.keys.catalog import Catalog
+from grader.run.grading import Grading
+
+if __name__ == "__main__":
+    grading = Grading(Catalog(Path(sys.argv[1]), Path(sys.argv[2])), workers=2)
+    print(grading.grade(grading.submission("tiny-hw", "ann", {"q1": "42"}, source="web")).score, flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_killed_service_leaves_no_worker_of_its_fork_server(course: dict[str, Path], tmp_path: Path) -> None:
+    # One submission at a time (a web service): the workers come from a fork server, not from
+    # the process itself, and must die with it all the same.
+    script = write(tmp_path / "service.py", SERVICE)
+    proc = subprocess.Popen([sys.executable, str(script), str(course["problems"]), str(course["reference"])], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    workers: set[int] = set()
+    try:
+        assert proc.stdout.readline().strip() == "2.0"
+        workers = descendants(proc.pid)
+        assert len(workers) >= 3  # the fork server and its two workers (and a resource tracker)
+        proc.kill()
+        proc.wait()
+        assert wait_gone(workers) == set()
+    finally:
+        proc.kill()
+        wait_gone(workers, 0)

@@ -162,8 +162,11 @@ class GradingPool:
         parent, child = mp.Pipe(duplex=True)
         progress = mp.RawArray("d", 2)
         limits = (self.budget, self.start_timeout)
+        # Linux ties a child's death to the *thread* that forked it: ask for it only when that
+        # thread lives as long as the process (the main thread, or the fork server's).
+        tied = mp.get_start_method() == "forkserver" or threading.current_thread() is threading.main_thread()
         process = mp.Process(
-            target=serve, args=(child, progress, self.loader, limits, self.memory, self.cache, os.getpid()),
+            target=serve, args=(child, progress, self.loader, limits, self.memory, self.cache, os.getpid() if tied else None),
             name="grader-worker", daemon=True,
         )
         process.start()

@@ -91,11 +91,13 @@ class Worker:
 
 
 def serve(
-    conn: Connection, shared: Any, loader: Loader, limits: tuple[float, float], memory: int | None, cache: bool, grader_pid: int
+    conn: Connection, shared: Any, loader: Loader, limits: tuple[float, float], memory: int | None, cache: bool, grader_pid: int | None
 ) -> None:
     """A worker process's main function: load the graders, then grade tasks until told to stop
-    (a None task, or the parent's end of the pipe closing)."""
-    die_with_parent(grader_pid)  # a killed `grader run` leaves no worker behind
+    (a None task, or the parent's end of the pipe closing). With `grader_pid` (the process that
+    started the pool) it also dies with its parent, even if that is killed outright."""
+    if grader_pid is not None:
+        die_with_parent(grader_pid)  # a killed `grader run` leaves no worker behind
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a handler inherited from the parent would only unwind
     signal.signal(CPU_SIGNAL, signal.SIG_DFL)  # the CPU budget's timer ends this process (grader.run.guard)
