@@ -19,7 +19,7 @@ from grader.models import SubmissionReport
 from grader.report.format import fmt_score
 from grader.report.json_report import export_schema
 from grader.models import RunSummary
-from grader.cli.options import CourseOpt, course_of
+from grader.cli.options import CourseOpt, DbOpt, ProblemsOpt, ReferenceOpt, course_of
 from grader.errors import StoreError
 from grader.run.batch import DEFAULT_BUDGET, OnProgress, UsageError, class_folder, run_schema, write_class
 from grader.run.lifetime import Terminated, sigterm_unwinds
@@ -33,12 +33,13 @@ def _stderr() -> Console:
 
 
 def run(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Class folder: every submission below it is graded.")],
-    out: Annotated[Path, typer.Option("--out", help="Where reports are written.")] = Path("out"),
-    problems: Annotated[Path, typer.Option("--problems", help="Folder of problem sets (*.py).")] = Path("problems"),
-    reference: Annotated[Path, typer.Option("--reference", help="Folder of built answer keys (<assignment>.json).")] = Path(
-        "reference"
-    ),
+    directory: Annotated[
+        Optional[Path],
+        typer.Argument(metavar="DIR", help="Class folder: every submission below it is graded [default: the course's submissions folder].", show_default=False),
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Where reports are written [default: the course's out folder].", show_default=False)] = None,
+    problems: ProblemsOpt = None,
+    reference: ReferenceOpt = None,
     assignment: Annotated[
         Optional[str], typer.Option("--assignment", help="Assignment id for files that do not name one (overrides theirs).")
     ] = None,
@@ -51,15 +52,15 @@ def run(
     workers: Annotated[
         Optional[int], typer.Option("--workers", min=1, help="Worker processes [default: the number of CPUs].")
     ] = None,
-    db: Annotated[
-        Optional[str], typer.Option("--db", help="Grade store: SQLAlchemy URL or SQLite file [default: OUT/grades.sqlite].")
-    ] = None,
+    db: DbOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary table.")] = False,
     course: CourseOpt = None,
 ) -> None:
     """Grade every submission below DIR; write per-student JSON and Markdown reports, a gradebook
     CSV and a class summary per assignment, and OUT/run.json. Each report is recorded in the
     grade store, and manual scores and overrides recorded there are applied to what is written.
+    The folders come from the course file (--course, $GRADER_COURSE or the nearest grader.toml);
+    flags given here win.
 
     Exit code 0 even when answers are wrong or files are broken (listed in run.json and on
     stderr); 1 if the grader itself failed on a part; 2 for a usage error, an OUT that cannot
@@ -68,11 +69,13 @@ def run(
     """
     err = _stderr()
     started = time.perf_counter()
-    store = _StoreHook(out, db)
+    the_course = course_of(course, problems=problems, reference=reference, submissions=directory, out=out, db=db)
+    out = the_course.out
+    store = _StoreHook(out, the_course.store)
     with stopping_cleanly(err, store):
         klass = class_folder(
-            directory, out, problems_dir=problems, reference_dir=reference, assignment=assignment,
-            budget=budget or None, workers=workers, course=course_of(course),
+            the_course.submissions, out, problems_dir=the_course.problems, reference_dir=the_course.reference,
+            assignment=assignment, budget=budget or None, workers=workers, course=the_course,
         )
         with lock_output(out), progress_bar(enabled=not quiet) as progress:
             store.open()  # a bad --db stops the run before anything is graded
@@ -84,6 +87,8 @@ def run(
 
     for warning in summary.warnings:
         err.print(Text(f"warning: {warning}"))
+    for old in summary.superseded:
+        err.print(Text(f"not graded: {old.source}: {old.student} handed in a later submission ({old.graded}), which was graded"))
     for broken in summary.broken:
         err.print(Text(f"broken: {broken.source}: {broken.reason}"))
     for error in summary.errors:

@@ -77,7 +77,8 @@ class IndexExpr(SampledKind):
     def parse(self, raw: Any) -> Any:
         if not isinstance(raw, str):
             raise InvalidAnswer("expected a formula as text", example=self.examples[0])
-        node = read_formula(raw, self.scalars, self.functions, indices=self.indices, tensors=self.tensors)
+        node = read_formula(raw, self.scalars, self.functions, indices=self.indices, tensors=self.tensors,
+                            elementwise=self.free)
         _literals_fit_floats(node, raw)
         return node
 
