@@ -126,3 +126,8 @@ class InvalidAnswer(Exception):
 
 class TooComplex(InvalidAnswer):
     """The answer is syntactically fine but exceeds a size/time cap."""
+
+
+class StoreError(Exception):
+    """The grade store cannot be opened or written (a bad `--db` URL, a database that is down,
+    a full disk): one line for the user, never a traceback."""

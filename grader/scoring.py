@@ -93,6 +93,10 @@ class Setback:
         return cls(Status.error, f"The grader itself failed on this part ({reason}). This is {NOT_YOUR_MISTAKE}.")
 
 
+#: A part stopped by its budget is graded this many times in all before it is called too complex.
+ATTEMPTS_AT_THE_BUDGET = 2
+
+
 class PartTimeout(BaseException):
     """Raised by a guard when a part overruns its budget (a BaseException, so the per-part
     `except Exception` of `grade_part` does not swallow it); the loop gives the part
@@ -417,17 +421,24 @@ class AssignmentGrader:
                 pg = self.graders[index]
                 result = pg.setback(lost[index], sub.answers.get(pg.id))
             else:
-                try:
-                    bound = guard(index)
-                    if bound is None:  # nothing to enter, the common case: no context-manager calls
-                        result = self.grade_part(index, sub, ctx) if verdicts is None else verdicts(self, index, sub, ctx)
-                    else:
-                        with bound:
+                stops = 0
+                while True:
+                    try:
+                        bound = guard(index)
+                        if bound is None:  # nothing to enter, the common case: no context-manager calls
                             result = self.grade_part(index, sub, ctx) if verdicts is None else verdicts(self, index, sub, ctx)
-                except PartTimeout as stop:
-                    pg = self.graders[index]
-                    ctx.forget(pg.id)
-                    result = pg.setback(Setback.timed_out(stop.seconds), sub.answers.get(pg.id))
+                        else:
+                            with bound:
+                                result = self.grade_part(index, sub, ctx) if verdicts is None else verdicts(self, index, sub, ctx)
+                        break
+                    except PartTimeout as stop:
+                        pg = self.graders[index]
+                        ctx.forget(pg.id)
+                        stops += 1
+                        if stops < ATTEMPTS_AT_THE_BUDGET:
+                            continue  # once more before it is called too complex (grader.run.guard)
+                        result = pg.setback(Setback.timed_out(stop.seconds), sub.answers.get(pg.id))
+                        break
             results.append(result)
             state.start = index + 1
             if on_part is not None:

@@ -318,6 +318,20 @@ def _flatten(answers: dict[str, Any], warnings: Warnings, prefix: str = "") -> d
     return out
 
 
+# A hand-in time outside these years is a typo or an attack: year 9999 with an offset of
+# -23:59 is past datetime's range once converted to UTC (the store's form).
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2999
+
+
+def storable_time(when: datetime) -> bool:
+    """Whether `when` is a plausible hand-in time that converts to UTC without overflowing."""
+    try:
+        utc = when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    except (OverflowError, ValueError):
+        return False
+    return EARLIEST_YEAR <= utc.year <= LATEST_YEAR
+
+
 def _submitted_at(raw: Any, warnings: list[str]) -> datetime | None:
     when: datetime | None = None
     if isinstance(raw, datetime):
@@ -331,6 +345,9 @@ def _submitted_at(raw: Any, warnings: list[str]) -> datetime | None:
             pass
     if when is None:
         warnings.append(f"submitted_at {_one_line(repr(raw), 80)} is not a date and time; ignored")
+        return None
+    if not storable_time(when):
+        warnings.append(f"submitted_at {when.isoformat()} is outside the years {EARLIEST_YEAR}-{LATEST_YEAR} (in UTC); ignored")
         return None
     now = datetime.now(timezone.utc) if when.tzinfo else datetime.now()
     if when > now:

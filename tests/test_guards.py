@@ -1,20 +1,24 @@
-"""The per-part guards: an alarm that stops a part in this process, and the shared deadline a
-parent reads to kill a worker; both give a one-off load (a problem set, torch) its own time."""
+"""The per-part guards: an alarm that stops a part in this process, and a worker's CPU timer
+with the shared wall-clock limit a parent reads to kill it; budgets count CPU time, and both
+give a one-off load (a problem set, torch) its own time."""
 
 from __future__ import annotations
 
+import signal
 import time
 from array import array
 
 import pytest
 
-from grader.run.guard import Alarm, Deadline
+from grader.run.guard import WALL_FACTOR, Alarm, Deadline
 from grader.scoring import PartTimeout
 
 
 def busy(seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    """Compute for `seconds` of this process's CPU time (budgets count CPU time: a wall-clock
+    loop on a loaded machine would compute less)."""
+    end = time.process_time() + seconds
+    while time.process_time() < end:
         pass
 
 
@@ -24,7 +28,7 @@ def test_an_alarm_stops_a_part_past_its_budget() -> None:
     with pytest.raises(PartTimeout) as stop:
         with alarm(0):
             busy(5)
-    assert stop.value.seconds == 0.2 and time.monotonic() - started < 2
+    assert stop.value.seconds == 0.2 and time.monotonic() - started < 0.2 * WALL_FACTOR + 1
     with alarm(1):  # disarmed after a part: the next one has its own budget
         busy(0.1)
     busy(0.3)  # and nothing fires between parts
@@ -47,11 +51,38 @@ def test_no_budget_means_no_alarm() -> None:
     assert Alarm(None)(0) is None and Alarm(0).usable is False
 
 
-def test_a_deadline_is_written_for_the_parent_and_extended_for_a_load() -> None:
+def test_a_deadline_arms_the_cpu_timer_and_writes_the_wall_limit_for_the_parent() -> None:
     shared = array("d", [0.0, 0.0])
     deadline = Deadline(shared, budget=2.0, setup_time=300.0)
-    assert deadline(3) is None  # nothing to wrap: the parent enforces it
-    assert shared[0] == 3 and 1.9 < shared[1] - time.monotonic() <= 2.0
-    seen = deadline.setup(lambda: shared[1] - time.monotonic())
-    assert 299 < seen <= 300  # the load runs under the start-up allowance
-    assert shared[0] == 3 and 1.9 < shared[1] - time.monotonic() <= 2.0  # then the part's budget again
+    try:
+        assert deadline(3) is None  # nothing to wrap: the timer and the parent enforce it
+        assert 1.9 < signal.getitimer(signal.ITIMER_PROF)[0] <= 2.01  # the part's CPU seconds
+        assert shared[0] == 3 and 19.9 < shared[1] - time.monotonic() <= 2.0 * WALL_FACTOR
+        cpu, wall = deadline.setup(lambda: (signal.getitimer(signal.ITIMER_PROF)[0], shared[1] - time.monotonic()))
+        assert cpu == 0 and 299 < wall <= 300  # the load runs with the CPU timer stopped, under the start-up allowance
+        assert 1.9 < signal.getitimer(signal.ITIMER_PROF)[0] <= 2.01  # then the part's budget again, fresh
+        assert shared[0] == 3 and 19.9 < shared[1] - time.monotonic() <= 20.0
+        deadline.pause()
+        assert signal.getitimer(signal.ITIMER_PROF)[0] == 0
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)  # SIGPROF's default action would end this process
+
+
+def test_an_alarm_counts_cpu_time_not_the_wall_clock() -> None:
+    # A check that waits (or whose process is starved by a loaded machine) uses little CPU:
+    # half a second of wall clock is within a 0.2 s budget; the same spent computing is not.
+    alarm = Alarm(0.2)
+    with alarm(0):
+        time.sleep(0.5)
+    with pytest.raises(PartTimeout):
+        with alarm(1):
+            busy(0.5)
+
+
+def test_an_alarm_stops_a_part_that_only_waits_at_the_wall_limit() -> None:
+    alarm = Alarm(0.05)
+    started = time.monotonic()
+    with pytest.raises(PartTimeout):
+        with alarm(0):
+            time.sleep(5)
+    assert 0.05 * WALL_FACTOR <= time.monotonic() - started < 2

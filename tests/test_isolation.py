@@ -18,8 +18,10 @@ from grader.keys.build import build_key, write_key
 from grader.models import BrokenSubmission, Status, Submission
 from grader.problemset import load_problem_sets
 
-# A tiny problem set with booby-trapped answers: 13 hangs the check, 666 kills the worker,
-# 777 allocates far past the memory cap. Part `b` follows through from `a`, `c` from `b`.
+# A tiny problem set with booby-trapped answers: 13 computes forever, 1313 waits 1.5 s without
+# computing, 1414 computes forever the first time only (a marker file beside the problem
+# set says it happened), 666 kills the worker, 777 allocates far past the memory cap. Part `b` follows
+# through from `a`, `c` from `b`.
 TINY = '''
 import os, sys, time
 from grader.errors import InvalidAnswer
@@ -41,7 +43,18 @@ class Whole(Kind):
 
     def compare(self, answer, target):
         if answer == 13:
-            time.sleep(60)
+            while True:
+                pass
+        if answer == 1313:
+            time.sleep(1.5)
+            answer = target
+        if answer == 1414:
+            marker = __file__ + ".stopped-once"
+            if not os.path.exists(marker):
+                open(marker, "w").close()
+                while True:
+                    pass
+            answer = target
         if answer == 666:
             os._exit(3)
         if answer == 777:
@@ -75,8 +88,13 @@ def c(b):
 
 
 @pytest.fixture(scope="module")
-def loader(tmp_path_factory: pytest.TempPathFactory) -> GraderLoader:
-    root = tmp_path_factory.mktemp("tiny")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tiny")
+
+
+@pytest.fixture(scope="module")
+def loader(tiny_root: Path) -> GraderLoader:
+    root = tiny_root
     (root / "problems").mkdir()
     (root / "problems" / "tiny.py").write_text(textwrap.dedent(TINY))
     ps = load_problem_sets(root / "problems")["tiny"]
@@ -102,8 +120,9 @@ def test_right_answers_graded_in_input_order(loader: GraderLoader) -> None:
 
 
 def test_a_hanging_check_is_killed_at_the_budget_and_grading_resumes(loader: GraderLoader) -> None:
-    # `a` is wrong; `h` hangs; `b` is right only by follow-through from the student's own `a`
-    # (so the fresh worker must have received the context), `c` by follow-through from `b`.
+    # `a` is wrong; `h` computes forever (stopped, graded once more, stopped again); `b` is
+    # right only by follow-through from the student's own `a` (so the fresh worker must have
+    # received the context), `c` by follow-through from `b`.
     hanging = sub("hang", a=5, h=13, b=15, c=16)
     good = sub("good", a=2, h=1, b=6, c=7)
     with GradingPool(loader, workers=1, budget=1.0) as pool:
@@ -111,7 +130,7 @@ def test_a_hanging_check_is_killed_at_the_budget_and_grading_resumes(loader: Gra
         t0 = time.monotonic()
         reports = list(pool.grade([hanging, good]))
         elapsed = time.monotonic() - t0
-    assert pool.kills == 1
+    assert pool.kills == 2  # the first stop is retried once
     first, second = reports
     h = first.parts[1]
     assert h.status is Status.invalid and "too complex to check within 1 s" in h.feedback.lower()
@@ -119,8 +138,24 @@ def test_a_hanging_check_is_killed_at_the_budget_and_grading_resumes(loader: Gra
     assert first.parts[2].matched == "follow-through: a"
     assert first.score == 2.0
     assert statuses(second) == {"a": "correct", "h": "correct", "b": "correct", "c": "correct"}
-    # killed at ~1 s, far from the 60 s sleep; the rest includes a fresh worker's start
-    assert 1.0 <= elapsed < 20
+    # stopped at ~1 s of CPU, twice; the rest includes two fresh workers' start
+    assert 2.0 <= elapsed < 30
+
+
+def test_the_budget_counts_cpu_time_so_a_check_that_waits_is_not_stopped(loader: GraderLoader) -> None:
+    # 1.5 s on the wall clock but almost no CPU: a starved process on a loaded machine looks
+    # the same, and its grade must not depend on the machine.
+    with GradingPool(loader, workers=1, budget=1.0) as pool:
+        [report] = pool.grade([sub("waits", a=2, h=1313, b=6, c=7)])
+    assert pool.kills == 0 and statuses(report) == {"a": "correct", "h": "correct", "b": "correct", "c": "correct"}
+
+
+def test_a_check_stopped_once_at_the_budget_is_graded_again(loader: GraderLoader, tiny_root: Path) -> None:
+    with GradingPool(loader, workers=1, budget=0.5) as pool:
+        [report] = pool.grade([sub("unlucky", a=5, h=1414, b=15, c=16)])
+    assert (tiny_root / "problems" / "tiny.py.stopped-once").exists() and pool.kills == 1
+    assert statuses(report) == {"a": "incorrect", "h": "correct", "b": "correct", "c": "correct"}
+    assert report.parts[2].matched == "follow-through: a"  # the retry kept the context
 
 
 def test_a_worker_crash_costs_that_part_only(loader: GraderLoader) -> None:

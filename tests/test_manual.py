@@ -105,7 +105,10 @@ def test_manual_scores_survive_a_rerun(course):
         assert len(s.runs()) == 2 and len(s.manual_scores(ASSIGNMENT)) == 1
 
 
-def test_csv_import_keeps_good_rows_and_lists_bad_ones(course):
+GOOD_ROWS = "Student,Part,Score,Comment\nann,q3,4,Nice\n" 'cat,q3,5,"Full marks, well argued"\n'
+
+
+def test_csv_import_checks_every_row_first_and_imports_all_or_none(course):
     out, sheet = course["out"], course["tmp"] / "scores.csv"
     sheet.write_text(
         "Student,Part,Score,Comment\n"
@@ -121,13 +124,47 @@ def test_csv_import_keeps_good_rows_and_lists_bad_ones(course):
     )
     result = manual(course, "import", str(sheet), "--grader", "prof")
     assert result.exit_code == 1, result.output
-    assert "Imported 2 score(s)" in result.output and "6 row(s) not imported" in result.output
+    assert "Nothing imported" in result.output and "6 bad row(s)" in result.output
     for reason in ("unknown part id 'q9'", "is autograded", "between 0 and 5", "'abc' is not a number", "no graded submission for student 'zed'", "duplicate of line 2"):
         assert reason in result.output
+    with Store.open(out) as s:
+        assert s.manual_scores(ASSIGNMENT) == []  # not half imported
+    sheet.write_text(GOOD_ROWS)  # fixed: the good rows only
+    result = manual(course, "import", str(sheet), "--grader", "prof")
+    assert result.exit_code == 0 and "Imported 2 score(s)" in result.output, result.output
     with Store.open(out) as s:
         got = {m.student: (m.score, m.comment, m.grader) for m in s.manual_scores(ASSIGNMENT)}
     assert got == {"ann": (4, "Nice", "prof"), "cat": (5, "Full marks, well argued", "prof")}
     assert report_on_disk(out, "cat")["score"] == 5
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["oversized comment", "oversized student", "extra cells", "not utf-8"],
+)
+def test_a_malformed_or_oversized_row_imports_nothing(course, case):
+    # Before: a 200 kB cell stopped the csv reader (a traceback) after the rows above it were
+    # stored; a non-UTF-8 byte did the same; an unquoted comma silently lost a comment's end.
+    out, sheet = course["out"], course["tmp"] / "scores.csv"
+    bad = {
+        "oversized comment": "bob,q3,2," + "x" * 200_000 + "\n",
+        "oversized student": "b" * 5000 + ",q3,2,\n",
+        "extra cells": "bob,q3,2,Good, but short\n",
+        "not utf-8": "bob,q3,2,caf\xe9\n",
+    }[case]
+    sheet.write_bytes((GOOD_ROWS + bad).encode("latin-1" if case == "not utf-8" else "utf-8"))
+    before = report_on_disk(out, "ann")
+    result = manual(course, "import", str(sheet))
+    with Store.open(out) as s:
+        assert s.manual_scores(ASSIGNMENT) == []  # the good rows above the bad one were not stored either
+    if case == "not utf-8":
+        assert result.exit_code == 2 and "not UTF-8 text" in result.output, result.output
+        return
+    assert result.exit_code == 1 and "Nothing imported" in result.output and "1 bad row(s)" in result.output, result.output
+    reason = {"oversized comment": "comment cell is longer than", "oversized student": "student cell is longer than",
+              "extra cells": "1 cell(s) more than there are columns"}[case]
+    assert reason in result.output and len(result.output) < 5000  # listed, not echoed whole
+    assert report_on_disk(out, "ann") == before  # the run's files untouched
 
 
 def test_csv_import_needs_the_columns(course):

@@ -170,9 +170,12 @@ def test_csv_import_reads_item_numbers(course):
     )
     result = manual(course, "import", str(sheet), "--grader", "prof")
     assert result.exit_code == 1, result.output
-    assert "Imported 2 score(s)" in result.output
+    assert "Nothing imported" in result.output  # a file with bad rows imports none (issue 10 §2)
     for reason in ("disagrees with rubric items 1 (worth 2)", "there is no item 7", "'x' is not a number"):
         assert reason in result.output
+    sheet.write_text("".join(sheet.read_text().splitlines(keepends=True)[:3]))  # the good rows
+    result = manual(course, "import", str(sheet), "--grader", "prof")
+    assert result.exit_code == 0 and "Imported 2 score(s)" in result.output, result.output
     with Store.open(course["out"]) as s:
         got = {m.student: (m.score, [i.number for i in m.items]) for m in s.manual_scores(ASSIGNMENT)}
     assert got == {"ann": (4, [1, 2]), "bob": (2, [3])}

@@ -18,6 +18,7 @@ from grader.cli import app
 from grader.models import Status, SubmissionReport
 from grader.models import RunSummary
 from grader.run.batch import grade_directory
+from grader.run.output import LOCK_FILE
 from grader.run.writer import assign_file_names, safe_name
 
 runner = CliRunner()
@@ -44,8 +45,13 @@ def run_args(course: dict[str, Path], out: Path, *extra: str) -> list[str]:
 
 
 def tree(folder: Path) -> dict[str, bytes]:
-    """Every report file under OUT (the grade store beside them records run times by design)."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith("grades.sqlite")}
+    """Every report file under OUT (the grade store beside them records run times by design;
+    the lock file is not a report)."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith("grades.sqlite") and p.name != LOCK_FILE
+    }
 
 
 def test_run_writes_every_report_and_exits_0_despite_broken_files(course: dict[str, Path], tmp_path: Path) -> None:
@@ -177,7 +183,7 @@ def test_assignment_option_fills_in_files_without_one(course: dict[str, Path], t
 
 def test_rerun_into_the_same_out_removes_reports_of_vanished_submissions(course: dict[str, Path], tmp_path: Path) -> None:
     populate(course["class"])
-    out = course["class"] / "out"  # OUT inside the class folder: never read back as submissions
+    out = tmp_path / "out"  # (an OUT inside the class folder is refused: tests/test_robust_run.py)
     assert invoke(*run_args(course, out, "--budget", "0")).exit_code == 0
     write(out / "tiny-hw/notes.txt", "the instructor's own file")
     (course["class"] / "late/carol.json").unlink()

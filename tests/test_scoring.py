@@ -256,7 +256,23 @@ def test_a_guard_that_stops_a_part_makes_it_too_complex_and_forgets_it(grader: A
     assert (a_result.status, a_result.score) == (Status.invalid, 0)
     assert a_result.feedback == "Too complex to check within 1.5 s: checking this answer was stopped. Write it in a simpler form."
     assert b_result.matched == "mistake: forty"  # a stopped half-way is no basis for follow-through
-    assert guarded == [0, 1, 2, 3, 4, 5]  # every part, then the report's assembly
+    assert guarded == [0, 0, 1, 2, 3, 4, 5]  # part 0 twice (stopped, graded once more), every part, then the report's assembly
+
+
+def test_a_part_stopped_once_by_its_guard_is_graded_again(grader: AssignmentGrader) -> None:
+    # A stop can be the machine's doing (the alarm of an in-process driver, e.g. Gradescope):
+    # one more try before the answer is called too complex.
+    stops: list[int] = []
+
+    def guard(index: int):
+        if index == 0 and not stops:
+            stops.append(index)
+            raise PartTimeout(1.5)
+        return None
+
+    report = grader.grade(SUB, guard=guard)
+    assert stops == [0] and report.parts[0].status is not Status.invalid
+    assert report.parts[0] == grader.grade(SUB).parts[0]
 
 
 def test_on_part_sees_every_verdict_in_order_before_the_report(grader: AssignmentGrader) -> None:

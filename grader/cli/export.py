@@ -19,11 +19,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from grader.cli.options import CourseOpt, DbOpt, OutOpt, ReferenceOpt, course_of
+from grader.cli.options import CourseOpt, DbOpt, OutOpt, ReferenceOpt, course_of, open_store
 from grader.keys.build import key_path, read_key
 from grader.lms.exports import EXPORTS
 from grader.lms.format import Export, Option
 from grader.lms.roster import read_roster, roster_mismatches
+from grader.report.files import write_atomic
 
 Assignment = Annotated[str, typer.Argument(help="Assignment id, e.g. csc321-hw4.")]
 Output = Annotated[Path | None, typer.Option("-o", "--output", help="File to write ('-' for stdout); default OUT/<assignment>/exports/.")]
@@ -52,12 +53,11 @@ def export(
     **options: Any,
 ) -> None:
     from grader.store.loading import class_reports
-    from grader.store.repository import Store
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     the_course = course_of(course, reference=reference, out=out, db=db)
     out, db, reference = the_course.out, the_course.store, the_course.reference
-    with Store.open(out, db) as store:
+    with open_store(out, db) as store:
         reports = class_reports(store, out, assignment)
     if not reports:
         err.print(f"[red]No graded submissions for {escape(assignment)} in {escape(str(out))}; run `grader run` first.[/]")
@@ -75,8 +75,7 @@ def export(
         sys.stdout.write(text)
         return
     path = output or Path(out) / assignment / "exports" / f"{assignment}{fmt.suffix}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8", newline="")  # csv already wrote its own line endings
+    write_atomic(path, text, newline="")  # csv already wrote its own line endings
     err.print(f"Wrote {len(reports)} student(s) to {escape(str(path))}" + "".join(f"; {escape(m)}" for m in mismatches))
 
 

@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from grader.cli import options
 from grader.cli.options import CourseOpt, DbOpt, OutOpt, course_of
 from grader.store.loading import raw_reports
 from grader.workflow.manual import (
@@ -43,9 +44,7 @@ if TYPE_CHECKING:
 
 
 def open_store(out: Path, db: str | None) -> Store:
-    from grader.store.repository import Store  # SQLAlchemy is imported only when a command runs
-
-    return Store.open(out, db)
+    return options.open_store(out, db)
 
 
 # -- one entry ----------------------------------------------------------------------------------
@@ -297,8 +296,9 @@ def import_command(
     course: CourseOpt = None,
 ) -> None:
     """Import manual scores from a spreadsheet (columns student, part, score, comment; an items
-    column such as `1,3` picks rubric items instead of a score). Bad rows are listed, good rows
-    kept. Exit 1 if any row was bad."""
+    column such as `1,3` picks rubric items instead of a score). Every row is checked first: all
+    are imported, or, if any is bad, none (the bad rows are listed; exit 1). Exit 2 if the file
+    cannot be read."""
     console = Console(highlight=False, soft_wrap=True)
     the_course = course_of(course, reference=reference, out=out, db=db)
     out, db, reference = the_course.out, the_course.store, the_course.reference
@@ -314,14 +314,16 @@ def import_command(
         except ValueError as exc:
             console.print(f"[red]{escape(str(exc))}[/]")
             raise typer.Exit(2)
-    console.print(f"Imported {len(result.imported)} score(s) for {escape(assignment)}.")
     if result.bad:
-        table = Table(title=f"{len(result.bad)} row(s) not imported", title_style="bold red")
+        console.print(f"Nothing imported for {escape(assignment)}: fix the rows below and import the file again.")
+        table = Table(title=f"{len(result.bad)} bad row(s)", title_style="bold red")
         for col in ("line", "student", "part", "score", "reason"):
             table.add_column(col)
         for b in result.bad:
-            table.add_row(str(b.line), b.row.get("student", ""), b.row.get("part", ""), b.row.get("score", ""), b.reason)
+            table.add_row(*(Text(cell) for cell in (str(b.line), b.row.get("student", ""), b.row.get("part", ""), b.row.get("score", ""), b.reason)))
         console.print(table)
+    else:
+        console.print(f"Imported {len(result.imported)} score(s) for {escape(assignment)}.")
     if result.imported:
         _refresh(out, db, assignment)
     if result.bad:

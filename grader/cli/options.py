@@ -37,6 +37,19 @@ CourseOpt = Annotated[
 ]
 
 
+def open_store(out: Path | None, db: str | None):
+    """The grade store behind OUT (or `--db`); one line and exit code 2 if it cannot be opened
+    (a bad URL, a database that is down, a folder that cannot be written)."""
+    from grader.errors import StoreError
+    from grader.store.repository import Store  # SQLAlchemy is imported only when a command runs
+
+    try:
+        return Store.open(out, db)
+    except StoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def course_of(
     named: Path | None,
     *,

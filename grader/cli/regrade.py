@@ -12,7 +12,9 @@ from rich.text import Text
 from rich.table import Table
 
 from grader.cli.options import CourseOpt, DbOpt, OutOpt, ProblemsOpt, ReferenceOpt, course_of
-from grader.run.batch import DEFAULT_BUDGET, UsageError
+from grader.cli.run import stopping_cleanly
+from grader.run.batch import DEFAULT_BUDGET
+from grader.run.output import lock_output
 from grader.workflow.regrade import EPS, StudentChange, apply_regrade, plan_regrade
 
 
@@ -27,7 +29,7 @@ def regrade_command(
     assignment: Annotated[Optional[str], typer.Option("--assignment", help="Assignment id for files that do not name one.")] = None,
     db: DbOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would change.")] = False,
-    budget: Annotated[float, typer.Option("--budget", min=0, help="Seconds allowed per part, as for `grader run` (0: no limit).")] = DEFAULT_BUDGET,
+    budget: Annotated[float, typer.Option("--budget", min=0, help="CPU seconds allowed per part, as for `grader run` (0: no limit).")] = DEFAULT_BUDGET,
     workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Worker processes [default: the number of CPUs].")] = None,
     course: CourseOpt = None,
 ) -> None:
@@ -36,7 +38,8 @@ def regrade_command(
     console = Console(highlight=False, soft_wrap=True)
     the_course = course_of(course, problems=problems, reference=reference, submissions=directory, out=out, db=db)
     out, db = the_course.out, the_course.store
-    try:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    with stopping_cleanly(err):  # one line and exit 2 for a bad folder, --db or disk
         plan = plan_regrade(
             the_course.submissions,
             out,
@@ -48,14 +51,12 @@ def regrade_command(
             workers=workers,
             course=the_course,
         )
-    except UsageError as exc:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(Text(f"error: {exc}"))
-        raise typer.Exit(2) from None
-    _print_changes(console, plan.changes, plan.graded)  # before anything in OUT or the store is touched
-    if dry_run:
-        console.print("Dry run: nothing was replaced.")
-        return
-    outcome = apply_regrade(plan, out, db)
+        _print_changes(console, plan.changes, plan.graded)  # before anything in OUT or the store is touched
+        if dry_run:
+            console.print("Dry run: nothing was replaced.")
+            return
+        with lock_output(out):  # no `grader run` writes into OUT meanwhile
+            outcome = apply_regrade(plan, out, db)
     console.print(Text(f"Recorded regrade run {outcome.run_id}; reports in {out} replaced."))
     assert outcome.summary is not None
     raise typer.Exit(outcome.summary.exit_code)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from grader.cli.options import CourseOpt, DbOpt, OutOpt, ReferenceOpt, course_of
+from grader.errors import StoreError
 from grader.workflow.class_report import build_report
 
 
@@ -23,7 +24,7 @@ def report_command(
     the_course = course_of(course, reference=reference, out=out, db=db)
     try:
         path = build_report(assignment, the_course.out, the_course.store, title, the_course.reference)
-    except LookupError as exc:
-        typer.echo(str(exc), err=True)
+    except (LookupError, StoreError) as exc:
+        typer.echo(f"error: {exc}" if isinstance(exc, StoreError) else str(exc), err=True)
         raise typer.Exit(2)
     typer.echo(f"Wrote {path}")

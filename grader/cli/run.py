@@ -20,7 +20,10 @@ from grader.report.format import fmt_score
 from grader.report.json_report import export_schema
 from grader.models import RunSummary
 from grader.cli.options import CourseOpt, DbOpt, ProblemsOpt, ReferenceOpt, course_of
-from grader.run.batch import DEFAULT_BUDGET, OnProgress, UsageError, grade_directory, run_schema
+from grader.errors import StoreError
+from grader.run.batch import DEFAULT_BUDGET, OnProgress, UsageError, class_folder, run_schema, write_class
+from grader.run.lifetime import Terminated, sigterm_unwinds
+from grader.run.output import lock_output
 
 EXIT_USAGE = 2  # 0 and 1 come from RunSummary.exit_code
 
@@ -43,7 +46,7 @@ def run(
     budget: Annotated[
         float,
         typer.Option(
-            "--budget", min=0, help="Seconds allowed per part; each submission is graded in a killable worker process. 0: no limit, grade in this process."
+            "--budget", min=0, help="CPU seconds allowed per part's check (a part stopped there is graded once more); each submission is graded in a killable worker process. 0: no limit, grade in this process."
         ),
     ] = DEFAULT_BUDGET,
     workers: Annotated[
@@ -60,32 +63,26 @@ def run(
     flags given here win.
 
     Exit code 0 even when answers are wrong or files are broken (listed in run.json and on
-    stderr); 1 if the grader itself failed on a part; 2 for a usage error.
+    stderr); 1 if the grader itself failed on a part; 2 for a usage error, an OUT that cannot
+    be written (a full or read-only disk) or a grade store that cannot be used; 130 or 143
+    when stopped by Ctrl-C or SIGTERM (what was graded is kept in the store).
     """
     err = _stderr()
     started = time.perf_counter()
     the_course = course_of(course, problems=problems, reference=reference, submissions=directory, out=out, db=db)
     out = the_course.out
     store = _StoreHook(out, the_course.store)
-    try:
-        with progress_bar(enabled=not quiet) as progress:
-            summary = grade_directory(
-                the_course.submissions,
-                out,
-                problems_dir=the_course.problems,
-                reference_dir=the_course.reference,
-                assignment=assignment,
-                budget=budget or None,
-                workers=workers,
-                on_report=store,
-                progress=progress,
-                course=the_course,
-            )
-    except UsageError as exc:
-        err.print(Text(f"error: {exc}"))
-        raise typer.Exit(EXIT_USAGE) from None
-    finally:
-        store.close()
+    with stopping_cleanly(err, store):
+        klass = class_folder(
+            the_course.submissions, out, problems_dir=the_course.problems, reference_dir=the_course.reference,
+            assignment=assignment, budget=budget or None, workers=workers, course=the_course,
+        )
+        with lock_output(out), progress_bar(enabled=not quiet) as progress:
+            store.open()  # a bad --db stops the run before anything is graded
+            try:
+                summary = write_class(klass, out, on_report=store, progress=progress, assignment=assignment)
+            finally:
+                store.close()  # commits what was graded, also when stopped
     elapsed = time.perf_counter() - started
 
     for warning in summary.warnings:
@@ -102,6 +99,30 @@ def run(
     if not quiet:
         _print_table(summary, out, elapsed)
     raise typer.Exit(summary.exit_code)
+
+
+@contextmanager
+def stopping_cleanly(err: Console, store: "_StoreHook | None" = None) -> Iterator[None]:
+    """How a command that writes OUT ends when something outside the class stops it: a usage
+    error, an OUT that cannot be written or a store that cannot be used is one line and exit
+    code 2; SIGTERM and Ctrl-C unwind (workers closed, the store committed) and exit 143 / 130."""
+    try:
+        with sigterm_unwinds():
+            yield
+    except (UsageError, StoreError) as exc:
+        _fail(err, str(exc))
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        _fail(err, f"could not write{where}: {exc.strerror or exc}")
+    except (Terminated, KeyboardInterrupt) as exc:
+        kept = f"{store.recorded} report(s) were" if store is not None else "what was"
+        err.print(Text(f"stopped: {kept} recorded in the grade store before the stop; run again to grade the rest"))
+        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+
+
+def _fail(err: Console, message: str) -> None:
+    err.print(Text(f"error: {message}"))
+    raise typer.Exit(EXIT_USAGE) from None
 
 
 @contextmanager
@@ -127,17 +148,25 @@ class _StoreHook:
     def __init__(self, out: Path, db: str | None) -> None:
         self.out, self.db = out, db
         self.recorder: Any = None
+        self.recorded = 0  # reports committed to the store (for the message after a stop)
 
-    def __call__(self, report: SubmissionReport) -> SubmissionReport:
+    def open(self) -> None:
         if self.recorder is None:
             from grader.store.recorder import RunRecorder
 
             self.recorder = RunRecorder.open(self.out, self.db)
+
+    def __call__(self, report: SubmissionReport) -> SubmissionReport:
+        self.open()
         return self.recorder.record(report)
 
     def close(self) -> None:
         if self.recorder is not None:
-            self.recorder.close()
+            recorder, self.recorder = self.recorder, None
+            try:
+                recorder.close()
+            finally:
+                self.recorded = recorder.recorded
 
 
 def _print_table(summary: RunSummary, out: Path, elapsed: float) -> None:

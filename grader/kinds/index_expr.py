@@ -19,11 +19,26 @@ from grader.kinds.index_eval import IndexEvaluator
 from grader.kinds.sampled import SampledKind, sample_details
 from grader.kinds.tolerance import within
 from grader.parsing import VOCABULARY, canonical
+from grader.parsing.ast import Num, walk
 from grader.parsing.formula import function_table, read_formula
+from grader.parsing.lexer import fail
 from grader.sampling import Sample
 
 REL_TOL = 1e-6
 ABS_TOL = 1e-9
+
+
+def _literals_fit_floats(node: Any, raw: str) -> None:
+    """Index formulas are evaluated in float64: a literal past its range (`1e400`, exact when
+    parsed) cannot be, so it is unreadable here, as `1e999` is everywhere."""
+    for item in walk(node):
+        if isinstance(item, Num):
+            try:
+                float(item.value)
+            except OverflowError:
+                text = item.text or str(item.value)[:20]
+                raise fail(f"the number {text} is too large", raw, max(0, raw.find(text)), too_complex=True,
+                           expected="a number below 1e308", example="1.2e-3") from None
 
 
 class IndexExpr(SampledKind):
@@ -77,8 +92,10 @@ class IndexExpr(SampledKind):
         if not isinstance(raw, str):
             raise InvalidAnswer("expected a formula as text", example=self.examples[0])
         with self.own_example():
-            return read_formula(raw, self.scalars, self.functions, indices=self.indices, tensors=self.tensors,
+            node = read_formula(raw, self.scalars, self.functions, indices=self.indices, tensors=self.tensors,
                                 elementwise=self.free)
+        _literals_fit_floats(node, raw)
+        return node
 
     def canonical(self, value: Any) -> str:
         return canonical(value) if not isinstance(value, Sample) else f"(sampled: {value.n_points} draws)"

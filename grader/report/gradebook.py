@@ -20,6 +20,7 @@ from pathlib import Path
 
 from grader.models import Status, SubmissionReport
 from grader.report.csv_cells import csv_text
+from grader.report.files import write_atomic
 from grader.report.format import fmt_score
 
 
@@ -41,8 +42,4 @@ def gradebook_csv(part_ids: Sequence[str], reports: Sequence[SubmissionReport]) 
 
 def write_gradebook(path: Path, part_ids: Sequence[str], reports: Sequence[SubmissionReport]) -> Path:
     """OUT/<assignment>/gradebook.csv"""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        fh.write(gradebook_csv(part_ids, reports))
-    return path
+    return write_atomic(Path(path), gradebook_csv(part_ids, reports), newline="")

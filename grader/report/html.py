@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 
 from grader.models import PartResult, Status, SubmissionReport
+from grader.report.files import write_atomic
 
 REPORT_NAME = "report.html"
 WRONG = (Status.incorrect, Status.partial, Status.invalid)
@@ -297,6 +298,4 @@ def write_class_report(
     each student's report file stem)."""
     folder = Path(out) / assignment
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / REPORT_NAME
-    path.write_text(render_class_report(reports, assignment=assignment, title=title, report_dir=folder, files=files), encoding="utf-8")
-    return path
+    return write_atomic(folder / REPORT_NAME, render_class_report(reports, assignment=assignment, title=title, report_dir=folder, files=files), newline=None)

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from grader.models import SubmissionReport
+from grader.report.files import write_atomic
 
 
 def dumps(model: BaseModel) -> str:
@@ -20,10 +21,7 @@ def dumps(model: BaseModel) -> str:
 
 
 def write_json(model: BaseModel, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dumps(model), encoding="utf-8", newline="\n")
-    return path
+    return write_atomic(Path(path), dumps(model))
 
 
 def write_report(report: SubmissionReport, path: Path) -> Path:

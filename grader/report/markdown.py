@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from grader.models import PartResult, SubmissionReport
+from grader.report.files import write_atomic
 from grader.report.format import code_block, code_span, escape_inline, escape_text, fmt_score
 
 
@@ -88,7 +89,4 @@ def _feedback(text: str) -> list[str]:
 
 def write_markdown(report: SubmissionReport, path: Path) -> Path:
     """OUT/<assignment>/<student>.md"""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(report), encoding="utf-8", newline="\n")
-    return path
+    return write_atomic(Path(path), render_report(report))

@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from grader.models import BrokenSubmission, Status, SubmissionReport, Superseded
+from grader.report.files import write_atomic
 from grader.report.format import code_span, escape_text, fmt_percent, fmt_score
 
 TOP_WRONG = 3
@@ -150,7 +151,4 @@ def write_summary(
     superseded: Sequence[Superseded] = (),
 ) -> Path:
     """OUT/<assignment>/summary.md"""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_summary(assignment, title, parts, reports, broken, superseded), encoding="utf-8", newline="\n")
-    return path
+    return write_atomic(Path(path), render_summary(assignment, title, parts, reports, broken, superseded))

@@ -26,8 +26,10 @@ from grader.course import Course
 from grader.keys.catalog import Catalog
 from grader.keys.variants import CACHE_FOLDER, VariantGraders
 from grader.models import BrokenSubmission, RunSummary, Submission, SubmissionReport, Superseded
+from grader.report.files import write_atomic
 from grader.report.json_report import write_json
 from grader.run.matches import matches_markdown, staff_view
+from grader.run.output import UsageError, check_out
 from grader.run.writer import RunWriter, feedback_levels
 from grader.scoring import AssignmentGrader, describe
 from grader.submission import STUDENT_LINE_WARNING, discover, one_per_student, read_submission
@@ -39,10 +41,6 @@ SUBMISSIONS_PER_WORKER = 20
 ReportHook = Callable[[SubmissionReport], SubmissionReport]
 OnProgress = Callable[[int, int], None]  # (submissions graded, submissions to grade)
 Outcome = SubmissionReport | BrokenSubmission
-
-
-class UsageError(Exception):
-    """The run cannot start (no such folder, no problem sets...): exit code 2."""
 
 
 def load_catalog(problems_dir: Path, reference_dir: Path | None, course: Course | None = None, cache_dir: Path | None = None) -> Catalog:
@@ -240,6 +238,8 @@ def class_folder(
     the course's assignments, variant keys cached in OUT), and every submission below `root`
     except in OUT and the course's own folders."""
     catalog = load_catalog(problems_dir, reference_dir, course, Path(out) / CACHE_FOLDER)
+    if Path(root).exists():  # (grade_class says so if it does not)
+        check_out(root, out, catalog.keys)
     excluded = [Path(out), Path(problems_dir)] + ([Path(reference_dir)] if reference_dir is not None else [])
     return grade_class(root, catalog, assignment=assignment, budget=budget, workers=workers, exclude=excluded)
 
@@ -282,7 +282,7 @@ def write_staff_views(klass: ClassGrading, writer: RunWriter, out: Path) -> None
         view = staff_view(assignment, graded, graders.keys.key_for)  # type: ignore[arg-type]
         folder = Path(out) / assignment
         write_json(view, folder / "variants.json")
-        (folder / "variants.md").write_text(matches_markdown(assignment, view.codes, view.matches), encoding="utf-8")
+        write_atomic(folder / "variants.md", matches_markdown(assignment, view.codes, view.matches), newline=None)
 
 
 def run_schema() -> dict:

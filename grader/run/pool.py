@@ -1,16 +1,18 @@
 """Grading under hard limits: a pool of worker processes that the parent can kill.
 
 Why processes: a thread cannot be killed and `signal.alarm` does not interrupt a long C call
-(a huge integer power, a numpy allocation), so the only wall-clock limit that always holds is
-killing the process doing the work. Why not `multiprocessing.Pool`: it cannot kill one stuck
+(a huge integer power, a numpy allocation), so the only limit that always holds is ending the
+process doing the work: its own CPU-time timer does (SIGPROF, grader.run.guard), and the
+parent kills it past the wall-clock limit behind that budget. Why not `multiprocessing.Pool`: it cannot kill one stuck
 task. Why fork, or forkserver: forking is fastest (a worker is ready in milliseconds) but
 unsafe once torch is imported, so a parent that has imported torch starts its workers from a
 clean forkserver instead. Grading from committed keys leaves the parent torch-free.
 
 The workers (grader.run.worker) grade whole submissions with `AssignmentGrader.grade`,
 writing each part's index and deadline into memory shared with this side. The parent waits
-on every pipe until the nearest deadline. A worker past its deadline is killed: that part
-gets `Setback.timed_out` ("too complex to check within 2 s"), and a fresh worker resumes the
+on every pipe until the nearest deadline. A worker past its budget is ended; the part is
+graded once more in a fresh worker, and if it is stopped again it gets `Setback.timed_out`
+("too complex to check within 2 s"); either way a fresh worker resumes the
 submission after the last results that reached the parent, with the follow-through context
 built so far; the few parts finished since, less than FLUSH_INTERVAL of work, are simply
 graded again. A worker that dies on its own costs the part it was on `Setback.grader_failed`
@@ -35,13 +37,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from grader.models import BrokenSubmission, PartResult, Submission, SubmissionReport
 from grader.run.cache import restore_state
+from grader.run.guard import CPU_SIGNAL, WALL_FACTOR
 from grader.run.worker import Loader, Record, Task, serve
 from grader.scoring import GradingState, Setback
 
@@ -74,6 +77,7 @@ class _Job:
     deliver: Callable[[Outcome], None]
     on_part: Callable[[int, PartResult], None] | None = None
     future: Future[Outcome] | None = None  # submit(): failed with the pool's error if it stops
+    retried: set[int] = field(default_factory=set)  # parts already graded again after a stop at the budget
 
     def record(self, records: list[Record]) -> None:
         for index, result, ft in records:
@@ -107,7 +111,7 @@ class _Slot:
 
 
 class GradingPool:
-    """N worker processes grading submissions under a per-part wall-clock budget."""
+    """N worker processes grading submissions under a per-part CPU-time budget."""
 
     def __init__(
         self,
@@ -158,8 +162,11 @@ class GradingPool:
         parent, child = mp.Pipe(duplex=True)
         progress = mp.RawArray("d", 2)
         limits = (self.budget, self.start_timeout)
+        # Linux ties a child's death to the *thread* that forked it: ask for it only when that
+        # thread lives as long as the process (the main thread, or the fork server's).
+        tied = mp.get_start_method() == "forkserver" or threading.current_thread() is threading.main_thread()
         process = mp.Process(
-            target=serve, args=(child, progress, self.loader, limits, self.memory, self.cache),
+            target=serve, args=(child, progress, self.loader, limits, self.memory, self.cache, os.getpid() if tied else None),
             name="grader-worker", daemon=True,
         )
         process.start()
@@ -277,7 +284,7 @@ class GradingPool:
             if job is None:
                 continue
             slot.job = job
-            slot.progress[1] = time.monotonic() + self.budget  # until the worker takes over
+            slot.progress[1] = time.monotonic() + self.budget * WALL_FACTOR  # until the worker takes over
             slot.progress[0] = job.state.start
             slot.conn.send(job.task)
 
@@ -346,14 +353,18 @@ class GradingPool:
             why = "did not start in time" if timed_out else f"exited with code {code} while starting"
             raise PoolError(f"a grading worker {why}")
         job = slot.job
+        timed_out = timed_out or code == -CPU_SIGNAL  # its CPU timer ended it (grader.run.guard)
         if job is not None:
             if timed_out:
                 self.kills += 1
-                setback = Setback.timed_out(self.budget)
             else:
                 self.crashes += 1
-                setback = Setback.grader_failed(f"its worker process stopped, exit code {code}")
-            if job.resume(lost, setback):
+            if timed_out and lost not in job.retried:
+                # Graded once more, in a fresh worker, before it is called too complex: a stop
+                # is then never the luck of one moment of the machine.
+                job.retried.add(lost)
+                self._resumed.appendleft(job)
+            elif job.resume(lost, Setback.timed_out(self.budget) if timed_out else Setback.grader_failed(f"its worker process stopped, exit code {code}")):
                 self._resumed.appendleft(job)
             else:
                 job.deliver(BrokenSubmission(source=job.sub.source, reason="grading failed repeatedly"))

@@ -1,8 +1,9 @@
 """A grading worker: the process side of grader.run.pool.
 
-Started once per run, it caps its address space (RLIMIT_AS), loads the graders once, then
-grades whole submissions through `AssignmentGrader.grade` with three hooks: the `Deadline`
-guard (each part's index and deadline in memory shared with the parent, which kills a late
+Started once per run, it asks to die with its parent, caps its address space (RLIMIT_AS),
+loads the graders once, then grades whole submissions through `AssignmentGrader.grade` with
+three hooks: the `Deadline` guard (each part's CPU budget as a timer that ends the process,
+its index and wall-clock deadline in memory shared with the parent, which kills a late
 worker), an `on_part` that sends results in batches (at least every FLUSH_INTERVAL, and with
 the finished report; one message per part would cost more than most parts), and the verdict
 cache. A task resumed after a kill carries the `GradingState` the parent received so far.
@@ -23,7 +24,8 @@ from typing import Any
 from grader.keys.variants import VariantGraders
 from grader.models import PartResult, Submission
 from grader.run.cache import ABSENT, Verdicts
-from grader.run.guard import Deadline
+from grader.run.guard import CPU_SIGNAL, Deadline
+from grader.run.lifetime import die_with_parent
 from grader.scoring import AssignmentGrader, GradingContext, GradingState
 
 # Results reach the parent at least this often. One message per part would cost more than
@@ -80,6 +82,7 @@ class Worker:
         self._send("done", pending, report.model_copy(update={"parts": []}))
 
     def _send(self, tag: str, records: list[Record], *rest: Any) -> None:
+        self.deadline.pause()  # talking to the parent is not the part's time (the next part re-arms)
         try:
             self.conn.send((tag, records, *rest))
         except Exception:  # a parsed value that cannot be pickled: resumption just loses it
@@ -87,9 +90,17 @@ class Worker:
             self.conn.send((tag, bare, *rest))
 
 
-def serve(conn: Connection, shared: Any, loader: Loader, limits: tuple[float, float], memory: int | None, cache: bool) -> None:
-    """A worker process's main function: load the graders, then grade tasks until told to stop."""
+def serve(
+    conn: Connection, shared: Any, loader: Loader, limits: tuple[float, float], memory: int | None, cache: bool, grader_pid: int | None
+) -> None:
+    """A worker process's main function: load the graders, then grade tasks until told to stop
+    (a None task, or the parent's end of the pipe closing). With `grader_pid` (the process that
+    started the pool) it also dies with its parent, even if that is killed outright."""
+    if grader_pid is not None:
+        die_with_parent(grader_pid)  # a killed `grader run` leaves no worker behind
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a handler inherited from the parent would only unwind
+    signal.signal(CPU_SIGNAL, signal.SIG_DFL)  # the CPU budget's timer ends this process (grader.run.guard)
     # The workers are the parallelism: one thread each keeps them from fighting over cores
     # (and each extra thread reserves address space under the cap). Read when torch loads.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -108,7 +119,7 @@ def serve(conn: Connection, shared: Any, loader: Loader, limits: tuple[float, fl
     while True:
         try:
             task = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):
             return
         if task is None:
             return

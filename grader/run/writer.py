@@ -20,6 +20,7 @@ written, once every earlier submission of its group has an outcome.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
@@ -47,16 +48,27 @@ from grader.report.summary import PartInfo, class_stats, write_summary
 RUN_FILE = "run.json"
 # Names the per-assignment folder already uses; a student called "summary" must not clobber them.
 RESERVED_NAMES = frozenset({"gradebook", "summary", "run"})
-MAX_NAME = 80
+MAX_NAME = 80  # characters of a student id kept in its file name
+# Bytes, as file systems count them (255 on ext4, APFS, NTFS): a 200-character id in a 4-byte
+# script is 800 bytes. 120 leaves room for `~k`, `.json` and a temporary file's prefix.
+MAX_NAME_BYTES = 120
+HASH_CHARS = 10
 MAX_RUN_FILE_BYTES = 16 * 1024 * 1024
 
 Outcome = SubmissionReport | BrokenSubmission
 
 
 def safe_name(student: str) -> str:
-    """A file name for a student id: no separators, no leading dot, bounded length."""
-    name = re.sub(r"[^\w.-]", "_", student).lstrip(".")[:MAX_NAME]
-    return name or "student"
+    """A file name for a student id: no separators, no leading dot, at most MAX_NAME
+    characters and MAX_NAME_BYTES bytes. A longer id keeps its start and gains a hash of the
+    whole id, so the name is stable and two long ids that share a start still differ."""
+    name = re.sub(r"[^\w.-]", "_", student).lstrip(".") or "student"
+    if len(name) <= MAX_NAME and len(name.encode("utf-8")) <= MAX_NAME_BYTES:
+        return name
+    tag = hashlib.sha256(student.encode("utf-8", "surrogatepass")).hexdigest()[:HASH_CHARS]
+    room = MAX_NAME_BYTES - HASH_CHARS - 1
+    head = name[: MAX_NAME - HASH_CHARS - 1].encode("utf-8")[:room].decode("utf-8", "ignore")
+    return f"{head}-{tag}"
 
 
 def _nth_name(base: str, k: int) -> str:

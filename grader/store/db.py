@@ -8,6 +8,8 @@ run ever overwrites them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import (
@@ -27,7 +29,11 @@ from sqlalchemy import (
     create_engine,
     event,
     inspect,
+    make_url,
 )
+from sqlalchemy.exc import SQLAlchemyError
+
+from grader.errors import StoreError
 
 #: The store's file name when no `--db` is given: next to the reports.
 DEFAULT_DB_NAME = "grades.sqlite"
@@ -151,6 +157,30 @@ def database_url(out: Path | None, db: str | None = None) -> str:
     if out is None:
         raise ValueError("either an output directory or a database URL is needed")
     return f"sqlite:///{(Path(out) / DEFAULT_DB_NAME).resolve()}"
+
+
+def shown_url(url: str) -> str:
+    """The URL for a message, password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not even a URL: shown as given, cut short
+        return url[:200]
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of what the database (or the file system) said."""
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).strip().splitlines()
+    return f"{type(inner).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+@contextmanager
+def store_errors(url: str, doing: str) -> Iterator[None]:
+    """Turn the database's errors (and the file system's, for SQLite) into one `StoreError` line."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError, ValueError, ImportError) as exc:
+        raise StoreError(f"{doing} {shown_url(url)}: {_reason(exc)}") from exc
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -14,14 +14,21 @@ from __future__ import annotations
 
 import shlex
 import sys
+import time
 from pathlib import Path
 
 from grader.models import SubmissionReport
+from grader.store.db import store_errors
 from grader.store.merge import apply_adjustments
 from grader.store.repository import Store
 
 
-FLUSH_EVERY = 500  # reports per store transaction
+# A store transaction holds at most FLUSH_EVERY reports or FLUSH_SECONDS of grading, so a
+# run killed outright (SIGKILL, a power cut) loses at most that much of what it had graded;
+# SIGTERM and Ctrl-C flush (the command's `finally` closes the recorder). One commit per
+# report was most of a large batch's time.
+FLUSH_EVERY = 500
+FLUSH_SECONDS = 1.0
 
 
 def current_command() -> str:
@@ -35,13 +42,16 @@ class RunRecorder:
         self.kind = kind
         self.run_id: int | None = None  # the run starts with its first report: a run that fails to start leaves no row
         self._owns_store = owns_store
-        self._pending: list[SubmissionReport] = []  # written in one transaction per FLUSH_EVERY
+        self._pending: list[SubmissionReport] = []  # written in one transaction per FLUSH_EVERY / FLUSH_SECONDS
+        self._flushed = time.monotonic()
+        self.recorded = 0  # reports committed so far
         # Manual scores and overrides, read once per assignment (not twice per report).
         self._adjustments: dict[str, tuple[dict[str, list], dict[str, list]]] = {}
 
     def start(self) -> int:
         if self.run_id is None:
-            self.run_id = self.store.begin_run(self.command, kind=self.kind)
+            with store_errors(self.store.url, "could not start a run in the grade store"):
+                self.run_id = self.store.begin_run(self.command, kind=self.kind)
         return self.run_id
 
     @classmethod
@@ -64,21 +74,28 @@ class RunRecorder:
     def record(self, report: SubmissionReport) -> SubmissionReport:
         self.start()
         self._pending.append(report)
-        if len(self._pending) >= FLUSH_EVERY:
+        if len(self._pending) >= FLUSH_EVERY or time.monotonic() - self._flushed >= FLUSH_SECONDS:
             self.flush()
-        return self.merge(report)
+        with store_errors(self.store.url, "could not read manual scores from the grade store"):
+            return self.merge(report)
 
     def flush(self) -> None:
         if self._pending and self.run_id is not None:
-            self.store.record_reports(self.run_id, self._pending)
+            with store_errors(self.store.url, "could not record results in the grade store"):
+                self.store.record_reports(self.run_id, self._pending)
+            self.recorded += len(self._pending)
             self._pending = []
+        self._flushed = time.monotonic()
 
     def close(self) -> None:
-        self.flush()
-        if self.run_id is not None:
-            self.store.finish_run(self.run_id)
-        if self._owns_store:
-            self.store.close()
+        try:
+            self.flush()
+            if self.run_id is not None:
+                with store_errors(self.store.url, "could not finish the run in the grade store"):
+                    self.store.finish_run(self.run_id)
+        finally:
+            if self._owns_store:
+                self.store.close()
 
     def __enter__(self) -> "RunRecorder":
         return self

@@ -35,9 +35,14 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _to_store(value: datetime | None) -> datetime | None:
+    """In UTC. A time past datetime's range once in UTC (year 9999 at -23:59; the readers
+    refuse such times, other callers may not) is stored as unknown: one value, not the batch."""
     if value is None:
         return None
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    except OverflowError:
+        return None
 
 
 class Store:
@@ -45,11 +50,15 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.url = engine.url.render_as_string(hide_password=True)  # for messages
 
     @classmethod
     def open(cls, out: Path | None = None, db_url: str | None = None) -> "Store":
-        """OUT/grades.sqlite unless `db_url` (a URL or a SQLite path) is given."""
-        return cls(db.make_engine(db.database_url(out, db_url)))
+        """OUT/grades.sqlite unless `db_url` (a URL or a SQLite path) is given; `StoreError`
+        if it cannot be opened (the schema is created on first use, so this connects)."""
+        url = db.database_url(out, db_url)
+        with db.store_errors(url, "cannot open the grade store"):
+            return cls(db.make_engine(url))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -203,13 +212,19 @@ class Store:
     # -- manual scores and overrides ------------------------------------------------------------
     def set_manual_score(self, score: ManualScore) -> None:
         """Store a manual score and the rubric items behind it, in one transaction."""
-        values = score.model_dump(exclude={"items"})
-        items = {k: values[k] for k in ("assignment", "student", "part_id")} | {"items": [i.model_dump() for i in score.items]}
+        self.set_manual_scores([score])
+
+    def set_manual_scores(self, scores: Iterable[ManualScore]) -> None:
+        """Several scores (and their rubric items) in one transaction: all are stored, or (on
+        any failure) none, so a spreadsheet is never half imported."""
         with self.engine.begin() as conn:
-            self._upsert(db.manual_scores, values, ("score", "comment", "grader", "at"), conn)
-            self._delete_keyed(db.manual_rubric_items, score.assignment, score.student, score.part_id, conn)
-            if score.items:
-                conn.execute(insert(db.manual_rubric_items).values(items))
+            for score in scores:
+                values = score.model_dump(exclude={"items"})
+                items = {k: values[k] for k in ("assignment", "student", "part_id")} | {"items": [i.model_dump() for i in score.items]}
+                self._upsert(db.manual_scores, values, ("score", "comment", "grader", "at"), conn)
+                self._delete_keyed(db.manual_rubric_items, score.assignment, score.student, score.part_id, conn)
+                if score.items:
+                    conn.execute(insert(db.manual_rubric_items).values(items))
 
     def manual_scores(self, assignment: str, student: str | None = None) -> list[ManualScore]:
         rows = self._select_keyed(db.manual_scores, assignment, student)

@@ -5,14 +5,16 @@ person marks one question consistently; scored answers leave it, so a session ca
 resume later. A part's rubric (from the answer key, `ManualPart`) lets a grader pick items by
 number: `record_manual_score` is the one way a score is recorded (the terminal, the import and
 the service alike). `import_scores` takes a CSV with columns student, part, score (or items),
-comment, checks every row, stores the good ones and lists the bad ones. After any of these,
-the run's files are brought up to date by `grader.workflow.refresh`. The terminal session over the queue is
+comment, checks every row first, then stores them all in one transaction, or none and lists
+the bad ones. After any of these, the run's files are brought up to date by
+`grader.workflow.refresh`. The terminal session over the queue is
 `grader manual` (grader.cli.manual); the service grades the same queue in the browser.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 from dataclasses import dataclass
@@ -146,7 +148,7 @@ def compose_comment(part: ManualPart, numbers: Iterable[int] = (), free: str = "
 
 
 def record_manual_score(
-    store: Store,
+    store: Store | None,
     assignment: str,
     student: str,
     part: ManualPart,
@@ -176,7 +178,8 @@ def record_manual_score(
     entry = ManualScore(
         assignment=assignment, student=student, part_id=part.id, score=score, comment=text, grader=grader, at=utcnow(), items=picked
     )
-    store.set_manual_score(entry)
+    if store is not None:  # None: checked and built only (an import stores its rows together)
+        store.set_manual_score(entry)
     return entry
 
 
@@ -233,12 +236,61 @@ def parse_item_numbers(text: str) -> list[int]:
     return numbers
 
 
+# A scores spreadsheet is a few hundred rows; these bound what a bad file can cost.
+MAX_IMPORT_BYTES = 16 * 2**20
+MAX_ID_CHARS = 200  # the store's student and part columns
+MAX_COMMENT_CHARS = 20_000
+EXTRA = "\0extra"  # a key no header can have: how many cells a row had beyond the columns
+
+
+def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """Every row of a scores CSV: (line, cells by lower-cased header). ValueError, naming the
+    file (and line), if the file as a whole cannot be read; a row that is merely bad is the
+    caller's to judge (a cell of any size is read, up to the file's bound)."""
+    size = path.stat().st_size
+    if size > MAX_IMPORT_BYTES:
+        raise ValueError(f"{path}: {size} bytes is too large for a scores file (the limit is {MAX_IMPORT_BYTES // 2**20} MB)")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}); save the spreadsheet as CSV UTF-8") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    previous = csv.field_size_limit(max(size, 1))  # one big cell is a bad row, not an unreadable file
+    rows = []
+    try:
+        headers = [(h or "").strip().lower() for h in reader.fieldnames or []]
+        missing = {"student", "part"} - set(headers)
+        if missing or not {"score", "items"} & set(headers):
+            wanted = sorted(missing | ({"score"} if not {"score", "items"} & set(headers) else set()))
+            raise ValueError(f"{path}: missing column(s) {', '.join(wanted)}; expected student, part, score (or items), comment")
+        for row in reader:
+            cells = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
+            if None in row:  # more cells than columns: an unquoted comma, most likely
+                cells[EXTRA] = str(len(row[None]))
+            rows.append((reader.line_num, cells))
+    except csv.Error as exc:
+        raise ValueError(f"{path}, line {reader.line_num}: {exc}") from None
+    finally:
+        csv.field_size_limit(previous)
+    return rows
+
+
+def _too_long(data: dict[str, str]) -> str | None:
+    limits = {"student": MAX_ID_CHARS, "part": MAX_ID_CHARS, "grader": MAX_ID_CHARS, "comment": MAX_COMMENT_CHARS, "score": 50, "items": 200}
+    for column, limit in limits.items():
+        if len(data.get(column, "")) > limit:
+            return f"the {column} cell is longer than {limit} characters"
+    return None
+
+
 def import_scores(
     store: Store, out: Path | None, assignment: str, path: Path, *, grader: str, reference: Path | None = None
 ) -> ImportResult:
-    """Store every valid row of a (student, part, score, comment[, items]) CSV; list the others
-    with why. `items` holds rubric item numbers (`1,3`): the score is then their marks' sum (the
-    rubric from the answer key in `reference`), and a score given beside them must agree."""
+    """Check every row of a (student, part, score, comment[, items]) CSV first; if all are
+    good, store them in one transaction, else store none and list the bad ones with why (a
+    file is never half imported, and importing it again once fixed is safe). `items` holds
+    rubric item numbers (`1,3`): the score is then their marks' sum (the rubric from the
+    answer key in `reference`), and a score given beside them must agree."""
     reports = raw_reports(store, out, assignment)
     parts = catalogue(reports)
     rubrics = manual_parts(reference, assignment)
@@ -247,50 +299,49 @@ def import_scores(
     good: list[ManualScore] = []
     bad: list[BadRow] = []
     seen: dict[tuple[str, str], int] = {}
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        headers = [(h or "").strip().lower() for h in reader.fieldnames or []]
-        missing = {"student", "part"} - set(headers)
-        if missing or not {"score", "items"} & set(headers):
-            wanted = sorted(missing | ({"score"} if not {"score", "items"} & set(headers) else set()))
-            raise ValueError(f"{path}: missing column(s) {', '.join(wanted)}; expected student, part, score (or items), comment")
-        for row in reader:
-            line = reader.line_num
-            data = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
-            student, part_id, raw_score, raw_items = data.get("student", ""), data.get("part", ""), data.get("score", ""), data.get("items", "")
-            reason = None
-            picked: list[RubricPick] = []
-            score: float | None = None
-            if not any(data.values()):
-                continue  # a blank line in the spreadsheet
-            if data.get("assignment") and data["assignment"] != assignment:
-                reason = f"row is for assignment {data['assignment']!r}, not {assignment!r}"
-            elif not student:
-                reason = "no student"
-            elif student not in students:
-                reason = f"no graded submission for student {student!r}"
-            elif part_id not in parts:
-                reason = f"unknown part id {part_id!r} (free-text parts: {', '.join(manual_ids) or 'none'})"
-            elif not parts[part_id].manual:
-                reason = f"part {part_id!r} is autograded; only free-text parts take manual scores"
-            else:
-                part = rubrics.get(part_id) or ManualPart(part_id, parts[part_id].max_score)
-                try:
-                    score, picked = _row_score(part, raw_score, raw_items)
-                except ValueError as exc:
-                    reason = str(exc)
-            if reason is None and (student, part_id) in seen:
-                reason = f"duplicate of line {seen[(student, part_id)]}"
-            if reason is not None:
-                bad.append(BadRow(line, reason, data))
-                continue
-            seen[(student, part_id)] = line
-            entry = record_manual_score(
-                store, assignment, student, part,
-                items=[p.number for p in picked], score=None if picked else score,
-                comment=data.get("comment", ""), grader=data.get("grader") or grader,
-            )
-            good.append(entry)
+    for line, data in read_rows(Path(path)):
+        student, part_id, raw_score, raw_items = data.get("student", ""), data.get("part", ""), data.get("score", ""), data.get("items", "")
+        reason = None
+        picked: list[RubricPick] = []
+        score: float | None = None
+        if not any(data.values()):
+            continue  # a blank line in the spreadsheet
+        if EXTRA in data:
+            reason = f"{data.pop(EXTRA)} cell(s) more than there are columns; put a comment with commas in quotes"
+        elif (too_long := _too_long(data)) is not None:
+            reason = too_long
+            data = {k: v[:60] + ("…" if len(v) > 60 else "") for k, v in data.items()}  # listed, not echoed whole
+        elif data.get("assignment") and data["assignment"] != assignment:
+            reason = f"row is for assignment {data['assignment']!r}, not {assignment!r}"
+        elif not student:
+            reason = "no student"
+        elif student not in students:
+            reason = f"no graded submission for student {student!r}"
+        elif part_id not in parts:
+            reason = f"unknown part id {part_id!r} (free-text parts: {', '.join(manual_ids) or 'none'})"
+        elif not parts[part_id].manual:
+            reason = f"part {part_id!r} is autograded; only free-text parts take manual scores"
+        else:
+            part = rubrics.get(part_id) or ManualPart(part_id, parts[part_id].max_score)
+            try:
+                score, picked = _row_score(part, raw_score, raw_items)
+            except ValueError as exc:
+                reason = str(exc)
+        if reason is None and (student, part_id) in seen:
+            reason = f"duplicate of line {seen[(student, part_id)]}"
+        if reason is not None:
+            bad.append(BadRow(line, reason, data))
+            continue
+        seen[(student, part_id)] = line
+        entry = record_manual_score(  # checked and built, not stored yet
+            None, assignment, student, part,
+            items=[p.number for p in picked], score=None if picked else score,
+            comment=data.get("comment", ""), grader=data.get("grader") or grader,
+        )
+        good.append(entry)
+    if bad:
+        return ImportResult([], bad)
+    store.set_manual_scores(good)
     return ImportResult(good, bad)
 
 

@@ -104,3 +104,23 @@ def test_a_huge_grid_is_too_complex_not_slow():
 def test_unreadable_index_formulas_are_invalid(text):
     with pytest.raises(InvalidAnswer):
         IndexExpr({"X": 2, "W": 2}, free=("i", "j"), indices=("k1",)).parse(text)
+
+
+@pytest.mark.parametrize("text", ["1e400", "X[i,j] * 1.5e400", "X[i, j+1e400]", "sum_{k1=1}^{1e400} W[k1, j]", "-2 sum_{k1,k2} W[k1,k2] X[i+k1, j+k2] * 1e309"])
+def test_a_literal_beyond_float_range_is_invalid_and_pointed_at_not_a_grader_error(text):
+    # Exact when parsed (1e400 is an integer), it overflowed when evaluated in float64: the
+    # grader's `error`. Now unreadable at parse time, as 1e999 already was, caret on the number.
+    kind = IndexExpr({"X": 2, "W": 2}, free=("i", "j"), indices=("k1", "k2"))
+    with pytest.raises(InvalidAnswer, match="too large") as exc:
+        kind.parse(text)
+    literal = next(t for t in ("1.5e400", "1e400", "1e309") if t in text)
+    assert exc.value.position == text.index(literal) and "below 1e308" in exc.value.feedback()
+
+
+def test_a_tiny_literal_and_a_huge_power_are_still_read():
+    # 1e-400 is 0 in float64 and 10^400 evaluates to inf: both are answers (wrong here), not errors
+    truth = np.stack([valid_corr(X[d], W[d]) for d in range(D)])
+    sample = Sample({"X": X, "W": W}, truth)
+    kind = IndexExpr({"X": 2, "W": 2}, free=("i", "j"), indices=("k1", "k2"))
+    for text in ("1e-400 * X[i,j]", "10^400 * X[i,j]"):
+        assert not kind.compare(kind.parse(text), sample).full

@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 import sys
-import threading
 import time
 import traceback
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from pydantic import BaseModel, Field
 
@@ -49,6 +46,7 @@ from grader.lms.gradescope.results import (
 )
 from grader.models import BrokenSubmission, PartResult, Submission
 from grader.run.guard import Alarm
+from grader.run.lifetime import Terminated, sigterm_unwinds
 from grader.scoring import describe
 from grader.submission import STUDENT_LINE_WARNING, NoAnswerFile, find_answer_file, read_submission
 
@@ -67,7 +65,7 @@ class AutograderConfig(BaseModel):
     problems: Path | None = None
     reference: Path | None = None
     assignment: str | None = None
-    part_budget: float | None = Field(DEFAULT_PART_BUDGET, description="Seconds per part; None or 0 means no limit.")
+    part_budget: float | None = Field(DEFAULT_PART_BUDGET, description="CPU seconds per part's check (not wall-clock time; a part stopped there is graded once more); None or 0 means no limit.")
     visibility: Visibility = "visible"
     course: Path | None = Field(None, description="The course file (per-student numbers); default source/grader.toml if present.")
 
@@ -132,25 +130,7 @@ def read_answers(submission_dir: Path, assignment: str, handed_in_by: str | None
 # -- the container's signals -----------------------------------------------------------------------
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived (the container is being stopped): unwind so the final write happens."""
-
-
-@contextmanager
-def sigterm_unwinds() -> Iterator[None]:
-    """Turn SIGTERM into an exception for the duration, so try/finally still writes the results."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+# Terminated and sigterm_unwinds: grader.run.lifetime (shared with `grader run`).
 
 
 # -- the run ---------------------------------------------------------------------------------------

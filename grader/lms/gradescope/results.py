@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Literal
 
@@ -23,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from grader import __version__
 from grader.course import FeedbackPolicy
 from grader.models import AnswerKey, FeedbackLevel, PartResult, Status, SubmissionReport
+from grader.report.files import write_atomic
 from grader.report.policy import visible_part
 from grader.scoring import NOT_YOUR_MISTAKE, fmt_marks
 
@@ -90,16 +89,7 @@ def write_results(results: GradescopeResults, path: Path) -> None:
     data = GradescopeResults.model_validate(results.model_dump()).model_dump(mode="json", exclude_none=True)
     # No indent: the C encoder is ~10x faster, which matters as the file is rewritten per part.
     text = json.dumps(data, ensure_ascii=False, allow_nan=False) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)
 
 
 #: What every message about our own failure ends with (the student can do nothing about it).
