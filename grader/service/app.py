@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from grader.models import Status, SubmissionReport
@@ -85,6 +86,7 @@ class Problem(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The request body is not JSON."},
     401: {"model": Problem, "description": "No valid token or session."},
     403: {"model": Problem, "description": "Not allowed (staff only, or a missing CSRF token)."},
     404: {"model": Problem, "description": "No such assignment, part or submission (or not yours)."},
@@ -179,8 +181,21 @@ def create_app(
     def shown(report: SubmissionReport, who: Identity) -> SubmissionReport:
         return cw.adjusted(report) if who.staff else cw.student_view(report)
 
-    @app.exception_handler(HTTPException)
-    async def _problem(request: Request, exc: HTTPException) -> Response:
+    def allowed(request: Request) -> str:
+        """Every method some route takes at this path (Starlette names only the first route's)."""
+        from starlette.routing import Match
+
+        methods: set[str] = set()
+        for route in app.router.routes:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= set(getattr(route, "methods", None) or ())
+        return ", ".join(sorted(methods))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _problem(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            return JSONResponse({"detail": "method not allowed"}, status_code=405, headers={"Allow": allowed(request)})
         wants_page = "text/html" in request.headers.get("accept", "") and not request.url.path.startswith("/api/")
         if wants_page and exc.status_code == 401:
             return templates.TemplateResponse(request, "error.html", {"who": None, "title": "Sign in", "message": "Open the personal link your course staff gave you to sign in."}, status_code=401)
