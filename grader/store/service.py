@@ -79,12 +79,7 @@ class ServiceStore:
 
     def principal(self, token: str) -> Principal | None:
         """The owner of a live (not revoked) token."""
-        t = db.service_tokens
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(t.c.subject, t.c.role).where(and_(t.c.token_hash == token_hash(token), t.c.revoked_at.is_(None)))
-            ).first()
-        return Principal(subject=row[0], role=row[1]) if row else None
+        return self.principal_by_hash(token_hash(token))
 
     def principal_by_hash(self, digest: str) -> Principal | None:
         t = db.service_tokens
