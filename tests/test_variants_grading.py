@@ -187,3 +187,18 @@ def test_key_check_finds_a_variant_whose_named_mistake_equals_the_reference():
     assert checked == 30
     assert findings and all("the named mistake 'bias left out' equals the reference" in f.problem for f in findings)
     assert all(f.problem.startswith("variant 1-") for f in findings)  # each names the code that reproduces it
+
+
+def test_the_verdict_cache_tells_variants_apart(keys):
+    """One worker's verdict cache, two students with other numbers and the same (copied)
+    answers: the second is graded against their own numbers, not served the first's verdict."""
+    from grader.run.cache import Verdicts
+
+    verdicts = Verdicts()
+    copied = answers_from(keys.key_of_student("s1001"), {"q2a"})
+    results = {}
+    for student in ("s1001", "s1002"):
+        sub = Submission(assignment=ASSIGNMENT, student=student, answers=copied, source=f"{student}/answers.toml")
+        report = AssignmentGrader(keys.ps, keys.key_of_student(student)).grade(sub, verdicts=verdicts)
+        results[student] = next(p for p in report.parts if p.id == "q2a").status
+    assert results["s1001"] is Status.correct and results["s1002"] is not Status.correct
