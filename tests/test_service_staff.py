@@ -46,17 +46,25 @@ def test_manual_grading_with_a_rubric_item_reaches_the_student(svc) -> None:
     assert "The gradient vanishes" in queue and "names the cause (+1)" in queue
     r = svc.client.post(
         "/staff/assignments/svc-hw/manual",
-        data={"csrf_token": csrf, "student": "alice", "part": "q3", "rubric": ["0"], "comment": "Say more."},
+        data={"csrf_token": csrf, "student": "alice", "part": "q3", "rubric": ["1"], "comment": "Say more."},
         follow_redirects=False,
     )
     assert r.status_code == 303
     scored = svc.courseware.store.manual_scores("svc-hw", "alice")
     assert [(m.part_id, m.score, m.grader) for m in scored] == [("q3", 1.0, "prof")]
+    assert [(i.number, i.text, i.marks) for i in scored[0].items] == [(1, "names the cause", 1.0)]  # stored with the score
     svc.client.cookies.clear()
     report = svc.client.get(f"/api/v1/submissions/{sid}", headers=svc.as_("alice")).json()["report"]
     q3 = next(p for p in report["parts"] if p["id"] == "q3")
-    assert q3["score"] == 1.0 and "Rubric: names the cause." in q3["feedback"] and "Say more." in q3["feedback"]
+    assert q3["score"] == 1.0 and q3["feedback"] == "Say more."
+    assert q3["details"]["manual"]["rubric"] == [{"number": 1, "text": "names the cause", "marks": 1.0}]
+    page = svc.client.get(f"/submissions/{sid}", headers=svc.as_("alice")).text
+    assert "names the cause (+1)" in page
     assert report["score"] == 1 + 1 + 1  # the mistake's mark, q2, and the rubric item
+    # items and a typed score at once is refused, as by `grader manual`
+    csrf = staff_csrf(svc)
+    both = svc.client.post("/staff/assignments/svc-hw/manual", data={"csrf_token": csrf, "student": "alice", "part": "q3", "rubric": ["1"], "score": "2"})
+    assert both.status_code == 400
     # without CSRF the same post is refused
     svc.client.get(f"/login?token={svc.tokens['prof']}")
     bad = svc.client.post("/staff/assignments/svc-hw/manual", data={"student": "alice", "part": "q3", "score": "2"}, follow_redirects=False)

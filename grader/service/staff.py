@@ -4,7 +4,6 @@ the service's submissions after a key edit (the diff first), and every export.""
 
 from __future__ import annotations
 
-import math
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -42,38 +41,23 @@ def queue(cw: Courseware, assignment: str) -> list[manual.QueueItem]:
 
 
 # -- manual scores with rubric items -----------------------------------------------------------
-RUBRIC_PREFIX = "Rubric: "
-
-
-def rubric_comment(chosen: list[str], comment: str) -> str:
-    """The chosen rubric items kept with the score in the comment the student sees (the store
-    has no rubric column yet; when grader.workflow.manual stores rubric items, switch here)."""
-    lines = [f"{RUBRIC_PREFIX}{'; '.join(chosen)}."] if chosen else []
-    if comment.strip():
-        lines.append(comment.strip())
-    return "\n".join(lines)
+def manual_part(cw: Courseware, assignment: str, part_id: str) -> manual.ManualPart:
+    """A free-text part as the person grading it sees it: marks, prompt, rubric, comments."""
+    key = {p.id: p for p in cw.part_keys(assignment)}.get(part_id)
+    if key is None or not key.manual:
+        raise LookupError(f"{assignment} has no free-text part {part_id!r}")
+    return manual.ManualPart(key.id, key.marks, key.prompt, tuple(key.rubric), tuple(key.comments), key.model_answer)
 
 
 def record_manual(
     cw: Courseware, assignment: str, *, student: str, part_id: str, items: list[int], score: float | None, comment: str, grader: str
 ) -> None:
-    """Score one free-text answer: the chosen rubric items' marks (clipped to the part's marks)
-    unless a score is typed, which then wins."""
-    key = {p.id: p for p in cw.part_keys(assignment)}.get(part_id)
-    if key is None or not key.manual:
-        raise LookupError(f"{assignment} has no free-text part {part_id!r}")
+    """Score one free-text answer by rubric items (numbers from 1) or a typed score, through
+    the workflow `grader manual` uses (the items picked are stored with the score)."""
+    part = manual_part(cw, assignment, part_id)
     if student not in {r.student for r in class_reports(cw, assignment)}:
         raise LookupError(f"no submission of {student!r} for {assignment}")
-    try:
-        chosen = [key.rubric[i] for i in items]
-    except IndexError:
-        raise LookupError("no such rubric item") from None
-    if score is None:
-        if not chosen:
-            raise ValueError("choose rubric items or type a score")
-        score = min(key.marks, max(0.0, math.fsum(i.marks for i in chosen)))
-    item = manual.QueueItem(student, part_id, key.marks, "")
-    manual.record_score(cw.store, assignment, item, score, rubric_comment([i.text for i in chosen], comment), grader=grader)
+    manual.record_manual_score(cw.store, assignment, student, part, items=items, score=score, comment=comment, grader=grader)
 
 
 def override(cw: Courseware, assignment: str, student: str, part_id: str, score: float | None, reason: str, grader: str) -> None:
