@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request
+from anyio import to_thread
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -258,11 +259,12 @@ def create_app(
         check_csrf(request, who, None)
         known(assignment)
         recorded, new = await _submit(assignment, body.answers, who, idempotency_key)
-        out = SubmissionOut(id=recorded.id, report=shown(recorded.report, who))
+        out = SubmissionOut(id=recorded.id, report=await to_thread.run_sync(shown, recorded.report, who))
         return Response(out.model_dump_json(), status_code=201 if new else 200, media_type="application/json")
 
     async def _submit(assignment: str, answers: dict[str, Any], who: Identity, key: str | None) -> Any:
-        if key is None or cw.service.by_idempotency_key(who.student, key) is None:
+        # (the store is read on a thread: nothing in an async route may wait on the database)
+        if key is None or await to_thread.run_sync(cw.service.by_idempotency_key, who.student, key) is None:
             limited("submit", who)  # a retry of a recorded submission is never refused
         try:
             return await cw.submit(assignment, who.student, answers, key)
@@ -339,8 +341,12 @@ def create_app(
         answers = {p: a for p, a in answers.items() if a is not None and a.strip()}
         key = (_field(form, "submission_key") or "")[:MAX_KEY_CHARS] or None
         recorded, _ = await _submit(assignment, answers, who, key)
-        for p in parts:  # what was handed in is the draft from now on
-            cw.service.save_draft(assignment, who.student, p, answers.get(p, ""))
+
+        def keep_drafts() -> None:  # what was handed in is the draft from now on
+            for p in parts:
+                cw.service.save_draft(assignment, who.student, p, answers.get(p, ""))
+
+        await to_thread.run_sync(keep_drafts)
         return RedirectResponse(f"/submissions/{recorded.id}", status_code=303)
 
     @app.get("/submissions/{sid}", response_class=HTMLResponse, include_in_schema=False)
@@ -385,10 +391,12 @@ def create_app(
         check_csrf(request, who, _field(form, "csrf_token"))
         known(assignment)
         try:
-            staff_work.record_manual(
-                cw, assignment, student=_field(form, "student") or "", part_id=_field(form, "part") or "",
-                items=[int(i) for i in form.getlist("rubric") if str(i).isdigit()],
-                score=_float(_field(form, "score")), comment=_field(form, "comment") or "", grader=who.student,
+            await to_thread.run_sync(
+                lambda: staff_work.record_manual(
+                    cw, assignment, student=_field(form, "student") or "", part_id=_field(form, "part") or "",
+                    items=[int(i) for i in form.getlist("rubric") if str(i).isdigit()],
+                    score=_float(_field(form, "score")), comment=_field(form, "comment") or "", grader=who.student,
+                )
             )
         except (LookupError, ValueError) as exc:
             raise HTTPException(400, str(exc)) from None
@@ -403,7 +411,8 @@ def create_app(
         if not reason:
             raise HTTPException(400, "an override needs a reason")
         try:
-            staff_work.override(cw, assignment, _field(form, "student") or "", _field(form, "part") or "", _float(_field(form, "score")), reason, who.student)
+            score = _float(_field(form, "score"))
+            await to_thread.run_sync(staff_work.override, cw, assignment, _field(form, "student") or "", _field(form, "part") or "", score, reason, who.student)
         except (LookupError, ValueError) as exc:
             raise HTTPException(400, str(exc)) from None
         return RedirectResponse(f"/staff/assignments/{assignment}", status_code=303)
