@@ -20,9 +20,13 @@ def serve_command(
     budget: Annotated[float, typer.Option("--budget", min=0.1, help="Seconds allowed per part before it is stopped.")] = 2.0,
 ) -> None:
     """Serve the course: students check and submit on a web page, staff grade and watch (docs/service.md)."""
-    import uvicorn
+    try:
+        import uvicorn
 
-    from grader.service.app import create_app
+        from grader.service.app import create_app
+    except ImportError as exc:
+        typer.echo(f"error: the web service needs its extras ({exc.name} is missing): pip install 'grader[serve]'", err=True)
+        raise typer.Exit(2) from None
     from grader.service.courseware import Courseware
 
     c = course_of(course)
