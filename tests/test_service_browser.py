@@ -150,6 +150,7 @@ def test_staff_flow(browser, live) -> None:
     sp.goto(report_url)
     sp.get_by_text("Score: 1 / 5").wait_for()
     assert sp.get_by_text("names the cause (+1)").count() == 1  # the rubric item, in the student's report
+    shot(sp, "student-report-graded")
     student.close()
 
 
