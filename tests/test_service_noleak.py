@@ -86,6 +86,7 @@ def test_nothing_shown_before_the_due_date_reveals_a_wrong_parts_reference(serve
         h = {"Authorization": f"Bearer {token}"}
         shown: list[str] = []
         sheet_page = client.get(f"/assignments/{assignment}", headers=h).text  # what is public: the sheet
+        assert "Question 2: the 4×4 input X" in sheet_page  # the sheet's given numbers are on the page
         shown.append(client.get(f"/api/v1/assignments/{assignment}", headers=h).text)
         for part, answer in sub.answers.items():
             shown.append(client.post(f"/api/v1/assignments/{assignment}/check", json={"part": part, "answer": answer}, headers=h).text)

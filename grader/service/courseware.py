@@ -20,7 +20,7 @@ from anyio import to_thread
 
 from grader.course import Assignment, Course
 from grader.keys.catalog import Catalog
-from grader.keys.variants import VariantGraders, student_prompts
+from grader.keys.variants import VariantGraders, VariantKeys, student_prompts
 from grader.lms.roster import Roster, read_roster
 from grader.models import BrokenSubmission, PartKey, Submission, SubmissionReport
 from grader.report.policy import visible_report
@@ -100,12 +100,18 @@ class Courseware:
         cached = self._sheets.get((assignment, who))
         if cached is not None:
             return cached
+        # the sheet comes from the problem set (imported once, on the first page): its inputs
+        # (the given matrices and vectors) and prompts, with the student's numbers if they vary
         if isinstance(grader, VariantGraders):
-            sheet = student_prompts(grader.keys, who)  # imports the problem set (to deal the variant)
+            sheet = student_prompts(grader.keys, who)
         else:
-            sheet = {"assignment": assignment, "variant": None, "inputs": [], "parts": [
-                {"id": p.id, "marks": p.marks, "kind": p.kind, "prompt": p.prompt} for p in keys
-            ]}
+            ps = grader.source.get() if grader is not None else None
+            if ps is not None:
+                sheet = student_prompts(VariantKeys(ps, self.catalog.keys[assignment], assignment=assignment), None)
+            else:  # no problem set to read: the key's prompts
+                sheet = {"assignment": assignment, "variant": None, "inputs": [], "parts": [
+                    {"id": p.id, "marks": p.marks, "kind": p.kind, "prompt": p.prompt} for p in keys
+                ]}
         self._sheets[(assignment, who)] = sheet
         return sheet
 
