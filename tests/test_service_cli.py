@@ -63,3 +63,10 @@ def test_check_reads_without_grading(course_dir: Path, tmp_path: Path) -> None:
     assert "correct" not in out.lower().replace("incorrect", "")  # nothing is graded
     answers.write_text('assignment = "svc-hw"\n[answers]\nq1 = "5"\nq2 = "1 2 3"\nq3 = "words"\n')
     assert runner.invoke(app, ["check", str(answers), "--course", str(course_dir)]).exit_code == 0
+
+
+def test_the_test_extra_carries_the_serve_extra() -> None:
+    import tomllib
+
+    extras = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert set(extras["serve"]) <= set(extras["test"])  # `pip install -e ".[test]"` can run the service's tests
