@@ -203,3 +203,17 @@ def test_pages_render_for_a_student(svc) -> None:
     assert "$73 \\times 1007$" in page  # maths left for KaTeX, not mangled by Markdown
     assert svc.client.get("/static/katex/katex.min.js").status_code == 200
     assert svc.client.get("/history", headers=h).status_code == 200
+
+
+def test_a_hostile_answer_costs_its_part_never_the_server(svc) -> None:
+    url = "/api/v1/assignments/svc-hw/submissions"
+    deep = "[" * 900 + "]" * 900
+    r = svc.client.post(url, content='{"answers": {"q2": ' + deep + "}}", headers={**svc.as_("alice"), "content-type": "application/json"})
+    assert r.status_code == 422 and "nested too deeply" in r.text  # as an answer file nested so deep is
+    nested = [[[[["1"]]]]]
+    r = svc.client.post(url, json={"answers": {"q2": nested, "q1": "9" * 5000}}, headers=svc.as_("alice"))
+    assert r.status_code == 201
+    parts = {p["id"]: p for p in r.json()["report"]["parts"]}
+    assert parts["q2"]["status"] == "invalid" and parts["q1"]["status"] in ("invalid", "incorrect")
+    check = svc.client.post("/api/v1/assignments/svc-hw/check", json={"part": "q2", "answer": nested}, headers=svc.as_("alice"))
+    assert check.status_code == 200 and check.json()["status"] == "invalid"

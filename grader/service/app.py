@@ -21,11 +21,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from grader.models import Status, SubmissionReport
+from grader.models import SubmissionReport
+from grader.submission import MAX_DEPTH
 from grader.service.courseware import Courseware, NoSuchThing, Refused
 from grader.service.identity import Identities, Identity, check_csrf, csrf_token
 from grader.service.limits import DEFAULT_BODY_CAP, BodyCap, Rate, RateLimit
@@ -48,9 +49,24 @@ class AssignmentOut(BaseModel):
     due: datetime | None
 
 
+def _bounded(value: Any) -> Any:
+    """An answer nested deeper than an answer file may be is refused, as such a file is (422)."""
+    stack = [(value, 0)]
+    while stack:  # iterative: a hostile nesting must not cost a stack frame per level
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"the answer is nested too deeply (more than {MAX_DEPTH} levels)")
+        if isinstance(item, list):
+            stack.extend((x, depth + 1) for x in item)
+    return value
+
+
+BoundedAnswer = Annotated[Answer, AfterValidator(_bounded)]
+
+
 class CheckIn(BaseModel):
     part: str = Field(max_length=MAX_KEY_CHARS)
-    answer: Answer = None
+    answer: BoundedAnswer = None
 
 
 class CheckOut(BaseModel):
@@ -66,7 +82,7 @@ class DraftIn(BaseModel):
 
 
 class SubmissionIn(BaseModel):
-    answers: dict[str, Answer] = Field(default_factory=dict, max_length=1000)
+    answers: dict[str, BoundedAnswer] = Field(default_factory=dict, max_length=1000)
 
 
 class SubmissionOut(BaseModel):
