@@ -18,6 +18,8 @@ def serve_command(
     db: DbOpt = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Grading worker processes.")] = 1,
     budget: Annotated[float, typer.Option("--budget", min=0.1, help="Seconds allowed per part before it is stopped.")] = 2.0,
+    check_limit: Annotated[float, typer.Option("--check-limit", min=0.01, help="Live checks per second per person (bursts of twice that).")] = 20.0,
+    submit_limit: Annotated[float, typer.Option("--submit-limit", min=0.01, help="Submissions per second per person (bursts of 5 at least).")] = 1.0,
 ) -> None:
     """Serve the course: students check and submit on a web page, staff grade and watch (docs/service.md)."""
     try:
@@ -28,6 +30,7 @@ def serve_command(
         typer.echo(f"error: the web service needs its extras ({exc.name} is missing): pip install 'grader[serve]'", err=True)
         raise typer.Exit(2) from None
     from grader.service.courseware import Courseware
+    from grader.service.limits import Rate
 
     c = course_of(course)
     cw = Courseware(c, db, budget=budget, workers=workers)
@@ -36,7 +39,8 @@ def serve_command(
     typer.echo(f"Serving {c.title or c.root} ({len(cw.catalog.assignments)} assignments) on http://{host}:{port}/", err=True)
     typer.echo("Give each student a link with `grader token STUDENT` (staff: `grader token --staff NAME`).", err=True)
     try:
-        uvicorn.run(create_app(cw), host=host, port=port, log_level="warning")
+        app = create_app(cw, check_rate=Rate(check_limit, 2 * check_limit), submit_rate=Rate(submit_limit, max(5.0, 2 * submit_limit)))
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         cw.close()
 
