@@ -2,12 +2,13 @@
 
 Starts `grader serve` on the demo course (a fresh SQLite store in a temporary folder, the
 grading pool as configured by --workers) and simulated students on loopback, each with their
-own token, over keep-alive connections of a minimal asyncio HTTP client (a full client library
-cost more CPU than the server on 2 cores): open-loop arrivals of `/check` requests at --check-rate per second and csc321-hw4
-submissions (all 43 parts, the demo class's answers) at --submit-rate per second, spread over
---students students, for --seconds. Prints per endpoint the requests sent, throughput,
-p50/p99 latency and errors. Targets on the 2-core machine: /check p99 <= 50 ms at 200/s, a
-43-part submit p99 <= 250 ms at 20/s, 0 errors. Prints figures; asserts nothing.
+own token, over keep-alive connections of a minimal asyncio HTTP client (a full client
+library cost more CPU than the server on 2 cores): open-loop arrivals of `/check` requests
+at --check-rate per second and csc321-hw4 submissions (all 43 parts, the demo class's
+answers) at --submit-rate per second, spread over --students students, for --seconds.
+Prints per endpoint the requests sent, throughput, p50/p99 latency and errors. Targets on
+the 2-core machine: /check p99 <= 50 ms at 200/s, a 43-part submit p99 <= 250 ms at 20/s,
+0 errors. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
