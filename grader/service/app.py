@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Red
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -145,8 +145,6 @@ def create_app(
             return f"KATEXSPAN{len(spans) - 1}END"
 
         html = md.render(MATH.sub(hold, text or ""))
-        from markupsafe import escape
-
         return Markup(re.sub(r"KATEXSPAN(\d+)END", lambda m: str(escape(spans[int(m.group(1))])), html))
 
     templates.env.filters["markdown"] = markdown
