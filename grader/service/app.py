@@ -163,8 +163,15 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     # -- who is asking -------------------------------------------------------------------------
-    def identity(request: Request) -> Identity:
-        found = identities.of(request)
+    async def identity(request: Request) -> Identity:
+        # a cached token is resolved on the event loop; a miss reads the store on a thread
+        creds = identities.digest(request)
+        found = None
+        if creds is not None:
+            hit, principal = identities.cached(creds[1])
+            if not hit:
+                principal = await to_thread.run_sync(identities.by_hash, creds[1])
+            found = Identity(principal, creds[0]) if principal is not None else None
         if found is None:
             raise HTTPException(401, "sign in with your personal link, or send Authorization: Bearer TOKEN", headers={"WWW-Authenticate": "Bearer"})
         return found

@@ -59,17 +59,20 @@ class Identities:
         self._cache[digest] = (now, principal)
         return principal
 
-    def of(self, request: Request) -> Identity | None:
+    def cached(self, digest: str) -> tuple[bool, Principal | None]:
+        """(found, principal) from the cache alone: no database on the event loop."""
+        hit = self._cache.get(digest)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return True, hit[1]
+        return False, None
+
+    def digest(self, request: Request) -> tuple[str, str] | None:
+        """(how, token hash) of the credentials a request carries."""
         header = request.headers.get("authorization", "")
         if header[:7].lower() == "bearer ":
-            principal = self.by_hash(token_hash(header[7:].strip()))
-            return Identity(principal, "bearer") if principal is not None else None
+            return "bearer", token_hash(header[7:].strip())
         digest = request.session.get(SESSION_KEY) if "session" in request.scope else None
-        if isinstance(digest, str):
-            principal = self.by_hash(digest)
-            if principal is not None:
-                return Identity(principal, "session")
-        return None
+        return ("session", digest) if isinstance(digest, str) else None
 
     def login(self, request: Request, token: str) -> Principal | None:
         principal = self.by_hash(token_hash(token))
