@@ -202,6 +202,8 @@ def test_pages_render_for_a_student(svc) -> None:
     assert "/static/katex/katex.min.js" in page and "https://" not in page  # no CDN
     assert "$73 \\times 1007$" in page  # maths left for KaTeX, not mangled by Markdown
     assert svc.client.get("/static/katex/katex.min.js").status_code == 200
+    headers = svc.client.get("/assignments/svc-hw", headers=h).headers
+    assert "default-src 'self'" in headers["content-security-policy"] and headers["referrer-policy"] == "no-referrer"
     assert svc.client.get("/history", headers=h).status_code == 200
 
 
