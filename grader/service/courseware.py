@@ -11,7 +11,6 @@ that moment; staff see the whole report.
 from __future__ import annotations
 
 import asyncio
-import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -153,11 +152,7 @@ class Courseware:
         return apply_adjustments(report, self.store.manual_scores(a, s), self.store.overrides(a, s))
 
     def student_view(self, report: SubmissionReport, now: datetime | None = None) -> SubmissionReport:
-        """What the student may see: adjustments, the late rule, then the feedback policy."""
+        """What the student may see: adjustments (the late rule, applied when it was graded,
+        kept by them), then the feedback policy."""
         settings = self.settings(report.assignment)
-        report = self.adjusted(report)
-        late = settings.lateness(report.submitted_at)
-        if late.late:
-            score = 0.0 if late.refused else round(math.fsum(p.score for p in report.parts) * late.factor, 6)
-            report = report.model_copy(update={"score": score, "warnings": [*report.warnings, late.describe()]})
-        return visible_report(report, settings.feedback_level(now or utcnow()))
+        return visible_report(self.adjusted(report), settings.feedback_level(now or utcnow()))
