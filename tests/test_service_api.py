@@ -114,7 +114,7 @@ def test_attempts_come_from_the_course_file(svc) -> None:
 def test_after_the_due_date_late_rule_and_reference_level(svc) -> None:
     r = svc.client.post("/api/v1/assignments/svc-past/submissions", json={"answers": ANSWERS}, headers=svc.as_("alice")).json()
     report = r["report"]
-    assert report["late"]["days"] > 365 and report["late"]["raw_score"] == 2.0  # the course's late rule, applied once
+    assert report["late"]["days"] > 365 and report["late"]["raw_score"] == 1.0  # the course's late rule, applied once
     assert report["score"] == 0.0  # years late at 50 % a day, floored at the minimum 0
     # after the due date the level is `reference`: the student sees the parts as staff do
     staff = svc.client.get(f"/api/v1/submissions/{r['id']}", headers=svc.as_("prof")).json()["report"]
