@@ -20,6 +20,7 @@ What a student is told when grading itself goes wrong is written once, here (`Se
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import traceback
 from contextlib import AbstractContextManager, nullcontext
@@ -230,9 +231,27 @@ class PartGrader:
         try:
             answer = self.kind.parse(raw)
         except InvalidAnswer as exc:
+            self._example_without_key(exc, raw)
             return Reading("invalid", message="Could not read this answer: " + exc.feedback(), position=exc.position)
         # tuple.__new__: the C constructor (this runs for every part graded)
         return tuple.__new__(Reading, ("ok", self.kind.canonical(answer), "", answer, None))
+
+    def _example_without_key(self, exc: InvalidAnswer, raw: Any) -> None:
+        """An accepted form shown with an unreadable answer must not be this part's answer
+        (a kind's generic example can coincide with a reference); then another of the kind's
+        examples is shown, or none. A form that only rewrites the student's own numbers
+        (`0,8026` -> `0.8026`, `row 1, column 3` -> `(1, 3)`) reveals nothing and stays."""
+        if not exc.example or self.reference is None:
+            return
+        if _numbers(exc.example) == _numbers(str(raw)) or not self._is_reference(exc.example):
+            return
+        exc.example = next((e for e in self.kind.examples if e != exc.example and not self._is_reference(e)), None)
+
+    def _is_reference(self, text: str) -> bool:
+        try:
+            return self.kind.compare(self.kind.parse(text), self.reference).full
+        except Exception:  # an example the kind cannot compare is no answer at all
+            return False
 
     def grade(self, raw: Any, ctx: GradingContext) -> PartResult:
         reading = self.read(raw)
@@ -337,6 +356,14 @@ class Verdict:
     matched: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     reveals: str = ""  # what states the reference (PartResult.reveals): shown only at the `reference` level
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def _numbers(text: str) -> list[str]:
+    """The numbers written in a text, decimal commas read as points."""
+    return [n.replace(",", ".") for n in _NUMBER.findall(text[:ANSWER_ECHO_LIMIT])]
 
 
 def join(*texts: str) -> str:

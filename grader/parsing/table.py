@@ -116,7 +116,7 @@ def _latex_table(body: str, where_env: str) -> list[list[str]]:
     if any(not r for r in rows):
         raise InvalidAnswer(
             f"the {where_env} has an empty row (two '\\\\' in a row?)",
-            example=r"\begin{bmatrix} 2 & -1 \\ 0.5 & 3 \end{bmatrix}",
+            example=None,  # the kind supplies one of the shape asked for (grader.parsing.text.example_for)
         )
     return [split_row(r, f"row {i}") for i, r in enumerate(rows, 1)]
 
@@ -143,7 +143,7 @@ def _bracket_table(inner: str) -> list[list[str]]:
             if sub and all(enclosed(x, "([") for x in sub):
                 raise InvalidAnswer(
                     f"row {i} is itself a list of lists; a matrix has two levels of brackets at most",
-                    example="[[2, -1], [0.5, 3]]",
+                    example=None,  # the kind supplies one of the shape asked for (grader.parsing.text.example_for)
                 )
         return [split_row(r, f"row {i}") for i, r in enumerate(rows, 1)]
     return _line_table(inner)
@@ -165,7 +165,7 @@ def text_table(text: str) -> tuple[list[list[str]], bool]:
             if not _AROUND_ENV.fullmatch(side):
                 raise InvalidAnswer(
                     f"unexpected text {short(side.strip())!r} around the matrix",
-                    example=r"\begin{bmatrix} 2 & -1 \\ 0.5 & 3 \end{bmatrix}",
+                    example=None,  # the kind supplies one of the shape asked for (grader.parsing.text.example_for)
                 )
         body = env.group("body")
         if env.group("spec") is not None and env.group("env") not in _ENV_SPEC_ENVS:
@@ -174,7 +174,7 @@ def text_table(text: str) -> tuple[list[list[str]], bool]:
     if "\\begin" in text:
         raise InvalidAnswer(
             "could not read the LaTeX environment (is \\end missing or different from \\begin?)",
-            example=r"\begin{bmatrix} 2 & -1 \\ 0.5 & 3 \end{bmatrix}",
+            example=None,  # the kind supplies one of the shape asked for (grader.parsing.text.example_for)
         )
     text = _strip_call(text)
     if "=" in text:
@@ -189,7 +189,7 @@ def text_table(text: str) -> tuple[list[list[str]], bool]:
 
 def _check_rectangular(lengths: Sequence[int]) -> None:
     if not lengths or all(n == 0 for n in lengths):
-        raise InvalidAnswer("the answer has no entries", example="[[2, -1], [0.5, 3]]")
+        raise InvalidAnswer("the answer has no entries")
     common = max(lengths, key=lengths.count)  # ties: the earlier row sets the length
     odd = [i for i, n in enumerate(lengths) if n != common]
     if not odd:
@@ -203,7 +203,7 @@ def _check_rectangular(lengths: Sequence[int]) -> None:
     raise InvalidAnswer(
         f"row {i + 1} has {n} entr{'y' if n == 1 else 'ies'}, {tail}",
         expected="the same number of entries in every row",
-        example="[[2, -1], [0.5, 3]]",
+        example=None,  # the kind supplies one of the shape asked for (grader.parsing.text.example_for)
     )
 
 
@@ -234,7 +234,7 @@ def numbers_of(table: Sequence[Sequence[Any]]) -> np.ndarray:
             if isinstance(entry, (list, tuple, dict)):
                 raise InvalidAnswer(
                     f"{_entry_name(entry, r, c, shape)} is nested too deeply; a matrix is a list of rows of numbers",
-                    example="[[2, -1], [0.5, 3]]",
+                    example=None,  # the kind supplies one of the shape asked for (grader.parsing.text.example_for)
                 )
             try:
                 out[r, c] = float_value(read_number(entry))
@@ -248,7 +248,7 @@ def numbers_of(table: Sequence[Sequence[Any]]) -> np.ndarray:
                 raise InvalidAnswer(
                     f"{_entry_name(entry, r, c, shape)} is not a number ({exc.what.rstrip('.')}){hint}",
                     expected="a number in every entry",
-                    example="[[2, -1], [0.5, 3]]",
+                    example=None,  # the kind supplies one of the shape asked for (grader.parsing.text.example_for)
                     position=exc.position,
                     source=exc.source,
                 ) from None
@@ -274,16 +274,16 @@ def read_table(raw: Any) -> tuple[np.ndarray, bool]:
     if isinstance(raw, (list, tuple)):
         count_native(raw, ENTRY_LIMIT)
         if not raw:
-            raise InvalidAnswer("the list is empty", example="[[2, -1], [0.5, 3]]")
+            raise InvalidAnswer("the list is empty")
         nested = [isinstance(x, (list, tuple)) for x in raw]
         if all(nested):
             return numbers_of([list(x) for x in raw]), False
         if any(nested):
             raise InvalidAnswer(
                 "the list mixes numbers and lists; give a list of rows, each a list of numbers",
-                example="[[2, -1], [0.5, 3]]",
+                example=None,  # the kind supplies one of the shape asked for (grader.parsing.text.example_for)
             )
         return numbers_of([list(raw)])[0], True
     if isinstance(raw, bool) or isinstance(raw, dict) or raw is None:
-        raise InvalidAnswer(f"expected numbers, got {describe_native(raw)}", example="[[2, -1], [0.5, 3]]")
+        raise InvalidAnswer(f"expected numbers, got {describe_native(raw)}")
     return np.array([float_value(read_number(raw))]), True

@@ -219,3 +219,56 @@ def _add_new_columns(engine: Engine) -> None:
                 if column.name not in present and column.nullable:
                     kind = column.type.compile(dialect=engine.dialect)
                     conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+
+
+# -- the web service (`grader serve`): identities, drafts and its own submissions ---------------
+# A personal access token is stored only as its SHA-256 (a stolen database yields no login);
+# revoking sets `revoked_at`, so the history of who had access stays.
+service_tokens = Table(
+    "service_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("subject", String(200), nullable=False),  # a roster student id, or a staff name
+    Column("role", String(16), nullable=False),  # "student" or "staff"
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Index("ix_service_tokens_subject", "subject", "role"),
+)
+
+# What a student has typed, part by part, saved as they type (survives a closed browser).
+service_drafts = Table(
+    "service_drafts",
+    metadata,
+    Column("assignment", String(200), primary_key=True),
+    Column("student", String(200), primary_key=True),
+    Column("part_id", String(200), primary_key=True),
+    Column("answer", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# Every submission made in the service, with the whole report (staff view; students get it
+# filtered by the feedback policy). Written in the same transaction as its run's rows, so a
+# submission is either wholly recorded or absent. (student, idempotency_key) is unique: a
+# retried POST finds the submission its first attempt recorded.
+service_submissions = Table(
+    "service_submissions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("assignment", String(200), nullable=False),
+    Column("student", String(200), nullable=False),
+    Column("idempotency_key", String(200)),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("answers", JSON, nullable=False),  # as handed in (a regrade grades them again)
+    Column("report", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("student", "idempotency_key"),
+    Index("ix_service_submissions_assignment_student", "assignment", "student"),
+)
+
+# The service's own secrets (the session-cookie signing key), made on first start.
+service_settings = Table(
+    "service_settings",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,158 @@
+"""The course as the service sees it: assignments, sheets, live checks and submissions, over
+the one engine.
+
+Grading goes through `grader.run.grading.Grading` (the same limited pool of killable workers
+as `grader run`), awaited with `asyncio.wrap_future`, so a submission never blocks the event
+loop; a live check is `AssignmentGrader.read` (parsing only, never grading), run on a thread.
+Every report a student sees passes `visible_report` at the level the course file sets for
+that moment; staff see the whole report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from anyio import to_thread
+
+from grader.course import Assignment, Course
+from grader.keys.catalog import Catalog
+from grader.keys.variants import VariantGraders, VariantKeys, student_prompts
+from grader.lms.roster import Roster, read_roster
+from grader.models import BrokenSubmission, PartKey, Submission, SubmissionReport
+from grader.report.policy import visible_report
+from grader.run.grading import Grading
+from grader.scoring import Reading
+from grader.store.merge import apply_adjustments
+from grader.store.repository import Store
+from grader.store.service import ServiceStore, ServiceSubmission
+
+
+class NoSuchThing(LookupError):
+    """An assignment or part that does not exist (or that this person may not see): a 404."""
+
+
+class Refused(Exception):
+    """A submission the course's rules refuse (no attempts left): a 409 with this message."""
+
+
+@dataclass(frozen=True)
+class AssignmentInfo:
+    id: str
+    title: str
+    max_score: float
+    due: datetime | None
+    attempts: int | None
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Courseware:
+    """One course served: its catalog of keys, the grading engine, and the store."""
+
+    def __init__(self, course: Course, db_url: str | None = None, *, budget: float | None = 2.0, workers: int = 1) -> None:
+        self.course = course
+        self.catalog = Catalog(course.problems, course.reference, course)
+        self.grading = Grading(self.catalog, budget=budget, workers=workers)
+        self.store = Store.open(course.out, db_url or course.store)
+        self.service = ServiceStore(self.store)
+        self.roster: Roster = read_roster(course.roster) if course.roster is not None and course.roster.is_file() else {}
+        self._sheets: dict[tuple[str, str | None], dict[str, Any]] = {}
+
+    def close(self) -> None:
+        self.grading.close()
+        self.store.close()
+
+    # -- assignments -----------------------------------------------------------------------------
+    def settings(self, assignment: str) -> Assignment:
+        return self.course.assignment(assignment)
+
+    def assignments(self) -> list[AssignmentInfo]:
+        out = []
+        for a in self.catalog.assignments:
+            key, s = self.catalog.keys[a], self.settings(a)
+            out.append(AssignmentInfo(a, s.title or key.title or a, key.total, s.due, s.attempts))
+        return out
+
+    def info(self, assignment: str) -> AssignmentInfo:
+        for a in self.assignments():
+            if a.id == assignment:
+                return a
+        raise NoSuchThing(f"no assignment {assignment!r}")
+
+    def part_keys(self, assignment: str) -> list[PartKey]:
+        """The parts (the printed key's: ids, marks, kinds and rubrics are the same for every variant)."""
+        if assignment not in self.catalog.keys:
+            raise NoSuchThing(f"no assignment {assignment!r}")
+        return list(self.catalog.keys[assignment].parts)
+
+    def sheet(self, assignment: str, student: str | None) -> dict[str, Any]:
+        """The homework sheet a student works from: every part's prompt and, for an assignment
+        with per-student numbers, the student's own numbers in them."""
+        keys = self.part_keys(assignment)
+        grader = self.catalog.grader(assignment)
+        who = student if isinstance(grader, VariantGraders) else None
+        cached = self._sheets.get((assignment, who))
+        if cached is not None:
+            return cached
+        # the sheet comes from the problem set (imported once, on the first page): its inputs
+        # (the given matrices and vectors) and prompts, with the student's numbers if they vary
+        if isinstance(grader, VariantGraders):
+            sheet = student_prompts(grader.keys, who)
+        else:
+            ps = grader.source.get() if grader is not None else None
+            if ps is not None:
+                sheet = student_prompts(VariantKeys(ps, self.catalog.keys[assignment], assignment=assignment), None)
+            else:  # no problem set to read: the key's prompts
+                sheet = {"assignment": assignment, "variant": None, "inputs": [], "parts": [
+                    {"id": p.id, "marks": p.marks, "kind": p.kind, "prompt": p.prompt} for p in keys
+                ]}
+        self._sheets[(assignment, who)] = sheet
+        return sheet
+
+    # -- reading and grading ---------------------------------------------------------------------
+    async def check(self, assignment: str, part_id: str, answer: Any) -> Reading:
+        if assignment not in self.catalog.keys:
+            raise NoSuchThing(f"no assignment {assignment!r}")
+        try:
+            return await to_thread.run_sync(self.grading.read, assignment, part_id, answer)
+        except LookupError as exc:
+            raise NoSuchThing(str(exc)) from None
+
+    async def submit(self, assignment: str, student: str, answers: dict[str, Any], idempotency_key: str | None = None) -> tuple[ServiceSubmission, bool]:
+        """Grade and record a submission; (the submission, whether it is new). A retry with an
+        idempotency key already used returns the submission recorded then, graded once."""
+        if idempotency_key is not None:
+            found = await to_thread.run_sync(self.service.by_idempotency_key, student, idempotency_key)
+            if found is not None:
+                if found.assignment != assignment:
+                    raise Refused("this Idempotency-Key was already used for another assignment")
+                return found, False
+        info = self.info(assignment)
+        if info.attempts is not None:
+            used = await to_thread.run_sync(self.service.count, assignment, student)
+            if used >= info.attempts:
+                raise Refused(f"no attempts left: {assignment} allows {info.attempts} submission(s) and you have made {used}")
+        sub = Submission(
+            assignment=assignment, student=student, answers=answers, submitted_at=utcnow(), source=f"web:{student}", handed_in_by=student
+        )
+        outcome = await asyncio.wrap_future(self.grading.submit(sub))
+        if isinstance(outcome, BrokenSubmission):
+            raise NoSuchThing(outcome.reason)
+        return await to_thread.run_sync(self.service.record_submission, outcome, answers, idempotency_key)
+
+    # -- what people see ---------------------------------------------------------------------------
+    def adjusted(self, report: SubmissionReport) -> SubmissionReport:
+        """The report with manual scores and overrides applied (staff's view)."""
+        a, s = report.assignment, report.student
+        return apply_adjustments(report, self.store.manual_scores(a, s), self.store.overrides(a, s))
+
+    def student_view(self, report: SubmissionReport, now: datetime | None = None) -> SubmissionReport:
+        """What the student may see: adjustments (the late rule, applied when it was graded,
+        kept by them), then the feedback policy."""
+        settings = self.settings(report.assignment)
+        return visible_report(self.adjusted(report), settings.feedback_level(now or utcnow()))

@@ -1,0 +1,116 @@
+"""A small course for the service's tests: real kinds (no torch), one free-text part with a
+rubric, a due date in the future (the default policy: no reference before it) and one in the
+past; keys built in the fixture; tokens for two students and one member of staff."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+PROBLEMS = '''
+from grader.kinds.integer import Int
+from grader.kinds.array import Vector
+from grader.problemset import ProblemSet
+
+svc = ProblemSet("svc-hw", title="Service homework")
+
+
+@svc.part("q1", 2, Int(), prompt="How many parameters has a layer of $73 \\\\times 1007$ weights plus 8 biases? ($a_1 * b_2$ stays maths.)")
+def q1():
+    return 73 * 1007 + 8
+
+
+@q1.mistake("forgot the biases", marks=1)
+def _():
+    return 73 * 1007
+
+
+@svc.part("q2", 1, Vector(3), prompt="The vector.")
+def q2():
+    return [3.25, 4.5, 6.75]
+
+
+svc.manual("q3", 2, "Explain why in a sentence.", rubric=[("names the cause", 1), ("gives an example", 1)], comments=["Good."])
+'''
+
+COURSE = '''
+[course]
+title = "Service test course"
+secret = "course.secret"
+
+[assignments.svc-hw]
+title = "Service homework"
+due = 2999-01-01T00:00:00Z
+
+[assignments.svc-past]
+problem_set = "svc-hw"
+title = "Service homework, already due"
+due = 2001-01-01T00:00:00Z
+late = { per_day = 0.5, cutoff_days = 100000 }
+
+[assignments.svc-once]
+problem_set = "svc-hw"
+title = "One attempt"
+due = 2999-01-01T00:00:00Z
+attempts = 1
+'''
+
+#: The references of svc-hw (computed here independently of the key).
+Q1 = 73 * 1007 + 8  # 73519
+Q2 = "3.25"
+
+
+def make_course(root: Path) -> Path:
+    from conftest import build_keys_without_torch
+
+    (root / "problems").mkdir(parents=True)
+    (root / "problems" / "svc_hw.py").write_text(textwrap.dedent(PROBLEMS))
+    (root / "grader.toml").write_text(textwrap.dedent(COURSE))
+    build_keys_without_torch(root / "problems", root / "reference")
+    return root
+
+
+@dataclass
+class Service:
+    root: Path
+    courseware: object
+    client: TestClient
+    tokens: dict[str, str]
+
+    def as_(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+
+@pytest.fixture(scope="module")
+def course_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_course(tmp_path_factory.mktemp("course"))
+
+
+def start(course_dir: Path, **limits: object) -> Iterator[Service]:
+    from grader.course import load_course
+    from grader.service.app import create_app
+    from grader.service.courseware import Courseware
+
+    import uuid
+
+    db = course_dir / f"service-{uuid.uuid4().hex[:8]}.sqlite"
+    cw = Courseware(load_course(course_dir), str(db), budget=None)
+    tokens = {
+        "alice": cw.service.issue_token("alice", "student"),
+        "bob": cw.service.issue_token("bob", "student"),
+        "prof": cw.service.issue_token("prof", "staff"),
+    }
+    app = create_app(cw, identity_ttl=0.0, **limits)
+    with TestClient(app) as client:
+        yield Service(course_dir, cw, client, tokens)
+    cw.close()
+
+
+@pytest.fixture
+def svc(course_dir: Path) -> Iterator[Service]:
+    yield from start(course_dir)
