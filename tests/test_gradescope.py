@@ -452,7 +452,7 @@ def test_zip_holds_scripts_package_problem_and_key(tmp_path: Path, problems: Pat
         key = AnswerKey.model_validate_json(zf.read("reference/tiny-hw.json"))
         setup = zf.read("setup.sh").decode()
         run = zf.read("run_autograder").decode()
-        requirements = zf.read("requirements.txt").decode().split()
+        requirements = zf.read("requirements.txt").decode().splitlines()  # one requirement a line (markers have spaces)
     assert {"setup.sh", "run_autograder", "requirements.txt", "problems/tiny.py", "reference/tiny-hw.json"} <= set(names)
     assert {"grader/__init__.py", "grader/__main__.py", "grader/lms/gradescope/driver.py", "grader/scoring.py"} <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]

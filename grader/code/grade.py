@@ -166,7 +166,10 @@ def grade_code(sandbox: Sandbox, spec: CodeSpec, probes: list[Probe], sources: l
         pass
     if run.stopped is not None:
         checks.append(run.stopped)
-    return _verdict(spec.entry, checks, mistake, run, {v.name: v.feedback for v in spec.variants})
+    # a part that asks for a hand-written backward is judged on it: the forward's own checks
+    # are reported (the backward's gradcheck is held to that forward) but cost nothing here
+    ignored = {"shape", "dtype", "values"} if spec.backward else set()
+    return _verdict(spec.entry, checks, mistake, run, {v.name: v.feedback for v in spec.variants}, ignored)
 
 
 def _forward_checks(run: _Run, spec: CodeSpec, probes: list[Probe], checks: list[Check]) -> str | None:
@@ -278,14 +281,18 @@ def _gradcheck(run: _Run, spec: CodeSpec, probes: list[Probe], checks: list[Chec
     checks.append(Check(name="gradcheck", passed=agree, message=message))
 
 
-def _verdict(entry: str, checks: list[Check], mistake: str | None, run: _Run, notes: dict[str, str]) -> CodeVerdict:
-    failed = [c for c in checks if not c.passed]
+def _verdict(entry: str, checks: list[Check], mistake: str | None, run: _Run, notes: dict[str, str], ignored: set[str] = frozenset()) -> CodeVerdict:  # type: ignore[assignment]
+    failed = [c for c in checks if not c.passed and c.name not in ignored]
+    if not any(c.name == "gradients" for c in checks):  # the backward was never reached: the forward's failure stands
+        failed = [c for c in checks if not c.passed]
     if run.stopped is not None and run.stopped.message.startswith("the grader could not"):
         status: Literal["correct", "incorrect", "invalid", "missing", "error"] = "error"
     else:
         status = "incorrect" if failed else "correct"
     if status == "correct":
         feedback = f"{entry}: correct on all {len(run.records)} tests"
+        if any(not c.passed for c in checks):
+            feedback = f"your backward is correct (gradients{', gradcheck' if any(c.name == 'gradcheck' for c in checks) else ''}); your {entry} itself is not, which its own part grades"
     else:
         passed = [c.name for c in checks if c.passed]
         feedback = failed[0].message + (f" (passed: {', '.join(passed)})" if passed else "")

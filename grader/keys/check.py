@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from grader.errors import InvalidAnswer
 from grader.keys.build import build_key
+from grader.keys.code_check import code_findings
 from grader.kinds import LocationTarget
 from grader.kinds.base import Kind
 from grader.models import AnswerKey, Status, Submission
@@ -159,7 +160,7 @@ def self_test(ps: ProblemSet, key: AnswerKey, typed: bool = True) -> tuple[list[
     forms = mistakes = 0
     for index, pg in enumerate(grader.graders):
         part, kind = pg.part, pg.kind
-        if kind.manual:
+        if kind.manual or pg.code:  # a code part self-tests by running (grader.keys.code_check)
             continue
         candidates = [*(part.solutions if typed or kind.sampled else ()), *kind.forms(pg.reference)]
         if kind.sampled:
@@ -194,6 +195,7 @@ def check_key(ps: ProblemSet, stored: AnswerKey | None) -> KeyCheckReport:
         report.findings, report.forms_checked, report.mistakes_checked = self_test(ps, stored)
         found, report.variants_checked = check_variants(ps, stored)
         report.findings += found
+        report.findings += [Finding(part=p, problem=m) for p, m in code_findings(ps, stored)]
     except InvalidAnswer as exc:  # a model answer the instructor wrote cannot be read
         report.findings.append(Finding(part=None, problem=exc.feedback()))
     return report
