@@ -169,6 +169,8 @@ def grade_code(sandbox: Sandbox, spec: CodeSpec, probes: list[Probe], sources: l
     # a part that asks for a hand-written backward is judged on it: the forward's own checks
     # are reported (the backward's gradcheck is held to that forward) but cost nothing here
     ignored = {"shape", "dtype", "values"} if spec.backward else set()
+    if ignored and any(c.name in ignored and not c.passed for c in checks):
+        ignored.add("gradcheck")  # a right backward cannot match finite differences of a wrong forward
     return _verdict(spec.entry, checks, mistake, run, {v.name: v.feedback for v in spec.variants}, ignored)
 
 
@@ -292,7 +294,7 @@ def _verdict(entry: str, checks: list[Check], mistake: str | None, run: _Run, no
     if status == "correct":
         feedback = f"{entry}: correct on all {len(run.records)} tests"
         if any(not c.passed for c in checks):
-            feedback = f"your backward is correct (gradients{', gradcheck' if any(c.name == 'gradcheck' for c in checks) else ''}); your {entry} itself is not, which its own part grades"
+            feedback = f"your backward's gradients are correct; your {entry} itself is not (its own part grades it), so gradcheck against it is not counted"
     else:
         passed = [c.name for c in checks if c.passed]
         feedback = failed[0].message + (f" (passed: {', '.join(passed)})" if passed else "")
