@@ -159,3 +159,24 @@ def test_gradescope_grades_a_notebook_upload(tmp_path, course):
     assert tests["q2"]["score"] == 2 and tests["q2"]["status"] == "passed", tests["q2"]
     assert tests["q1"]["score"] == 0
     assert results["score"] == 2
+
+
+def test_a_key_folder_the_sandbox_could_read_stops_code_parts_only(tmp_path, monkeypatch):
+    """Keys inside what sandboxed code may read (here: a folder the test declares readable)
+    make the sandbox refuse to start: the code part is an error saying so, the typed part is
+    graded."""
+    import grader.code.part as code_part
+    import grader.sandbox.client as client
+
+    readable = tmp_path / "readable"
+    (readable / "reference").mkdir(parents=True)
+    monkeypatch.setattr(client, "python_read_paths", lambda: [str(readable)])
+    monkeypatch.setattr(code_part, "_protected", [])
+    monkeypatch.setattr(code_part, "_shared", None)
+    (tmp_path / "problems").mkdir()
+    (tmp_path / "problems" / "mixed.py").write_text(MIXED)
+    catalog = Catalog(tmp_path / "problems", readable / "reference")
+    folder = _folder(tmp_path, "s7", {"answers.toml": 'assignment = "mixed-hw"\n[answers]\nq1 = "42"\n', "solution.py": RIGHT})
+    report = catalog.grader("mixed-hw").grade(read_submission(folder / "answers.toml", root=tmp_path))
+    assert report.parts[0].status is Status.correct
+    assert report.parts[1].status is Status.error and "which sandboxed code may read" in report.parts[1].feedback

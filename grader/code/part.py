@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import numpy as np
@@ -30,6 +31,21 @@ T = TypeVar("T")
 
 _lock = threading.Lock()
 _shared: tuple[int, Sandbox] | None = None
+_protected: list[Path] = []
+
+
+def protect(*paths: Path | str | None) -> None:
+    """Paths sandboxed code must not be able to read (answer keys, problem sets, the class
+    folder): the sandbox refuses to start when one lies inside what a test may read
+    (Sandbox(protected=...)), so a code part is then an `error` saying why, and nothing else
+    is affected. The catalog protects its problems and keys folders."""
+    global _shared
+    with _lock:
+        added = [Path(p).resolve() for p in paths if p is not None and Path(p).resolve() not in _protected]
+        _protected.extend(added)
+        if added and _shared is not None and _shared[0] == os.getpid():  # started without them: start again
+            _shared[1].close()
+            _shared = None
 
 
 def shared_sandbox() -> Sandbox:
@@ -38,7 +54,7 @@ def shared_sandbox() -> Sandbox:
     global _shared
     with _lock:
         if _shared is None or _shared[0] != os.getpid():
-            box = Sandbox(preload=PRELOAD_GRADCHECK + PRELOAD_TRAINING)
+            box = Sandbox(preload=PRELOAD_GRADCHECK + PRELOAD_TRAINING, protected=list(_protected))
             _shared = (os.getpid(), box)
             atexit.register(_close, os.getpid())
         return _shared[1]
