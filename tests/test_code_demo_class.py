@@ -11,18 +11,17 @@ the committed key, which is readable by every user, sees every open by any proce
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
 import re
 import socket
-import struct
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+
+from _code_fixtures import OpenWatch
 
 from grader.course import read_course_file
 from grader.models import Status, Submission, SubmissionReport
@@ -47,29 +46,6 @@ NAMED = {
     ("c6005", "2.1.forward"): "channels summed before the kernel",
 }
 HOSTILE = {"c6006": "ran longer than its 5 s limit", "c6007": "ran out of memory", "c6008": "FileNotFoundError", "c6009": "PermissionError", "c6010": "PermissionError"}
-
-
-class OpenWatch:
-    """inotify on one file: did anyone open or read it?"""
-
-    IN_ACCESS, IN_OPEN, IN_NONBLOCK = 0x1, 0x20, 0o4000
-
-    def __init__(self, path: Path) -> None:
-        self.libc = ctypes.CDLL(None, use_errno=True)
-        self.fd = self.libc.inotify_init1(self.IN_NONBLOCK)
-        assert self.fd >= 0 and self.libc.inotify_add_watch(self.fd, str(path).encode(), self.IN_ACCESS | self.IN_OPEN) >= 0
-
-    def events(self) -> list[int]:
-        try:
-            data = os.read(self.fd, 65536)
-        except BlockingIOError:
-            return []
-        masks, offset = [], 0
-        while offset < len(data):
-            _, mask, _, length = struct.unpack_from("iIII", data, offset)
-            masks.append(mask)
-            offset += 16 + length
-        return masks
 
 
 def _snapshot(*roots: Path) -> dict[str, tuple[int, float]]:

@@ -8,7 +8,6 @@ mistake worth partial marks, in the order `ProblemSet.code` declares them.
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
