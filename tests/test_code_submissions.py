@@ -131,7 +131,7 @@ def test_the_key_of_a_code_part_holds_probes_computed_by_the_reference(catalog, 
         assert probe["variants"]["offset missing"][0]["values"] == [2 * v for v in x]
         assert probe["reference_grads"]["input0"]["values"] == pytest.approx([2 * c for c in probe["cotangents"][0]["values"]])
     ps = load_problem_file(course / "problems" / "mixed.py")["mixed-hw"]
-    assert code_findings(ps, catalog.keys["mixed-hw"]) == []
+    assert code_findings(ps, catalog.keys["mixed-hw"]) == ([], 1)
 
 
 def test_key_check_finds_a_mistake_that_cannot_be_told_from_the_reference(tmp_path):
@@ -179,3 +179,20 @@ def test_a_key_folder_the_sandbox_could_read_stops_code_parts_only(tmp_path, mon
     report = catalog.grader("mixed-hw").grade(read_submission(folder / "answers.toml", root=tmp_path))
     assert report.parts[0].status is Status.correct
     assert report.parts[1].status is Status.error and "which sandboxed code may read" in report.parts[1].feedback
+
+
+def test_gradescope_alarm_does_not_stop_code_within_its_own_limits(tmp_path, course):
+    """A part budget of 1 s, a code part whose tests may take 5 s each: code that spends 0.6 s
+    on every one of its 8 calls (about 5 s in all) is graded, not stopped at the budget (each
+    sandboxed test runs through the driver's setup hook, which pauses the alarm)."""
+    import shutil
+
+    root = tmp_path / "autograder"
+    shutil.copytree(course / "problems", root / "source" / "problems")
+    (root / "source" / "reference").mkdir()
+    slow = "import time\n\ndef affine(x):\n    deadline = time.monotonic() + 0.6\n    while time.monotonic() < deadline:\n        pass\n    return 2 * x + 1\n"
+    _folder(root, "submission", {"hw2.ipynb": _notebook([(["grader:q2"], slow)])})
+    result = CliRunner().invoke(app, ["gradescope", "--root", str(root), "--assignment", "mixed-hw", "--part-budget", "1"])
+    assert result.exit_code == 0, result.output
+    tests = {t["name"].split(" ")[0]: t for t in json.loads((root / "results" / "results.json").read_text())["tests"]}
+    assert tests["q2"]["score"] == 2, tests["q2"]["output"]

@@ -195,7 +195,9 @@ def check_key(ps: ProblemSet, stored: AnswerKey | None) -> KeyCheckReport:
         report.findings, report.forms_checked, report.mistakes_checked = self_test(ps, stored)
         found, report.variants_checked = check_variants(ps, stored)
         report.findings += found
-        report.findings += [Finding(part=p, problem=m) for p, m in code_findings(ps, stored)]
+        code, checked = code_findings(ps, stored)  # code parts self-test by running (grader.keys.code_check)
+        report.findings += [Finding(part=p, problem=m) for p, m in code]
+        report.mistakes_checked += checked
     except InvalidAnswer as exc:  # a model answer the instructor wrote cannot be read
         report.findings.append(Finding(part=None, problem=exc.feedback()))
     return report

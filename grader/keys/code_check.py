@@ -28,14 +28,17 @@ from grader.problemset import CodePart, ProblemSet
 from grader.references import one_thread
 
 
-def code_findings(ps: ProblemSet, key: AnswerKey) -> list[tuple[str, str]]:
-    """(part id, problem) for every code part of `key` that fails its self-test."""
+def code_findings(ps: ProblemSet, key: AnswerKey) -> tuple[list[tuple[str, str]], int]:
+    """(part id, problem) for every code part of `key` that fails its self-test, and how many
+    named mistakes were checked."""
     found: list[tuple[str, str]] = []
+    checked = 0
     for part_key in key.parts:
         part = ps.parts.get(part_key.id)
         if part_key.kind != "code" or not isinstance(part, CodePart) or not isinstance(part_key.reference, dict):
             continue
         data = part_key.reference
+        checked += len(part_key.mistakes)
         if data.get("form") != "training":
             spec, probes = decode_code(data)
             found += [(part.id, problem) for problem in separation(spec, probes)]
@@ -51,4 +54,4 @@ def code_findings(ps: ProblemSet, key: AnswerKey) -> list[tuple[str, str]]:
             x, y = named[a], named[b]
             if x.shape == y.shape and np.allclose(x, y, rtol=curve_spec.rtol, atol=1e-8):
                 found.append((part.id, f"the loss curves of {a!r} and {b!r} cannot be told apart"))
-    return found
+    return found, checked
