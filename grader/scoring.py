@@ -272,6 +272,7 @@ class PartGrader:
 
         verdict, ran, notes = run_code_part(self.id, self.reference, files or {}, self.source.setup)
         raw = ran or None
+        verdict.feedback = verdict.feedback[:1].upper() + verdict.feedback[1:]
         if verdict.status in ("missing", "invalid"):
             return self.result(Status(verdict.status), 0.0, verdict.feedback, raw)
         if verdict.status == "error":

@@ -193,4 +193,5 @@ def test_a_notebook_grades_as_its_py_file(run, tmp_path, student):
 def test_notebook_and_py_forms_of_the_right_code_grade_alike(run):
     py, nb = run["reports"]["c6001"], run["reports"]["c6002"]
     assert [(p.id, p.status, p.score, p.details["checks"]) for p in py.parts] == [(p.id, p.status, p.score, p.details["checks"]) for p in nb.parts]
-    assert "hw2_impl.ipynb cell" in nb.parts[0].answer and "hw2_impl.py" in py.parts[0].answer
+    assert nb.parts[0].answer == "hw2_impl.ipynb (cells 2, 3)" and py.parts[0].answer == "hw2_impl.py (lines 3, 9)"
+    assert nb.parts[1].answer == "hw2_impl.ipynb (cells 2, 3, 5)"  # the backward runs the forward's cell first

@@ -82,7 +82,7 @@ def test_typed_answers_and_code_side_by_side(tmp_path, catalog):
     assert isinstance(sub, Submission) and sub.answers == {"q1": "42"} and list(sub.code) == ["solution.py"]
     report = catalog.grader("mixed-hw").grade(sub)
     assert [(p.id, p.status, p.score) for p in report.parts] == [("q1", Status.correct, 1), ("q2", Status.correct, 2)]
-    assert report.parts[1].kind == "code" and report.parts[1].answer == "solution.py"
+    assert report.parts[1].kind == "code" and report.parts[1].answer == "solution.py (line 1)"
 
 
 def test_a_named_code_mistake_earns_its_marks(tmp_path, catalog):

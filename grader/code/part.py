@@ -101,7 +101,7 @@ def run_code_part(
     if not own:
         where = ", ".join(sorted(files)) or "your submission"
         return CodeVerdict(status="missing", feedback=f"no code for part {part_id} was found in {where}: start its notebook cell or .py section with `# grader: {part_id}`"), "", notes
-    ran = ", ".join(dict.fromkeys(s.name + (f" line {s.first_line}" if s.name.endswith(".py") and s.first_line > 1 else "") for s in sources))
+    ran = _where(sources, codes)
     box = _Budgeted(sandbox or outside(shared_sandbox_started), outside)
     limits = limits_of(data)
     if data["form"] == "training":
@@ -111,6 +111,24 @@ def run_code_part(
         spec, probes = decode_code(data)
         verdict = grade_code(box, spec, probes, sources, limits)  # type: ignore[arg-type]
     return verdict, ran, notes
+
+
+def _where(sources: list[Any], codes: list[Any]) -> str:
+    """The cells that ran, for the report: `hw2.ipynb (cells 2, 4)`, `hw2.py (lines 3, 9)`."""
+    unmarked = {code.source for code in codes if code.cells and not code.parts()}
+    places: dict[str, list[str]] = {}
+    for s in sources:
+        file, _, cell = s.name.partition(" cell ")
+        places.setdefault(file, [])
+        if cell:
+            places[file].append(cell)
+        elif file not in unmarked:
+            places[file].append(str(s.first_line))
+    def shown(file: str, items: list[str]) -> str:
+        noun = "cell" if file.lower().endswith(".ipynb") else "line"
+        return f"{file} ({noun}{'s' if len(items) > 1 else ''} {', '.join(items)})" if items else file
+
+    return "; ".join(shown(file, items) for file, items in places.items())
 
 
 def shared_sandbox_started() -> Sandbox:
