@@ -196,3 +196,13 @@ def test_gradescope_alarm_does_not_stop_code_within_its_own_limits(tmp_path, cou
     assert result.exit_code == 0, result.output
     tests = {t["name"].split(" ")[0]: t for t in json.loads((root / "results" / "results.json").read_text())["tests"]}
     assert tests["q2"]["score"] == 2, tests["q2"]["output"]
+
+
+def test_the_template_sends_code_parts_to_the_code_files(course):
+    from grader.keys.template import render
+
+    ps = load_problem_file(course / "problems" / "mixed.py")["mixed-hw"]
+    toml = render(ps, "toml")
+    assert '"q1" = ""' in toml and '"q2" =' not in toml
+    assert "# grader: q2" in toml and "code: a function, affine(x)" in toml
+    assert "q2" not in json.loads(render(ps, "json"))["answers"]
