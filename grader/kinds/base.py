@@ -78,6 +78,12 @@ class Kind(ABC):
         write (a formula part's model answers are its `solutions`), nor does free text."""
         return []
 
+    def mismatch(self, value: Any) -> str | None:
+        """What is wrong when a normalised reference does not fit what the kind declares (a
+        `Matrix(4, 2)` whose reference is 3×2): an authoring error `grader key check` reports.
+        None when it fits; kinds that declare no size accept any value they normalise."""
+        return None
+
     def describe(self) -> str:
         """A short phrase for feedback and templates, e.g. 'a 4×4 matrix'."""
         return self.name
