@@ -42,9 +42,10 @@ def _memory_kb(pid: int) -> tuple[int, int]:
 
 
 class TreeSampler(threading.Thread):
-    def __init__(self, interval: float = 0.005) -> None:
+    def __init__(self, interval: float = 0.005, exclude: int | None = None) -> None:
         super().__init__(daemon=True)
         self.interval = interval
+        self.exclude = exclude  # a process left out of the sums (a bench that imported torch itself)
         self.peak_rss = self.peak_pss = 0
         self.samples = 0
         self._stop_event = threading.Event()
@@ -53,6 +54,8 @@ class TreeSampler(threading.Thread):
         while not self._stop_event.is_set():
             rss = pss = 0
             for pid in _descendants(os.getpid()):
+                if pid == self.exclude:
+                    continue
                 r, p = _memory_kb(pid)
                 rss, pss = rss + r, pss + p
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)

@@ -59,6 +59,13 @@ class Submission(BaseModel):
         "report's stored numbers); None: the numbers dealt to whoever handed it in.",
     )
 
+    code: dict[str, str] = Field(
+        default_factory=dict,
+        exclude_if=lambda v: not v,
+        description="The student's code files handed in with the answers (.py, .ipynb): file name -> text. "
+        "Code parts run their tagged cells in the sandbox.",
+    )
+
     @property
     def identity(self) -> str:
         return self.handed_in_by or self.student

@@ -234,6 +234,71 @@ class Part:
         return call(self.reference, references.to_torch(used), {**self._inputs(None), **inputs}, f"part {self.id}")
 
 
+@dataclass
+class CodePart(Part):
+    """A part answered by code (grader.code): the student writes the function, `nn.Module` or
+    training step `entry`; `reference` is the instructor's own, in float64 torch (a training
+    part's: a right training step), and each named mistake is written as code with the
+    reference's signature (`mistake`, or `backward_mistake` for a hand-written backward).
+    `declaration` holds the rest of `ProblemSet.code` / `ProblemSet.training`'s arguments.
+
+    Its key value is computed here, in the trusted process (grader.code.expectations): the
+    probes and what the reference and each mistake give on them, or the mistakes' loss
+    curves; student code never runs next to any of it."""
+
+    declaration: dict[str, Any] = field(default_factory=dict)
+    backward_names: set[str] = field(default_factory=set)
+
+    def backward_mistake(self, name: str, marks: float = 0.0, note: str = "") -> Callable[[Reference], Reference]:
+        """A named mistake in a hand-written backward: `fn(grad_out..., *inputs)` returns the
+        gradients of every input, as the student's backward would."""
+
+        def register(fn: Reference) -> Reference:
+            self.mistakes.append(NamedAnswer(name, fn, marks, note))
+            self.backward_names.add(name)
+            return fn
+
+        return register
+
+    @property
+    def training(self) -> bool:
+        return self.declaration.get("form") == "training"
+
+    def spec(self) -> Any:
+        """The part as grader.code sees it: a `CodeSpec`, or a `CurveSpec` for a training part."""
+        from grader.code.spec import CodeSpec, CurveSpec, CurveVariant, Variant
+
+        d = self.declaration
+        if self.training:
+            return CurveSpec(
+                entry=d["entry"], fixture=d["fixture"], final_below=d["final_below"], spike_ratio=d["spike_ratio"],
+                spike_floor=d["spike_floor"], final_window=d["final_window"], seed=d["seed"], rtol=d["rtol"],
+                variants=tuple(CurveVariant(m.name, m.compute, m.note) for m in self.mistakes),
+            )
+        variants = tuple(
+            Variant(m.name, backward=m.compute, feedback=m.note) if m.name in self.backward_names else Variant(m.name, forward=m.compute, feedback=m.note)
+            for m in self.mistakes
+        )
+        options = {k: d[k] for k in ("inputs", "params", "init", "signature", "grad_inputs", "backward", "gradcheck", "seed", "probes", "dtypes") if k in d}
+        if d.get("tolerances"):
+            from grader.code.spec import TOLERANCES
+
+            options["tolerances"] = {**TOLERANCES, **d["tolerances"]}
+        return CodeSpec(entry=d["entry"], reference=self.reference, kind=d["form"], variants=variants, **options)
+
+    def compute(self, used: Sequence[Any] = (), *, inputs: Mapping[str, Any] | None = None, seed: int | None = None) -> Computed:
+        from grader.code.expectations import encode_code, encode_curve
+
+        after, limits = tuple(self.declaration.get("after", ())), self.declaration["limits"]
+        with references.one_thread():
+            spec = self.spec()
+            data = encode_curve(spec, after, limits) if self.training else encode_code(spec, self.backward_names, after, limits)
+        return Computed(data, [], [None for _ in self.mistakes])
+
+    def functions(self) -> list[Callable[..., Any]]:
+        return []  # called by grader.code with probe tensors, never with the sheet's inputs
+
+
 class ProblemSet:
     """An assignment: an ordered collection of parts with an id students put in their file."""
 
@@ -394,6 +459,92 @@ class ProblemSet:
         part.comments = list(comments)
         part.model_answer = model_answer
         return self.add(part)
+
+    def code(
+        self,
+        id: str,
+        marks: float,
+        *,
+        entry: str,
+        inputs: Mapping[str, tuple[int, ...]],
+        module: bool = False,
+        params: Mapping[str, tuple[int, ...]] | None = None,
+        init: Sequence[Any] = (),
+        signature: Sequence[str] = (),
+        grad_inputs: Sequence[str] = (),
+        backward: str | None = None,
+        gradcheck: bool = False,
+        probes: int = 2,
+        dtypes: Sequence[str] = ("float32", "float64"),
+        tolerances: Mapping[str, tuple[float, float]] | None = None,
+        after: Sequence[str] = (),
+        limits: Any = None,
+        prompt: str = "",
+    ) -> Callable[[Reference], CodePart]:
+        """Decorator: a code part; the function is the float64 torch reference, called with the
+        probe tensors (`inputs`: name -> shape), a module part's as `reference(params, *inputs)`
+        with its parameters by name (`params`: name -> shape; the student's class is built with
+        `init` and its parameters set by name). `grad_inputs` are compared by autograd; with
+        `backward`, the student's hand-written backward of that name is compared (and with
+        `gradcheck`, held to their own forward). `after`: part ids whose cells run first (a
+        backward part needs the student's forward). `limits`: the sandbox's per-test Limits."""
+        from grader.kinds.code import Code
+        from grader.sandbox.limits import Limits
+
+        def register(fn: Reference) -> CodePart:
+            declaration = {
+                "form": "module" if module else "function", "entry": entry, "inputs": {k: tuple(v) for k, v in inputs.items()},
+                "params": {k: tuple(v) for k, v in (params or {}).items()}, "init": tuple(init), "signature": tuple(signature),
+                "grad_inputs": tuple(grad_inputs), "backward": backward, "gradcheck": gradcheck, "seed": seed_for(self.id, id) % 2**31,
+                "probes": probes, "dtypes": tuple(dtypes), "tolerances": dict(tolerances or {}), "after": tuple(after),
+                "limits": limits or Limits(),
+            }
+            shown = tuple(signature) or tuple(inputs)
+            # what the student writes: a hand-written backward takes the output's gradient first
+            kind = Code(backward, "function", ["grad_y", *shown]) if backward else Code(entry, "module" if module else "function", list(shown))
+            part = CodePart(id, marks, kind, fn, prompt or (inspect.getdoc(fn) or ""), follow_through=False, declaration=declaration)
+            return self.add(part)  # type: ignore[return-value]
+
+        return register
+
+    def training(
+        self,
+        id: str,
+        marks: float,
+        *,
+        entry: str,
+        fixture: str,
+        final_below: float,
+        spike_ratio: float = 1.5,
+        spike_floor: float = 0.0,
+        final_window: int = 5,
+        seed: int = 0,
+        rtol: float = 1e-3,
+        signature: Sequence[str] = (),
+        after: Sequence[str] = (),
+        limits: Any = None,
+        prompt: str = "",
+    ) -> Callable[[Reference], CodePart]:
+        """Decorator: a training part; the function is a right training step (`grader key
+        check` runs it under the fixture and expects a curve that passes). `fixture` is
+        instructor source defining `run(step, arrays, seed) -> {"losses": [...]}`; the curve
+        is judged by grader.code.grade.curve_checks (no NaN, no spike above `spike_ratio`
+        times the lowest loss before it, the mean of the last `final_window` below
+        `final_below`); named mistakes are training steps (`@part.mistake`)."""
+        from grader.kinds.code import Code
+        from grader.sandbox.limits import Limits
+
+        def register(fn: Reference) -> CodePart:
+            declaration = {
+                "form": "training", "entry": entry, "fixture": fixture, "final_below": float(final_below), "spike_ratio": float(spike_ratio),
+                "spike_floor": float(spike_floor), "final_window": int(final_window), "seed": int(seed), "rtol": float(rtol),
+                "after": tuple(after), "limits": limits or Limits(seconds=30),
+            }
+            kind = Code(entry, "training", list(signature))
+            part = CodePart(id, marks, kind, fn, prompt or (inspect.getdoc(fn) or ""), follow_through=False, declaration=declaration)
+            return self.add(part)  # type: ignore[return-value]
+
+        return register
 
     @property
     def total(self) -> float:

@@ -128,7 +128,10 @@ class ProblemSource:
     must test an answer or a kind is defined in it, and torch with it only when
     follow-through must recompute a reference (`ready_to_compute`). `setup` is the hook a
     driver sets to run such an import outside a part's budget (the pool worker gives it the
-    start-up allowance): it is called with the function that imports.
+    start-up allowance): it is called with the function that imports. A code part runs each
+    sandboxed test (and the sandbox's start, which imports torch in the zygote) through the
+    same hook: those have limits of their own (grader.sandbox.Limits), so the part's budget
+    must not stop them.
     """
 
     def __init__(self, problem: "ProblemSet | Callable[[], ProblemSet] | None") -> None:
@@ -176,6 +179,8 @@ class PartGrader:
         self.source = source
         self.variant = variant
         self.kind: Kind = self._kind()
+        #: A code part (kind `code`): answered by the submission's code, run in the sandbox.
+        self.code = self.kind.name == "code"
         self.reference = self.kind.decode(key.reference) if key.reference is not None else None
         self.alternatives = [(v, self._target(v.value)) for v in key.alternatives]
         self.mistakes = [(v, self._target(v.value)) for v in key.mistakes]
@@ -228,6 +233,8 @@ class PartGrader:
             return Reading("missing", message="No answer given.")
         if self.kind.manual:
             return Reading("ok", message="Awaiting a grader's score (free-text part).")
+        if self.code:
+            return Reading("ok", message="Code: run in the sandbox when the submission is graded.")
         try:
             answer = self.kind.parse(raw)
         except InvalidAnswer as exc:
@@ -253,7 +260,13 @@ class PartGrader:
         except Exception:  # an example the kind cannot compare is no answer at all
             return False
 
+    def answer(self, sub: Submission) -> Any:
+        """What `sub` gives for this part: the typed answer, or a code part's code files."""
+        return sub.code if self.code else sub.answers.get(self.id)
+
     def grade(self, raw: Any, ctx: GradingContext) -> PartResult:
+        if self.code:
+            return self.grade_code(raw)
         reading = self.read(raw)
         if reading.status == "missing":
             return self.result(Status.missing, 0.0, reading.message, raw)
@@ -277,6 +290,33 @@ class PartGrader:
             details=verdict.details,
             reveals=verdict.reveals or None,
         )
+
+    def grade_code(self, files: dict[str, str] | None) -> PartResult:
+        """A code part: the student's cells run in this process's sandbox, each test through the
+        driver's `setup` hook (a sandboxed test has limits of its own, not the part's budget)."""
+        from grader.code.part import layers_summary, run_code_part  # the sandbox: only for code parts
+
+        verdict, ran, notes = run_code_part(self.id, self.reference, files or {}, self.source.setup)
+        raw = ran or None
+        verdict.feedback = verdict.feedback[:1].upper() + verdict.feedback[1:]
+        if verdict.status in ("missing", "invalid"):
+            return self.result(Status(verdict.status), 0.0, verdict.feedback, raw)
+        if verdict.status == "error":
+            return self.result(Status.error, 0.0, Setback.grader_failed(verdict.feedback).feedback, raw)
+        details: dict[str, Any] = {"checks": [f"{c.name}: {'passed' if c.passed else 'failed'}" for c in verdict.checks], "tests": len(verdict.tests)}
+        if (layers := layers_summary()) is not None:
+            details["sandbox"] = layers
+        if verdict.console:
+            details["console"] = verdict.console[-2000:]
+        if notes:
+            details["notes"] = notes[:10]
+        if verdict.status == "correct":
+            return self.result(Status.correct, self.marks, join("Correct.", verdict.feedback), raw, matched="reference", details=details)
+        named = next((v for v in self.key.mistakes if v.name == verdict.mistake), None)
+        credit = named.marks if named is not None else 0.0
+        text = join("Incorrect.", verdict.feedback, f"Earns {fmt_marks(credit)} of {fmt_marks(self.marks)}." if credit > 0 else "")
+        status = Status.partial if credit > 0 else Status.incorrect
+        return self.result(status, credit, text, raw, matched=f"mistake: {verdict.mistake}" if verdict.mistake else None, details=details)
 
     # -- the order of targets ----------------------------------------------------------------
     def judge(self, answer: Any, ctx: GradingContext) -> "Verdict":
@@ -476,7 +516,7 @@ class AssignmentGrader:
     def grade_part(self, index: int, sub: Submission, ctx: GradingContext) -> PartResult:
         """Grade part number `index`; a grader bug costs this part only and is reported as ours."""
         pg = self.graders[index]
-        raw = sub.answers.get(pg.id)
+        raw = pg.answer(sub)
         try:
             return pg.grade(raw, ctx)
         except Exception as exc:

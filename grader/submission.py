@@ -8,7 +8,10 @@ Accepted layouts (answer-format.md): `<student>/answers.{toml,yaml,yml,json}` (t
 student's: nothing else in it or below it is a submission, and other answer files there are
 warnings), or any `*.toml|yaml|yml|json` file elsewhere in the tree (the file stem is the
 student). The student is always where the file was handed in, never its `student` line.
-Hidden files and folders are skipped.
+Hidden files and folders are skipped. Code (`*.py`, `*.ipynb`) in a student's folder is
+handed in with the answers file (`Submission.code`); a folder holding a notebook but no
+answers file is a code-only submission (its assignment from `--assignment`, or from where it
+was handed in).
 Answers given as nested tables (TOML dotted keys, `[answers.q1.conv1]`, nested YAML/JSON
 mappings) are flattened to dotted part ids, so `q1.conv1.params = 1` means `"q1.conv1.params"`.
 """
@@ -43,6 +46,9 @@ MAX_YAML_TOKENS = 20_000
 MAX_VALUES = 200_000
 MAX_DEPTH = 32
 TOP_LEVEL_KEYS = ("assignment", "student", "submitted_at", "answers")
+CODE_SUFFIXES = (".py", ".ipynb")
+MAX_CODE_BYTES = 8 * 1024 * 1024  # a notebook with its outputs; only tagged cells are run
+MAX_CODE_FILES = 16
 MAX_NAME_CHARS = 200  # an assignment or student id longer than this is not one
 #: How the warning about a `student` line that disagrees with where the file was handed in
 #: starts (the run repeats these in run.json).
@@ -99,12 +105,16 @@ def discover(root: Path, *, exclude: Iterable[Path] = ()) -> list[Path]:
         dirnames[:] = kept
         files = sorted(f for f in filenames if not _hidden(f))
         answers = [f for f in files if f.lower() in ANSWER_NAMES]
+        notebooks = [f for f in files if f.lower().endswith(".ipynb")]
         if answers:
             dirnames[:] = []  # a student's folder: nothing below it is another submission
             # one answer file per folder (answers.toml first); the others are warnings (read_submission)
             files = [min(answers, key=lambda f: ANSWER_NAMES.index(f.lower()))]
+        elif notebooks and here != root and not any(Path(f).suffix.lower() in SUFFIXES for f in files):
+            dirnames[:] = []  # a student's folder of code only: its first notebook stands for it
+            files = notebooks[:1]
         for f in files:
-            if Path(f).suffix.lower() in SUFFIXES:
+            if Path(f).suffix.lower() in SUFFIXES or f in notebooks:
                 found.append(here / f)
     return sorted(set(found), key=lambda p: p.as_posix())
 
@@ -131,8 +141,12 @@ def find_answer_file(upload: Path) -> Path:
     named = [p for p in found if p.name.lower() in ANSWER_NAMES]
     if named:
         return min(named, key=lambda p: (len(p.relative_to(upload).parts), ANSWER_NAMES.index(p.name.lower())))
+    found = [p for p in found if p.suffix.lower() in SUFFIXES] or found
     if len(found) == 1:
         return found[0]
+    code = sorted(p for p in upload.iterdir() if p.suffix.lower() in CODE_SUFFIXES and p.is_file() and not p.is_symlink() and not _hidden(p.name))
+    if not found and code:
+        return code[0]  # code only: the upload's code files are the submission
     if not found:
         shown = ", ".join(_uploaded(upload)[:20]) or "nothing"
         raise NoAnswerFile(
@@ -402,8 +416,8 @@ def _others_warning(path: Path) -> list[str]:
 
 
 def default_student(path: Path) -> str:
-    """The folder's name for `answers.*`, else the file's stem."""
-    return path.parent.name if path.name.lower() in ANSWER_NAMES else path.stem
+    """The folder's name for `answers.*` (or a folder of code only), else the file's stem."""
+    return path.parent.name if path.name.lower() in ANSWER_NAMES or path.suffix.lower() in CODE_SUFFIXES else path.stem
 
 
 def display_source(path: Path, root: Path | None) -> str:
@@ -416,6 +430,37 @@ def display_source(path: Path, root: Path | None) -> str:
         except ValueError:
             pass
     return Path(path).as_posix()
+
+
+def code_files(folder: Path, root: Path | None, warnings: list[str]) -> dict[str, str]:
+    """The code files of a student's folder (name -> text): bounded in number and size, never
+    followed out of the class folder. Nothing is run or parsed here."""
+    found: dict[str, str] = {}
+    try:
+        names = sorted(p for p in folder.iterdir() if p.suffix.lower() in CODE_SUFFIXES and not _hidden(p.name))
+    except OSError:
+        return found
+    for path in names:
+        if len(found) >= MAX_CODE_FILES:
+            warnings.append(f"more than {MAX_CODE_FILES} code files; {path.name} and later ones were not read")
+            break
+        if root is not None and not _inside(path, root) or path.is_symlink():
+            warnings.append(f"code file {path.name} is a symlink; not read")
+            continue
+        try:
+            info = path.stat()
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if info.st_size > MAX_CODE_BYTES:
+                warnings.append(f"code file {path.name} is too large ({_size(info.st_size)}; the limit is {_size(MAX_CODE_BYTES)}); not read")
+                continue
+            with path.open("rb") as fh:
+                data = fh.read(MAX_CODE_BYTES + 1)
+        except OSError as exc:
+            warnings.append(f"code file {path.name} cannot be read: {exc.strerror or exc}")
+            continue
+        found[_clean_str(path.name)] = _clean_str(data[:MAX_CODE_BYTES].decode("utf-8", "replace"))
+    return found
 
 
 def read_submission(
@@ -441,15 +486,26 @@ def read_submission(
     warnings = Warnings()
     assignment: str | None = None
     try:
-        data = _read_bounded(path, root)
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise Unreadable(f"not UTF-8 text (byte {exc.start})") from None
         suffix = path.suffix.lower()
-        if suffix not in SUFFIXES:
-            raise Unreadable(f"unsupported file type {suffix or '(none)'!r}; use .toml, .yaml, .yml or .json")
-        doc = _plain(_parse(text, suffix, warnings), _Budget())
+        code: dict[str, str] = {}
+        if suffix in CODE_SUFFIXES:  # a folder of code only: no answers file
+            if root is not None and not _inside(path, root):
+                raise Unreadable("leads outside the class folder (a symlink?); not followed")
+            doc: Any = {}
+            code = code_files(path.parent, root, warnings)
+            if not code:
+                raise Unreadable("no readable code file (.py or .ipynb) in the folder")
+        else:
+            data = _read_bounded(path, root)
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise Unreadable(f"not UTF-8 text (byte {exc.start})") from None
+            if suffix not in SUFFIXES:
+                raise Unreadable(f"unsupported file type {suffix or '(none)'!r}; use .toml, .yaml, .yml or .json")
+            doc = _plain(_parse(text, suffix, warnings), _Budget())
+            if path.name.lower() in ANSWER_NAMES:  # a student's folder: the code beside the answers
+                code = code_files(path.parent, root, warnings)
         if not isinstance(doc, dict):
             raise Unreadable(f"expected a table of keys at the top level, got {_type_name(doc)}")
 
@@ -461,9 +517,9 @@ def read_submission(
             raise Unreadable("no 'assignment' given (add assignment = \"<id>\" or pass --assignment)")
         for extra in sorted(set(doc) - set(TOP_LEVEL_KEYS)):
             warnings.repeated("unknown top-level keys", f"unknown top-level key {_show(extra)} ignored")
-        if "answers" not in doc:
+        if "answers" not in doc and not code:
             raise Unreadable("no [answers] table: put the answers under [answers] (TOML) or an 'answers' mapping")
-        answers = doc["answers"]
+        answers = doc.get("answers", {})
         if not isinstance(answers, dict):
             raise Unreadable(f"'answers' must be a table of part id = answer, got {_type_name(answers)}")
         student = handed_in_by or _clean_str(default_student(path))
@@ -482,6 +538,7 @@ def read_submission(
             source=source,
             warnings=warnings.closed(),
             handed_in_by=student,
+            code=code,
         )
     except Unreadable as exc:
         return BrokenSubmission(source=source, reason=str(exc), assignment=assignment)

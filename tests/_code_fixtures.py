@@ -6,6 +6,11 @@ RNN of 1.2. Each named mistake is defined here as trusted code and again as stud
 
 from __future__ import annotations
 
+import ctypes
+import os
+import struct
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,6 +18,33 @@ import torch.nn.functional as F
 from grader.code.spec import CodeSpec, Variant
 from grader.sandbox import Sandbox
 from grader.sandbox.preload import PRELOAD_GRADCHECK, PRELOAD_TRAINING
+
+
+class OpenWatch:
+    """inotify on one file: did anyone open or read it?"""
+
+    IN_ACCESS, IN_OPEN, IN_NONBLOCK = 0x1, 0x20, 0o4000
+
+    def __init__(self, path: Path) -> None:
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(self.IN_NONBLOCK)
+        assert self.fd >= 0
+        assert self.libc.inotify_add_watch(self.fd, str(path).encode(), self.IN_ACCESS | self.IN_OPEN) >= 0
+
+    def events(self) -> list[int]:
+        try:
+            data = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return []
+        masks, offset = [], 0
+        while offset < len(data):
+            _, mask, _, length = struct.unpack_from("iIII", data, offset)
+            masks.append(mask)
+            offset += 16 + length
+        return masks
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 @pytest.fixture(scope="session")

@@ -56,7 +56,7 @@ def test_the_demo_course_names_the_repository_folders() -> None:
     course = read_course_file(ROOT / "grader.toml")
     assert course.problems == ROOT / "problems" and course.reference == ROOT / "reference"
     assert course.submissions == ROOT / "submissions" and course.out == ROOT / "out"
-    assert sorted(course.assignments) == ["ai6126-hw1", "assignment4", "csc321-hw4", "csc321-hw4-variants", "nyu-dl-hw2", "nyu-intro-ml-hw8"]
+    assert sorted(course.assignments) == ["ai6126-hw1", "assignment4", "csc321-hw4", "csc321-hw4-variants", "nyu-dl-hw2", "nyu-dl-hw2-code", "nyu-intro-ml-hw8"]
     # the five seed assignments keep variants off; the variant edition grades the same problem set
     assert [a for a, s in sorted(course.assignments.items()) if s.variants] == ["csc321-hw4-variants"]
     assert course.assignment("csc321-hw4-variants").problem_set == "csc321-hw4"

@@ -22,7 +22,7 @@ from grader.run.batch import grade_directory
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASS = ROOT / "submissions"
-ASSIGNMENTS = ("ai6126-hw1", "assignment4", "csc321-hw4", "csc321-hw4-variants", "nyu-dl-hw2", "nyu-intro-ml-hw8")
+ASSIGNMENTS = ("ai6126-hw1", "assignment4", "csc321-hw4", "csc321-hw4-variants", "nyu-dl-hw2", "nyu-dl-hw2-code", "nyu-intro-ml-hw8")
 
 
 def demo_folders() -> dict[str, list[str]]:

@@ -453,7 +453,7 @@ def test_zip_holds_scripts_package_problem_and_key(tmp_path: Path, problems: Pat
         key = AnswerKey.model_validate_json(zf.read("reference/tiny-hw.json"))
         setup = zf.read("setup.sh").decode()
         run = zf.read("run_autograder").decode()
-        requirements = zf.read("requirements.txt").decode().split()
+        requirements = zf.read("requirements.txt").decode().splitlines()  # one requirement a line (markers have spaces)
     assert {"setup.sh", "run_autograder", "requirements.txt", "problems/tiny.py", "reference/tiny-hw.json"} <= set(names)
     assert {"grader/__init__.py", "grader/__main__.py", "grader/lms/gradescope/driver.py", "grader/scoring.py"} <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
@@ -591,7 +591,7 @@ def test_zip_pins_exactly_the_installed_versions(tmp_path: Path, problems: Path)
     summary = build_zip("tiny-hw", tmp_path / "autograder.zip", problems, None)
     with zipfile.ZipFile(summary.path) as zf:
         pins = _pins(zf.read("constraints.txt").decode())
-        requirements = zf.read("requirements.txt").decode().split()
+        requirements = zf.read("requirements.txt").decode().splitlines()  # one a line (markers have spaces)
     assert pins["torch"] == torch.__version__
     assert pins["numpy"] == numpy.__version__ and pins["sympy"] == sympy.__version__
     # the closure: dependencies of dependencies too (sympy -> mpmath, pydantic -> pydantic-core)

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from _code_fixtures import OpenWatch
+
 from grader.code.grade import grade_code
 from grader.sandbox.harness import Source
 from grader.code.spec import CodeSpec, Variant, expect
@@ -64,33 +66,6 @@ def course(tmp_path):
         path.chmod(0o777)
     key.chmod(0o666)
     return {"key": key, "token": token, "outside": outside, "root": tmp_path}
-
-
-class OpenWatch:
-    """inotify on one file: did anyone open or read it?"""
-
-    IN_ACCESS, IN_OPEN, IN_NONBLOCK = 0x1, 0x20, 0o4000
-
-    def __init__(self, path: Path) -> None:
-        self.libc = ctypes.CDLL(None, use_errno=True)
-        self.fd = self.libc.inotify_init1(self.IN_NONBLOCK)
-        assert self.fd >= 0
-        assert self.libc.inotify_add_watch(self.fd, str(path).encode(), self.IN_ACCESS | self.IN_OPEN) >= 0
-
-    def events(self) -> list[int]:
-        try:
-            data = os.read(self.fd, 65536)
-        except BlockingIOError:
-            return []
-        masks, offset = [], 0
-        while offset < len(data):
-            _, mask, _, length = struct.unpack_from("iIII", data, offset)
-            masks.append(mask)
-            offset += 16 + length
-        return masks
-
-    def close(self) -> None:
-        os.close(self.fd)
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, float, int]]:

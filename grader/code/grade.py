@@ -166,7 +166,12 @@ def grade_code(sandbox: Sandbox, spec: CodeSpec, probes: list[Probe], sources: l
         pass
     if run.stopped is not None:
         checks.append(run.stopped)
-    return _verdict(spec.entry, checks, mistake, run, {v.name: v.feedback for v in spec.variants})
+    # a part that asks for a hand-written backward is judged on it: the forward's own checks
+    # are reported (the backward's gradcheck is held to that forward) but cost nothing here
+    ignored = {"shape", "dtype", "values"} if spec.backward else set()
+    if ignored and any(c.name in ignored and not c.passed for c in checks):
+        ignored.add("gradcheck")  # a right backward cannot match finite differences of a wrong forward
+    return _verdict(spec.entry, checks, mistake, run, {v.name: v.feedback for v in spec.variants}, ignored)
 
 
 def _forward_checks(run: _Run, spec: CodeSpec, probes: list[Probe], checks: list[Check]) -> str | None:
@@ -278,14 +283,18 @@ def _gradcheck(run: _Run, spec: CodeSpec, probes: list[Probe], checks: list[Chec
     checks.append(Check(name="gradcheck", passed=agree, message=message))
 
 
-def _verdict(entry: str, checks: list[Check], mistake: str | None, run: _Run, notes: dict[str, str]) -> CodeVerdict:
-    failed = [c for c in checks if not c.passed]
+def _verdict(entry: str, checks: list[Check], mistake: str | None, run: _Run, notes: dict[str, str], ignored: set[str] = frozenset()) -> CodeVerdict:  # type: ignore[assignment]
+    failed = [c for c in checks if not c.passed and c.name not in ignored]
+    if not any(c.name == "gradients" for c in checks):  # the backward was never reached: the forward's failure stands
+        failed = [c for c in checks if not c.passed]
     if run.stopped is not None and run.stopped.message.startswith("the grader could not"):
         status: Literal["correct", "incorrect", "invalid", "missing", "error"] = "error"
     else:
         status = "incorrect" if failed else "correct"
     if status == "correct":
         feedback = f"{entry}: correct on all {len(run.records)} tests"
+        if any(not c.passed for c in checks):
+            feedback = f"your backward's gradients are correct; your {entry} itself is not (its own part grades it), so gradcheck against it is not counted"
     else:
         passed = [c.name for c in checks if c.passed]
         feedback = failed[0].message + (f" (passed: {', '.join(passed)})" if passed else "")

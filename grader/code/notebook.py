@@ -124,3 +124,30 @@ def read_code(path: Path) -> StudentCode:
     if path.suffix.lower() == ".ipynb":
         return read_notebook(text, path.name)
     return read_python(text, path.name)
+
+
+CODE_SUFFIXES = (".py", ".ipynb")
+
+
+def read_files(files: dict[str, str]) -> list[StudentCode]:
+    """Every code file of a submission (name -> text), read in name order."""
+    return [read_notebook(text, name) if name.lower().endswith(".ipynb") else read_python(text, name) for name, text in sorted(files.items())]
+
+
+def sources_for(codes: list[StudentCode], part_id: str, after: tuple[str, ...] | list[str] = ()) -> tuple[list[Source], bool]:
+    """The cells one part runs, from every file: shared cells, then those of the parts in
+    `after` (a backward part runs the forward's cells first), then its own, each file in order.
+    Also whether any cell is the part's own (a .py file without markers serves every part)."""
+    wanted = [COMMON, *(a.casefold() for a in after), part_id.casefold()]
+    own = any(part_id.casefold() in c.parts or c.parts == frozenset({COMMON}) and not code.parts() for code in codes for c in code.cells)
+    chosen: list[Source] = []
+    seen: set[tuple[str, int]] = set()
+    for tag in wanted:
+        for code in codes:
+            for cell in code.cells:
+                if tag in cell.parts and (cell.name, cell.first_line) not in seen:
+                    seen.add((cell.name, cell.first_line))
+                    chosen.append(Source(name=cell.name, code=cell.code, first_line=cell.first_line))
+    if sum(len(s.code) for s in chosen) > CODE_CAP:
+        raise UnreadableCode(f"the code for part {part_id} is larger than {CODE_CAP // 1024} KB")
+    return chosen, own

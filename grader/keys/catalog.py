@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from grader.code.part import protect
 from grader.course import Course
 from grader.keys.build import build_key
 from grader.keys.variants import CACHE_FOLDER, VariantGraders
@@ -47,8 +48,10 @@ class GraderLoader:
 
     entries: tuple[tuple[str, str, str, str], ...]  # (assignment, problem file, problem set id, AnswerKey JSON)
     variants: tuple[tuple[str, VariantSettings], ...] = ()
+    protected: tuple[str, ...] = ()  # folders no sandboxed code may read (grader.code.part.protect)
 
     def __call__(self) -> dict[str, "AssignmentGrader | VariantGraders"]:
+        protect(*self.protected)
         variants = dict(self.variants)
         graders: dict[str, AssignmentGrader | VariantGraders] = {}
         for a, file, ps_id, key_json in self.entries:
@@ -87,6 +90,7 @@ class Catalog:
         self._graders: dict[str, AssignmentGrader | VariantGraders] = {}
         #: The course file's settings (feedback policy, due dates), if there is one.
         self.course = course
+        protect(*self.protected)  # code parts: their sandbox must not reach the keys or problem sets
         self._scan()
         self.problem_sets.update({a: a for a in self.keys})
         if course is not None:
@@ -147,6 +151,10 @@ class Catalog:
             self.errors.append(f"problem set {path} could not be loaded or keyed: {type(exc).__name__}: {exc}")
 
     @property
+    def protected(self) -> tuple[str, ...]:
+        return tuple(str(p) for p in (self.problems_dir, self.reference_dir) if p is not None)
+
+    @property
     def assignments(self) -> list[str]:
         return sorted(self.keys)
 
@@ -185,4 +193,5 @@ class Catalog:
         return GraderLoader(
             tuple((a, str(self.files[a]), self.problem_sets[a], self.keys[a].model_dump_json()) for a in chosen),
             tuple((a, self.variants[a]) for a in chosen if a in self.variants),
+            self.protected,
         )

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from grader.errors import InvalidAnswer
 from grader.keys.build import PartBuildError, build_key, where, where_file
 from grader.keys.leaks import leak_findings
+from grader.keys.code_check import code_findings
 from grader.kinds import LocationTarget
 from grader.kinds.base import Kind
 from grader.models import AnswerKey, PartResult, Status, Submission
@@ -212,7 +213,7 @@ def self_test(ps: ProblemSet, key: AnswerKey, typed: bool = True, debug: bool = 
     def test_part(index: int, pg: Any) -> None:
         nonlocal forms, mistakes
         part, kind = pg.part, pg.kind
-        if kind.manual:
+        if kind.manual or pg.code:  # a code part self-tests by running (grader.keys.code_check)
             return
         wrong_size = kind.mismatch(pg.reference)
         if wrong_size:
@@ -318,6 +319,9 @@ def check_key(ps: ProblemSet, stored: AnswerKey | None, debug: bool = False) -> 
         found, report.variants_checked = check_variants(ps, stored)
         report.findings += found
         report.findings += [Finding(part=part, problem=problem) for part, problem in leak_findings(ps, stored)]
+        code, checked = code_findings(ps, stored)  # code parts self-test by running (grader.keys.code_check)
+        report.findings += [Finding(part=p, problem=m) for p, m in code]
+        report.mistakes_checked += checked
     except InvalidAnswer as exc:  # a model answer the instructor wrote cannot be read
         if debug:
             raise

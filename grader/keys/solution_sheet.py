@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,34 @@ def _manual(pk: Any) -> list[str]:
     return lines
 
 
+def _source(fn: Any) -> str:
+    try:
+        return inspect.cleandoc("\n" + inspect.getsource(fn)) if fn is not None else ""
+    except (OSError, TypeError):  # defined where no source is kept
+        return ""
+
+
+def _code(part: Any, pk: Any) -> list[str]:
+    """A code part: how it is checked, the reference implementation and each named mistake as
+    code (the sheet is the solution; the key holds only what they compute)."""
+    data = pk.reference or {}
+    if data.get("form") == "training":
+        how = (f"The training step runs under the instructor's fixture; the loss curve must be finite, have no loss above "
+               f"{data['spike_ratio']:g} times the lowest before it and end (mean of the last {data['final_window']}) below {data['final_below']:g}.")
+    else:
+        probes = data.get("probes", [])
+        dtypes = ", ".join(dict.fromkeys(p["dtype"] for p in probes))
+        how = f"Checked on {len(probes)} seeded probes ({dtypes}): signature, shape, dtype, values, then gradients"
+        how += " (a hand-written backward, and gradcheck against the student's own forward)." if data.get("backward") else " (autograd)."
+    lines = [how, "", "**Answer:** the reference the key was computed from:", *_block(_source(part.reference))]
+    for named in part.mistakes:
+        v = next((m for m in pk.mistakes if m.name == named.name), None)
+        lines += [f"- Named mistake, {v.marks if v else named.marks:g} marks — {named.name}" + (f" ({named.note})" if named.note else "")]
+        source = _source(named.compute)
+        lines += _block(source, "  ") if source else []
+    return lines
+
+
 def solution_sheet(ps: ProblemSet, key: AnswerKey) -> str:
     lines = [
         f"# {ps.title} — solutions",
@@ -79,6 +108,9 @@ def solution_sheet(ps: ProblemSet, key: AnswerKey) -> str:
             lines += ["> " + line for line in pk.prompt.splitlines()] + [""]
         if kind.manual:
             lines += _manual(pk)
+            continue
+        if kind.name == "code":
+            lines += _code(part, pk)
             continue
         reference = kind.decode(pk.reference)
         typed = part.solutions and pk.id not in printed_only

@@ -114,6 +114,8 @@ def part_notes(part: Part, variant: Variant | None = None) -> list[str]:
     lines += text.strip("\n").splitlines()
     if kind.manual:
         lines.append("Free text, graded by course staff. For several lines use triple quotes.")
+    elif kind.name == "code":
+        lines.append(f"Answered by code, not here: a notebook cell or .py section next to this file whose first line is  # grader: {part.id}")
     elif kind.examples:
         lines.append("Accepted forms: " + "  |  ".join(_form(e) for e in kind.examples[:MAX_EXAMPLES]))
     return lines
@@ -153,17 +155,19 @@ def render(
     answers = answers or {}
     name = assignment or ps.id
     if fmt == "json":
-        data = {"assignment": name, "answers": {p.id: plain(answers.get(p.id, "")) for p in ps}}
+        data = {"assignment": name, "answers": {p.id: plain(answers.get(p.id, "")) for p in ps if p.kind.name != "code"}}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     top = _comment(header(ps, variant, assignment))
     if fmt == "toml":
         lines = top + [f"assignment = {toml_value(name)}", '# student = "your student id"   (optional)', "", "[answers]"]
-        for part in ps:
-            lines += [""] + _comment(part_notes(part, variant)) + [f"{toml_value(part.id)} = {toml_value(answers.get(part.id, ''))}"]
+        for part in ps:  # a code part has no answer line: its answer is code (answer-format.md)
+            answer = [] if part.kind.name == "code" else [f"{toml_value(part.id)} = {toml_value(answers.get(part.id, ''))}"]
+            lines += [""] + _comment(part_notes(part, variant)) + answer
     elif fmt == "yaml":
         lines = top + [f"assignment: {yaml_value(name)}", '# student: "your student id"   (optional)', "", "answers:"]
         for part in ps:
-            lines += [""] + _comment(part_notes(part, variant), "  ") + [f"  {yaml_value(part.id)}: {yaml_value(answers.get(part.id, ''))}"]
+            answer = [] if part.kind.name == "code" else [f"  {yaml_value(part.id)}: {yaml_value(answers.get(part.id, ''))}"]
+            lines += [""] + _comment(part_notes(part, variant), "  ") + answer
     else:
         raise ValueError(f"unknown template format {fmt!r} (choose from {', '.join(FORMATS)})")
     return "\n".join(lines) + "\n"

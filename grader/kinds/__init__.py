@@ -14,6 +14,7 @@ model answers) plus its entry in `KINDS`, the one registry. A kind module reads 
 from grader.kinds.array import Matrix, Vector
 from grader.kinds.base import Kind, Match
 from grader.kinds.choice import Choice
+from grader.kinds.code import Code
 from grader.kinds.expr import Expr
 from grader.kinds.index_expr import IndexExpr
 from grader.kinds.integer import Int
@@ -34,6 +35,7 @@ KINDS: dict[str, type[Kind]] = {
     "expr": Expr,
     "index-expr": IndexExpr,
     "text": Text,
+    "code": Code,
 }
 
 # By class name, for answer keys that store a kind as its constructor call (grader.kinds.spec).
@@ -43,6 +45,7 @@ __all__ = [
     "KINDS",
     "KIND_CLASSES",
     "Choice",
+    "Code",
     "Expr",
     "IndexExpr",
     "Int",

@@ -63,8 +63,9 @@ class Verdicts:
         return len(self._cache)
 
     def __call__(self, grader: AssignmentGrader, index: int, sub: Submission, ctx: GradingContext) -> PartResult:
-        pid = grader.graders[index].id
-        raw = _raw_key(sub.answers.get(pid))
+        pg = grader.graders[index]
+        pid = pg.id
+        raw = _raw_key(pg.answer(sub))  # a code part's answer is the submission's code files
         if raw is None:
             return grader.grade_part(index, sub, ctx)
         # The variant too: classmates with other numbers may type the same answer (a copied one).

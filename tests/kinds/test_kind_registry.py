@@ -7,9 +7,9 @@ from grader.kinds import KIND_CLASSES, KINDS, Kind
 
 
 def test_every_kind_is_exported_and_registered():
-    for name in ["Int", "Number", "Vector", "Matrix", "Shape", "ShapeFormula", "Location", "LocationTarget", "Choice", "Expr", "IndexExpr", "Text"]:
+    for name in ["Int", "Number", "Vector", "Matrix", "Shape", "ShapeFormula", "Location", "LocationTarget", "Choice", "Code", "Expr", "IndexExpr", "Text"]:
         assert hasattr(kinds, name)
-    assert set(KINDS) == {"int", "number", "vector", "matrix", "shape", "shape-formula", "location", "choice", "expr", "index-expr", "text"}
+    assert set(KINDS) == {"int", "number", "vector", "matrix", "shape", "shape-formula", "location", "choice", "expr", "index-expr", "text", "code"}
     for key, cls in KINDS.items():
         assert issubclass(cls, Kind)
         assert cls.name == key.replace("-formula", "")

@@ -1,0 +1,53 @@
+"""Named mistakes: stride ignored; gradients swapped; recurrent term missing; zero_grad forgotten."""
+
+# grader: common
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+# grader: 2.1.forward
+def conv1d(x, W):
+    # cross-correlation written out: output j reads x[..., 2j : 2j + k]
+    k = W.shape[-1]
+    n = x.shape[-1] - k + 1
+    return torch.stack([(x[..., j : j + k].unsqueeze(1) * W).sum((-1, -2)) for j in range(n)], -1)
+
+
+# grader: 2.1.backward
+def conv1d_backward(grad_y, x, W):
+    k = W.shape[-1]
+    grad_x = torch.zeros_like(x)
+    grad_W = torch.zeros_like(W)
+    for j in range(grad_y.shape[-1]):
+        g = grad_y[..., j]  # (batch, filters)
+        grad_W += (g[:, :, None, None] * x[:, None, :, 2 * j : 2 * j + k]).sum(0)
+        grad_x[..., 2 * j : 2 * j + k] += (g[:, :, None, None] * W[None]).sum(1)
+    return grad_W, grad_x
+
+
+# grader: 2.2
+class RNN(nn.Module):
+    def __init__(self, n, m):
+        super().__init__()
+        self.W_c = nn.Parameter(torch.randn(m, n))
+        self.W_h = nn.Parameter(torch.randn(m, m))
+        self.W_x = nn.Linear(n, m, bias=False)
+
+    def forward(self, x):
+        h = x.new_zeros(self.W_h.shape[0])
+        out = []
+        for t in range(x.shape[0]):
+            c = torch.sigmoid(self.W_c @ x[t])
+            h = c * h + (1 - c) * self.W_x(x[t])
+            out.append(h)
+        return torch.stack(out)
+
+
+# grader: 2.3
+def train_step(model, optimizer, x, y):
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    # the spikes come from exploding gradients: clip their norm before the step
+    nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+    optimizer.step()
