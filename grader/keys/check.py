@@ -169,6 +169,8 @@ def self_test(ps: ProblemSet, key: AnswerKey, typed: bool = True) -> tuple[list[
                 findings.append(Finding(part=part.id, problem=f"only {finite} valid sample points"))
         if not candidates:
             findings.append(Finding(part=part.id, problem="no model answer to self-test (add solutions=...)"))
+        if kind.sampled and isinstance(pg.reference, Sample) and pg.reference.meta.get("blocks"):
+            findings += whole_pool(part.id, kind, pg.reference, part.solutions)
         for form in candidates:
             forms += 1
             model = Submission(assignment=key.assignment, student="model answer", answers={part.id: form}, source="model answer")
@@ -180,6 +182,22 @@ def self_test(ps: ProblemSet, key: AnswerKey, typed: bool = True) -> tuple[list[
             if same_target(kind, target, pg.reference):
                 findings.append(Finding(part=part.id, problem=f"the named mistake '{variant.name}' equals the reference"))
     return findings, forms, mistakes
+
+
+def whole_pool(part_id: str, kind: Kind, sample: Sample, solutions: tuple[str, ...]) -> list[Finding]:
+    """Each model answer agrees with the truth at every point of the pool, not only at those an
+    answer is checked at: the first is the reference's symbolic form in a proof."""
+    everywhere = Sample(sample.env, sample.value, {k: v for k, v in sample.meta.items() if k not in ("blocks", "formula")})
+    findings = []
+    for text in solutions:
+        try:
+            match = kind.compare(kind.parse(text), everywhere)
+        except InvalidAnswer as exc:
+            findings.append(Finding(part=part_id, problem=f"the model answer {text!r} cannot be read: {exc.feedback()}"))
+            continue
+        if not match.full:
+            findings.append(Finding(part=part_id, problem=f"the model answer {text!r} disagrees with the truth in the pool: {match.feedback}"))
+    return findings
 
 
 def check_key(ps: ProblemSet, stored: AnswerKey | None) -> KeyCheckReport:

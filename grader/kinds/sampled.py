@@ -8,14 +8,16 @@ point where the two differ, chosen with the smallest symbol values so it is easy
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 
 from grader.errors import InvalidAnswer
 from grader.kinds.base import Kind
+from grader.kinds.tolerance import within
 from grader.parsing import eval_array, fmt_number
-from grader.sampling import Sample
+from grader.sampling import Sample, checked_indices
 
 
 class SampledKind(Kind):
@@ -41,20 +43,104 @@ class SampledKind(Kind):
     def decode(self, data: Any) -> Sample:
         return Sample.from_json(data)
 
+    def proof(self, answer: Any, target: Sample) -> Any:
+        """The second method where sampling agreed: sympy's verdict against the reference's
+        symbolic form (its model answer, read by this kind), or None (no form, or undecided)."""
+        formula = target.meta.get("formula")
+        if not formula:
+            return None
+        reference = self._reference_form(str(formula))
+        if reference is None:
+            return None
+        return self.prove(answer, reference)
+
+    def _reference_form(self, text: str) -> Any:
+        cache = self.__dict__.setdefault("_forms", {})
+        if text not in cache:
+            try:
+                cache[text] = self.parse(text)
+            except InvalidAnswer:  # a model answer this kind cannot read: key check reports it
+                cache[text] = None
+        return cache[text]
+
+    def prove(self, answer: Any, reference: Any) -> Any:
+        """Kinds with a symbolic form say whether two parsed answers are the same formula."""
+        return None
+
     def with_values(self, reference: Any, values: Any) -> Sample:
         """The reference's points with other true values (a named mistake, an alternative)."""
         values = np.asarray(values, dtype=np.float64)
         if values.ndim == 0 or values.shape[0] != reference.n_points:
             values = np.broadcast_to(values, np.shape(reference.value)).copy()
-        return Sample(env=reference.env, value=values, meta=dict(reference.meta))
+        # the reference's symbolic form is the reference's only: a mistake is not proved against it
+        meta = {k: v for k, v in reference.meta.items() if k != "formula"}
+        return Sample(env=reference.env, value=values, meta=meta)
 
 
-def sample_details(sample: Sample) -> dict[str, Any]:
-    return {
-        "method": sample.meta.get("method", "sampled points"),
+SAMPLED = "sampled points"
+PROVED = "sympy"
+
+
+#: What a student is told when sampling agreed but sympy shows the formula differs.
+DIFFERS = (
+    "Your formula agrees at all {n} points checked, but it is not the same formula: "
+    "sympy shows the two differ at other values of the symbols."
+)
+
+
+def points_phrase(sample: Sample, noun: str = "points") -> str:
+    """`checked at 51 of a pool of 99 sampled points`, or `checked at 24 sampled points`."""
+    meta = sample.meta
+    if meta.get("blocks") and meta.get("block") and meta.get("check"):
+        each = int(meta.get("edge", 0)) + int(meta["check"]) * int(meta["block"])
+        if each < sample.n_points:
+            return f"checked at {each} of a pool of {sample.n_points} sampled {noun}"
+    return f"checked at {sample.n_points} sampled {noun}"
+
+
+def sample_details(sample: Sample, checked: "Checked | None" = None) -> dict[str, Any]:
+    """What a verdict says about its points: the method that decided (sampling, unless a proof
+    did: `method` is then "sympy"), the key's seed, how many points were checked and, for a
+    pooled sample, the pool's size and the answer's own seed that chose the points."""
+    details: dict[str, Any] = {
+        "method": SAMPLED,
         "seed": sample.meta.get("seed"),
-        "n_points": sample.n_points,
+        "n_points": checked.sample.n_points if checked is not None else sample.n_points,
     }
+    truth = sample.meta.get("method", SAMPLED)
+    if truth != SAMPLED:
+        details["truth"] = truth
+    if checked is not None and checked.seed is not None:
+        details["pool"] = sample.n_points
+        details["points_seed"] = checked.seed
+    return details
+
+
+@dataclass
+class Checked:
+    """The points one answer is checked at (`grader.sampling.checked_indices`)."""
+
+    sample: Sample
+    seed: int | None
+
+
+def checked_points(sample: Sample, answer_text: str) -> Checked:
+    """Every edge point of a pooled sample, and the blocks the answer's own seed chooses."""
+    rows, seed = checked_indices(sample.meta, sample.n_points, answer_text)
+    if seed is None:
+        return Checked(sample, None)
+    return Checked(sample.subset(rows), seed)
+
+
+def agree(got: np.ndarray, truth: np.ndarray, meta: Mapping[str, Any], rel_tol: float, abs_tol: float) -> np.ndarray:
+    """Where a formula's values agree with the truth: within the tolerance, and exactly where
+    the part's values are integers (a count at integer points: `3V + 1.0003` is not 3V + 1)."""
+    ok = within(got, truth, rel_tol, abs_tol)
+    if meta.get("integer"):
+        with np.errstate(invalid="ignore"):
+            integral = np.isfinite(truth) & (truth == np.round(truth))
+        ok = np.where(integral, got == truth, ok)
+    return ok
 
 
 def _pad(a: np.ndarray, ndim: int) -> np.ndarray:
