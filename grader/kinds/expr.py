@@ -86,7 +86,7 @@ class Expr(SampledKind):
         got, truth = evaluated
         ok = agree(got, truth, sample.meta, AGREE_REL, AGREE_ABS)
         if ok.all():
-            proof = self.proof(answer, target)
+            proof = self.proof(answer, target, sample)
             if proof is None:
                 return Match(1.0, "", details)
             details["method"] = PROVED
@@ -100,8 +100,8 @@ class Expr(SampledKind):
             details,
         )
 
-    def prove(self, answer: Any, reference: Any) -> Any:
-        return prove(answer, reference, list(self.symbols), self.symbols)
+    def prove(self, answer: Any, reference: Any, points: list[dict[str, float]]) -> Any:
+        return prove(answer, reference, list(self.symbols), self.symbols, points)
 
     def canonical(self, value: Any) -> str:
         if isinstance(value, Sample):

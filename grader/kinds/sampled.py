@@ -43,16 +43,17 @@ class SampledKind(Kind):
     def decode(self, data: Any) -> Sample:
         return Sample.from_json(data)
 
-    def proof(self, answer: Any, target: Sample) -> Any:
+    def proof(self, answer: Any, target: Sample, checked: Sample | None = None) -> Any:
         """The second method where sampling agreed: sympy's verdict against the reference's
-        symbolic form (its model answer, read by this kind), or None (no form, or undecided)."""
+        symbolic form (its model answer, read by this kind), or None (no form, or undecided).
+        `checked`: the points sampling agreed at, where an exact difference may show."""
         formula = target.meta.get("formula")
         if not formula:
             return None
         reference = self._reference_form(str(formula))
         if reference is None:
             return None
-        return self.prove(answer, reference)
+        return self.prove(answer, reference, point_values(checked) if checked is not None else [])
 
     def _reference_form(self, text: str) -> Any:
         cache = self.__dict__.setdefault("_forms", {})
@@ -63,7 +64,7 @@ class SampledKind(Kind):
                 cache[text] = None
         return cache[text]
 
-    def prove(self, answer: Any, reference: Any) -> Any:
+    def prove(self, answer: Any, reference: Any, points: list[dict[str, float]]) -> Any:
         """Kinds with a symbolic form say whether two parsed answers are the same formula."""
         return None
 
@@ -98,6 +99,13 @@ def points_phrase(sample: Sample, noun: str = "points") -> str:
     return f"checked at {sample.n_points} sampled {noun}"
 
 
+def point_values(sample: Sample) -> list[dict[str, float]]:
+    """Each point's symbol values as numbers (an indexed symbol such as h_i: its first entry)."""
+    return [
+        {k: float(np.asarray(v)[p].flat[0]) for k, v in sample.env.items()} for p in range(sample.n_points)
+    ]
+
+
 def sample_details(sample: Sample, checked: "Checked | None" = None) -> dict[str, Any]:
     """What a verdict says about its points: the method that decided (sampling, unless a proof
     did: `method` is then "sympy"), the key's seed, how many points were checked and, for a
@@ -107,12 +115,12 @@ def sample_details(sample: Sample, checked: "Checked | None" = None) -> dict[str
         "seed": sample.meta.get("seed"),
         "n_points": checked.sample.n_points if checked is not None else sample.n_points,
     }
-    truth = sample.meta.get("method", SAMPLED)
-    if truth != SAMPLED:
-        details["truth"] = truth
     if checked is not None and checked.seed is not None:
         details["pool"] = sample.n_points
         details["points_seed"] = checked.seed
+        truth = sample.meta.get("method", SAMPLED)
+        if truth != SAMPLED:  # how the truth at the points was computed
+            details["truth"] = truth
     return details
 
 

@@ -329,7 +329,7 @@ class ShapeFormula(SampledKind):
                     f"you give {fmt_number(got[where])}, the true size there is {fmt_number(column[where])}.",
                     details,
                 )
-        proof = self.proof(answer, target)
+        proof = self.proof(answer, target, sample)
         if proof is None:
             return Match(1.0, "", details)
         details["method"] = PROVED
@@ -337,11 +337,11 @@ class ShapeFormula(SampledKind):
             return Match(1.0, "", details)
         return Match(0.0, DIFFERS.format(n=sample.n_points), details)
 
-    def prove(self, answer: Any, reference: Any) -> Any:
+    def prove(self, answer: Any, reference: Any, points: list[dict[str, float]]) -> Any:
         """Equal when every dimension is; different when one is shown to differ."""
         if len(answer) != len(reference):
             return None
-        verdicts = [prove(a, r, list(self.symbols), self.symbols) for a, r in zip(answer, reference)]
+        verdicts = [prove(a, r, list(self.symbols), self.symbols, points) for a, r in zip(answer, reference)]
         if "different" in verdicts:
             return "different"
         return "equal" if all(v == "equal" for v in verdicts) else None

@@ -7,14 +7,18 @@ compared with the reference's symbolic form, the part's model answer read by the
 expressions built from both parse trees (`grader.parsing.symbolic`; never from text). Symbols
 carry their domain's assumptions (a count is a positive integer), so `3.0000009V - 3V` is
 known to be non-zero. Cheap steps first (the difference as built, expanded, cancelled), then
-`simplify` for small formulas: `equal`, `different` (sympy shows the difference is non-zero),
-or None when sympy cannot tell (then the sampling verdict stands).
+the difference at checked points in exact arithmetic (a term below float64's resolution there
+is still not zero), then `simplify` for small formulas: `equal`, `different` (sympy shows the
+difference is non-zero), or None when sympy cannot tell (then the sampling verdict stands).
+What neither method sees: a difference that is exactly zero at every checked point and that
+sympy cannot simplify (a `floor` that is 1 at one unsampled setting only).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any, Literal, Mapping
+from fractions import Fraction
+from typing import Any, Literal, Mapping, Sequence
 
 from grader.parsing.ast import Node, node_count
 from grader.parsing.symbolic import Unsupported, to_symbolic
@@ -26,6 +30,8 @@ Proof = Literal["equal", "different"] | None
 PROOF_NODES = 300
 #: `simplify` (much dearer than expand/cancel) only below this.
 SIMPLIFY_NODES = 80
+#: Checked points at which an undecided difference is evaluated exactly.
+WITNESS_POINTS = 12
 
 
 def sympy_module() -> Any:
@@ -54,8 +60,24 @@ def _decide(expr: Any) -> Proof:
     return "different" if expr.is_zero is False else None
 
 
-def prove(answer: Node, reference: Node, names: list[str], domains: Mapping[str, Domain]) -> Proof:
-    """Whether `answer` and `reference` are the same function on the symbols' domains."""
+def _witness(sp: Any, difference: Any, syms: Mapping[str, Any], points: Sequence[Mapping[str, float]]) -> Proof:
+    """"different" when the difference is exactly non-zero at one of the checked points (the
+    point's values as exact rationals): a term too small for float64 to see there, such as
+    `10^6 exp(-100(V-4017)^2)` at V = 4018, is still not zero. Never "equal"."""
+    for point in points[:WITNESS_POINTS]:
+        at = difference.subs({syms[k]: sp.Rational(Fraction(float(v))) for k, v in point.items() if k in syms})
+        if at.free_symbols:
+            return None
+        if at.is_zero is False:
+            return "different"
+    return None
+
+
+def prove(
+    answer: Node, reference: Node, names: list[str], domains: Mapping[str, Domain], points: Sequence[Mapping[str, float]] = ()
+) -> Proof:
+    """Whether `answer` and `reference` are the same function on the symbols' domains; `points`
+    (symbol values where sampling agreed) may witness a difference float64 cannot see."""
     size = node_count(answer) + node_count(reference)
     if size > PROOF_NODES:
         return None
@@ -63,12 +85,18 @@ def prove(answer: Node, reference: Node, names: list[str], domains: Mapping[str,
     try:
         syms = symbols_for(sp, names, domains)
         difference = to_symbolic(answer, sp, syms) - to_symbolic(reference, sp, syms)
-        steps = [lambda e: e, sp.expand, sp.cancel] + ([sp.simplify] if size <= SIMPLIFY_NODES else [])
+        steps = [lambda e: e, sp.expand, sp.cancel]
         for step in steps:
             difference = step(difference)
             verdict = _decide(difference)
             if verdict is not None:
                 return verdict
+        if points and _witness(sp, difference, syms, points) == "different":
+            return "different"
+        # simplify seldom proves an identity of floor/ceil/max (a ceil form of a floor size) and
+        # is dearest on them: those stay with sampling's verdict
+        if size <= SIMPLIFY_NODES and not difference.has(sp.floor, sp.ceiling, sp.Max, sp.Min, sp.Abs):
+            return _decide(sp.simplify(difference))
     except (Unsupported, RecursionError):
         return None
     except Exception:  # sympy cannot tell (a polynomial error, an unsupported case): sampling's verdict stands

@@ -18,6 +18,8 @@ from grader.parsing.vocabulary import VOCABULARY
 
 #: A numeric exponent beyond this is left to sampling (`10^(10^9)` would be computed exactly).
 MAX_EXPONENT = 64
+#: Nor is a power of a number with more bits than this.
+MAX_POWER_BITS = 20_000
 
 
 class Unsupported(ValueError):
@@ -61,7 +63,7 @@ def to_symbolic(node: Node, sp: Any, symbols: Mapping[str, Any]) -> Any:
             if n.op == "/":
                 return a / b
             if n.op == "^":
-                if b.is_number and _too_large(b):
+                if b.is_number and (_too_large(b) or _huge(a, b)):
                     raise Unsupported("a power too large to expand")  # sympy would compute it exactly
                 return sp.exp(b) if isinstance(n.a, Const) and n.a.name == "e" else a**b
             raise Unsupported(f"operator {n.op!r}")
@@ -81,4 +83,16 @@ def _too_large(exponent: Any) -> bool:
     try:
         return not bool(exponent.is_finite) or bool(abs(exponent) > MAX_EXPONENT)
     except TypeError:  # not comparable (complex): leave it to sampling
+        return True
+
+
+def _huge(base: Any, exponent: Any) -> bool:
+    """A rational base to a numeric power with more than MAX_POWER_BITS bits: `((2^64)^64)^64`
+    keeps every exponent small and still grows past any memory."""
+    if not getattr(base, "is_Rational", False):
+        return False
+    bits = max(int(base.p).bit_length(), int(base.q).bit_length())
+    try:
+        return bits * float(abs(exponent)) > MAX_POWER_BITS
+    except TypeError:
         return True
