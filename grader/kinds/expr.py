@@ -18,7 +18,7 @@ import numpy as np
 from grader.errors import InvalidAnswer
 from grader.kinds.base import Match
 from grader.kinds.sampled import (
-    DIFFERS, PROVED, SampledKind, agree, checked_points, evaluate, pick_miss, point_text, points_phrase, sample_details,
+    SampledKind, agree, checked_points, shown, evaluate, pick_miss, point_text, points_phrase, sample_details,
 )
 from grader.kinds.symbolic import prove
 from grader.parsing import VOCABULARY
@@ -86,17 +86,11 @@ class Expr(SampledKind):
         got, truth = evaluated
         ok = agree(got, truth, sample.meta, AGREE_REL, AGREE_ABS)
         if ok.all():
-            proof = self.proof(answer, target, sample)
-            if proof is None:
-                return Match(1.0, "", details)
-            details["method"] = PROVED
-            if proof == "equal":
-                return Match(1.0, "", details)
-            return Match(0.0, DIFFERS.format(n=sample.n_points), details)
+            return self.agreed(answer, target, sample, details)
         where = pick_miss(ok, sample.env)
         return Match(
             0.0,
-            f"At {point_text(sample.env, where, sample.meta.get('index'))}: yours {fmt_number(got[where])}, expected {fmt_number(truth[where])}.",
+            f"At {point_text(sample.env, where, sample.meta.get('index'))}: yours {shown(got[where], sample.meta)}, expected {fmt_number(truth[where])}.",
             details,
         )
 

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from grader.errors import InvalidAnswer
-from grader.kinds.base import Kind
+from grader.kinds.base import Kind, Match
 from grader.kinds.tolerance import within
 from grader.parsing import eval_array, fmt_number
 from grader.sampling import Sample, checked_indices
@@ -54,6 +54,16 @@ class SampledKind(Kind):
         if reference is None:
             return None
         return self.prove(answer, reference, point_values(checked) if checked is not None else [])
+
+    def agreed(self, answer: Any, target: Sample, checked: Sample, details: dict[str, Any]) -> Match:
+        """The verdict on an answer that agrees at every checked point: right, unless the proof
+        shows it differs; `details["method"]` says which method decided."""
+        proof = self.proof(answer, target, checked)
+        if proof is not None:
+            details["method"] = PROVED
+        if proof == "different":
+            return Match(0.0, DIFFERS.format(n=checked.n_points), details)
+        return Match(1.0, "", details)
 
     def _reference_form(self, text: str) -> Any:
         cache = self.__dict__.setdefault("_forms", {})
@@ -104,6 +114,12 @@ def point_values(sample: Sample) -> list[dict[str, float]]:
     return [
         {k: float(np.asarray(v)[p].flat[0]) for k, v in sample.env.items()} for p in range(sample.n_points)
     ]
+
+
+def shown(value: Any, meta: Mapping[str, Any]) -> str:
+    """A formula's value at a point for feedback: where the part's values are integers, with the
+    digits that show why it is not one (`136.0000139`, not `136`)."""
+    return fmt_number(value, 15 if meta.get("integer") else 6)
 
 
 def sample_details(sample: Sample, checked: "Checked | None" = None) -> dict[str, Any]:

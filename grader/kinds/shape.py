@@ -18,7 +18,7 @@ import numpy as np
 from grader.errors import InvalidAnswer
 from grader.kinds.base import Kind, Match
 from grader.kinds.sampled import (
-    DIFFERS, PROVED, SampledKind, agree, checked_points, evaluate, pick_miss, point_text, points_phrase, sample_details,
+    SampledKind, agree, checked_points, shown, evaluate, pick_miss, point_text, points_phrase, sample_details,
 )
 from grader.kinds.symbolic import prove
 from grader.kinds.values import scalar_of, untensor
@@ -326,16 +326,10 @@ class ShapeFormula(SampledKind):
                 return Match(
                     0.0,
                     f"Dimension {d + 1} disagrees at {point_text(sample.env, where[:1])}: "
-                    f"you give {fmt_number(got[where])}, the true size there is {fmt_number(column[where])}.",
+                    f"you give {shown(got[where], sample.meta)}, the true size there is {fmt_number(column[where])}.",
                     details,
                 )
-        proof = self.proof(answer, target, sample)
-        if proof is None:
-            return Match(1.0, "", details)
-        details["method"] = PROVED
-        if proof == "equal":
-            return Match(1.0, "", details)
-        return Match(0.0, DIFFERS.format(n=sample.n_points), details)
+        return self.agreed(answer, target, sample, details)
 
     def prove(self, answer: Any, reference: Any, points: list[dict[str, float]]) -> Any:
         """Equal when every dimension is; different when one is shown to differ."""

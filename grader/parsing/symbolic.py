@@ -9,6 +9,7 @@ form here: `Unsupported`.
 
 from __future__ import annotations
 
+import operator
 from fractions import Fraction
 from typing import Any, Mapping
 
@@ -20,6 +21,9 @@ from grader.parsing.vocabulary import VOCABULARY
 MAX_EXPONENT = 64
 #: Nor is a power of a number with more bits than this.
 MAX_POWER_BITS = 20_000
+
+
+_ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 
 
 class Unsupported(ValueError):
@@ -54,14 +58,8 @@ def to_symbolic(node: Node, sp: Any, symbols: Mapping[str, Any]) -> Any:
             return -kids[0]
         if isinstance(n, BinOp):
             a, b = kids
-            if n.op == "+":
-                return a + b
-            if n.op == "-":
-                return a - b
-            if n.op == "*":
-                return a * b
-            if n.op == "/":
-                return a / b
+            if n.op in _ARITHMETIC:
+                return _ARITHMETIC[n.op](a, b)
             if n.op == "^":
                 if b.is_number and (_too_large(b) or _huge(a, b)):
                     raise Unsupported("a power too large to expand")  # sympy would compute it exactly
