@@ -187,3 +187,24 @@ def test_key_check_finds_a_variant_whose_named_mistake_equals_the_reference():
     assert checked == 30
     assert findings and all("the named mistake 'bias left out' equals the reference" in f.problem for f in findings)
     assert all(f.problem.startswith("variant 1-") for f in findings)  # each names the code that reproduces it
+
+
+def test_a_remembered_verdict_is_never_another_variants(keys):
+    """The verdict cache of `grader run`'s workers: the same answer text is right for one variant
+    and wrong for another, so a verdict remembered for one student's numbers is not reused for
+    a classmate's (it was: v1003 of the demo class got v1001's marks when both met one worker)."""
+    from grader.run.cache import Verdicts
+
+    varying = keys.ps.varying_parts()
+    first = keys.key_of_student("s1001")
+    answers = answers_from(first, varying)
+    verdicts = Verdicts()
+    for student in ("s1001", "s1002"):
+        sub = Submission(assignment=ASSIGNMENT, student=student, answers=answers, source=f"{student}/answers.toml")
+        grader = AssignmentGrader(keys.ps, keys.key_of_student(student))
+        assert grader.grade(sub, verdicts=verdicts).parts == grader.grade(sub).parts, student  # as if fresh
+    assert part_of(grader.grade(sub), "q2a").matched != "reference"  # s1001's q2a is wrong for s1002
+
+
+def part_of(report, part_id):
+    return next(r for r in report.parts if r.id == part_id)

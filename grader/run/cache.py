@@ -67,7 +67,10 @@ class Verdicts:
         raw = _raw_key(sub.answers.get(pid))
         if raw is None:
             return grader.grade_part(index, sub, ctx)
-        plain = (sub.assignment, pid, raw)
+        # the same text is right for one student's numbers and wrong for another's: the variant
+        # is part of what a verdict depends on
+        variant = grader.key.variant.code if grader.key.variant is not None else None
+        plain = (sub.assignment, variant, pid, raw)
         deps = grader.inputs[index]
         dep_keys = tuple((u, _raw_key(sub.answers.get(u)), ctx.correct.get(u), u in ctx.parsed) for u in deps)
         full = (*plain, dep_keys) if deps and all(d[1] is not None for d in dep_keys) else None
