@@ -8,13 +8,14 @@ import numpy as np
 
 from grader.models import AnswerKey
 from grader.kinds.base import Kind
+from grader.kinds.sampled import points_phrase
 from grader.problemset import ProblemSet
 from grader.sampling import Sample
 
 
 def _value_text(kind: Kind, value: Any) -> str:
     if isinstance(value, Sample):
-        return f"(a formula: checked at {value.n_points} sampled points, seed {value.meta.get('seed')})"
+        return f"(a formula: {points_phrase(value)}, seed {value.meta.get('seed')})"
     text = kind.canonical(value)
     if isinstance(value, np.ndarray) and value.ndim == 2:
         return "\n\n```\n" + text + "\n```"
