@@ -187,12 +187,25 @@ def make_class(root: Path, n: int, seed: int = 0, problems: Path = REPO / "probl
 def run_grader(class_dir: Path, out: Path, reference: Path, extra: list[str]) -> float:
     cmd = [sys.executable, "-m", "grader", "run", str(class_dir), "--out", str(out), "--quiet",
            "--problems", str(REPO / "problems"), "--reference", str(reference), *extra]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _children_cpu()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if proc.returncode not in (0, 1):
         sys.exit(f"grader run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    RUN_CPU.append(_children_cpu() - c0)
     return elapsed
+
+
+#: CPU seconds (user + system, the grader and its workers) of each `grader run` above: on a
+#: shared machine they vary far less than wall time.
+RUN_CPU: list[float] = []
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -228,6 +241,10 @@ def main() -> None:
         print(f"  a run of one submission (start-up, loading, writing): {startup:.2f} s")
         steady = max(elapsed - startup, 1e-9)
         print(f"  without that fixed cost: {args.n / steady:.0f} submissions/s")
+        cpu_one, cpu_all = RUN_CPU
+        per = (cpu_all - cpu_one) / max(args.n - 1, 1)
+        print(f"  CPU: {cpu_all:.2f} s for the class, {cpu_one:.2f} s for one submission; "
+              f"{per * 1000:.2f} ms per further submission = {2 / per:.0f} submissions/s on 2 cores")
 
 
 if __name__ == "__main__":

@@ -28,12 +28,13 @@ import math
 import os
 import tomllib
 from datetime import date, datetime, time, timedelta, timezone
-from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from grader.models import FeedbackLevel  # a file-format value: reports are filtered by it
 
 COURSE_FILE = "grader.toml"
 COURSE_ENV = "GRADER_COURSE"
@@ -48,23 +49,6 @@ class CourseError(Exception):
         self.problems = problems
         where = f"{path}: " if path else ""
         super().__init__("\n".join(where + p for p in problems))
-
-
-class FeedbackLevel(str, Enum):
-    """How much of a graded report a student sees, from least to most."""
-
-    score = "score"  # the total only
-    verdicts = "verdicts"  # + each part's score and status
-    mistakes = "mistakes"  # + each part's feedback: what was read, named mistakes, hints
-    reference = "reference"  # + the reference answers and the solution
-
-    @property
-    def rank(self) -> int:
-        return list(FeedbackLevel).index(self)
-
-    def allows(self, other: "FeedbackLevel") -> bool:
-        """Whether this level shows everything `other` shows."""
-        return self.rank >= other.rank
 
 
 class _Settings(BaseModel):

@@ -52,10 +52,33 @@ class Submission(BaseModel):
         description="Who handed it in: the student's folder or file name, or the account of an upload. "
         "Per-student variants use it, never a student line typed in the file.",
     )
+    variant: Variant | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="The numbers to grade against when they were given before (a regrade keeps a "
+        "report's stored numbers); None: the numbers dealt to whoever handed it in.",
+    )
 
     @property
     def identity(self) -> str:
         return self.handed_in_by or self.student
+
+
+class FeedbackLevel(str, Enum):
+    """How much of a graded report a student sees, from least to most."""
+
+    score = "score"  # the total only
+    verdicts = "verdicts"  # + each part's score and status
+    mistakes = "mistakes"  # + each part's feedback: what was read, named mistakes, hints
+    reference = "reference"  # + the reference answers and the solution
+
+    @property
+    def rank(self) -> int:
+        return list(FeedbackLevel).index(self)
+
+    def allows(self, other: "FeedbackLevel") -> bool:
+        """Whether this level shows everything `other` shows."""
+        return self.rank >= other.rank
 
 
 class PartResult(BaseModel):
@@ -73,6 +96,12 @@ class PartResult(BaseModel):
         None, description="What the answer matched: reference, an alternative, follow-through or a named mistake."
     )
     details: dict[str, Any] = Field(default_factory=dict, description="Method, seed, sample points, ...")
+    reveals: str | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="Feedback that states the reference (the expected value or formula): shown to a "
+        "student only at the `reference` feedback level.",
+    )
 
     @field_validator("details", mode="after")
     @classmethod

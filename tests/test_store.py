@@ -195,3 +195,30 @@ def test_one_result_per_student_and_run_even_within_one_batch(store, reports):
     assert any("another submission by this student (again.toml)" in w for w in kept[first.student].warnings)
     assert len(kept[first.student].parts) == len(first.parts)  # no rows left over from the others
     assert store.run(run_id).key_hashes == {ASSIGNMENT: first.key_hash}
+
+
+def test_a_store_written_before_columns_were_added_opens_and_keeps_the_new_fields(tmp_path, reports):
+    """An earlier store lacks `submissions.variant` and `results.reveals`: opening adds them,
+    and a report's variant and reference-revealing feedback then round-trip."""
+    import sqlite3
+
+    from grader.variants.variant import Variant
+
+    path = tmp_path / "grades.sqlite"
+    with Store.open(tmp_path):
+        pass
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE submissions DROP COLUMN variant")
+    con.execute("ALTER TABLE results DROP COLUMN reveals")
+    con.commit()
+    con.close()
+    report = reports[0]
+    report = report.model_copy(update={
+        "variant": Variant(code="1-ABCD-EFGH", values={"x": [1, 2, 3]}),
+        "parts": [report.parts[0].model_copy(update={"reveals": "The expected value is 42."})] + report.parts[1:],
+    })
+    with Store.open(tmp_path) as s:
+        run = s.begin_run("grader run subs --out out")
+        s.record_report(run, report)
+        back = s.latest_reports(report.assignment)[0]
+    assert back.variant == report.variant and back.parts[0].reveals == "The expected value is 42."

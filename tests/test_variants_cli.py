@@ -91,3 +91,40 @@ def test_gradescope_picks_the_uploaders_numbers(tmp_path):
         scores[uploader] = results.score
         assert "v1001" not in results.output or uploader == "v1001"
     assert scores["v1001"] == 25.5 and scores["v1002"] < scores["v1001"]
+
+
+def test_a_regrade_grades_against_the_numbers_stored_with_the_reports(tmp_path):
+    """After the draws change (here: a new variant version deals everyone new numbers), a
+    regrade still grades each student against the numbers their report was graded with, so
+    nobody's grade moves; a fresh run with the new version deals other numbers."""
+    import shutil
+
+    course_dir = tmp_path / "course"
+    course_dir.mkdir()
+    text = COURSE.read_text()
+    for name in ("problems", "reference"):
+        text = text.replace(f'{name} = "{name}"', f'{name} = "{ROOT / name}"')
+    text = text.replace('secret = "demo-course.secret"', f'secret = "{ROOT / "demo-course.secret"}"')
+    (course_dir / "grader.toml").write_text(text)
+    klass = tmp_path / "class"
+    shutil.copytree(ROOT / "submissions" / "csc321-hw4-variants", klass / "csc321-hw4-variants")
+    common = ["--course", str(course_dir), "--budget", "0"]
+
+    def run(out):
+        result = runner.invoke(app, ["run", str(klass), "--out", str(out), "--quiet", *common])
+        assert result.exit_code == 0, result.output
+        return {p.stem: json.loads(p.read_text()) for p in (out / "csc321-hw4-variants").glob("v1*.json")}
+
+    before = run(tmp_path / "out")
+    (course_dir / "grader.toml").write_text(text.replace("variants = true", "variants = true\nvariant_version = 2", 1))
+
+    regrade = runner.invoke(app, ["regrade", str(klass), "--out", str(tmp_path / "out"), *common])
+    assert regrade.exit_code == 0, regrade.output
+    assert "No grades change" in regrade.output
+    after = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "out" / "csc321-hw4-variants").glob("v1*.json")}
+    assert {s: r["variant"] for s, r in after.items()} == {s: r["variant"] for s, r in before.items()}
+    assert {s: r["score"] for s, r in after.items()} == {s: r["score"] for s, r in before.items()}
+
+    fresh = run(tmp_path / "fresh")  # the new version: other numbers, so the old answers lose marks
+    assert all(fresh[s]["variant"]["code"] != before[s]["variant"]["code"] for s in before)
+    assert sum(r["score"] for r in fresh.values()) < sum(r["score"] for r in before.values())

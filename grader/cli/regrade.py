@@ -11,7 +11,7 @@ from rich.text import Text
 
 from rich.table import Table
 
-from grader.cli.options import DbOpt, ProblemsOpt
+from grader.cli.options import CourseOpt, DbOpt, ProblemsOpt, course_of
 from grader.run.batch import DEFAULT_BUDGET, UsageError
 from grader.workflow.regrade import EPS, StudentChange, apply_regrade, plan_regrade
 
@@ -26,13 +26,15 @@ def regrade_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would change.")] = False,
     budget: Annotated[float, typer.Option("--budget", min=0, help="Seconds allowed per part, as for `grader run` (0: no limit).")] = DEFAULT_BUDGET,
     workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Worker processes [default: the number of CPUs].")] = None,
+    course: CourseOpt = None,
 ) -> None:
     """Grade DIR again after a key edit: print who changes and by how much, then replace the
     reports and record the new run (not with --dry-run)."""
     console = Console(highlight=False, soft_wrap=True)
     try:
         plan = plan_regrade(
-            directory, out, problems=problems, reference=reference, assignment=assignment, db=db, budget=budget or None, workers=workers
+            directory, out, problems=problems, reference=reference, assignment=assignment, db=db, budget=budget or None, workers=workers,
+            course=course_of(course),
         )
     except UsageError as exc:
         Console(stderr=True, highlight=False, soft_wrap=True).print(Text(f"error: {exc}"))

@@ -230,8 +230,9 @@ class VariantGraders:
         return self._plain.read(part_id, raw)
 
     def grader_for(self, sub: Submission) -> AssignmentGrader:
-        """The grader of the variant of whoever handed `sub` in (never of a typed student line)."""
-        key = self.keys.key_of_student(sub.identity)
+        """The grader of the variant of whoever handed `sub` in (never of a typed student line),
+        or of the numbers `sub` carries from an earlier report (a regrade)."""
+        key = self.keys.key_for(sub.variant) if sub.variant is not None else self.keys.key_of_student(sub.identity)
         found = self._graders.get(key.variant.code)  # type: ignore[union-attr]
         if found is None or found.key is not key:
             found = AssignmentGrader(self.source, key)

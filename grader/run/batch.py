@@ -19,7 +19,7 @@ grade store records it and merges manual scores), and grader.run.writer for the 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from grader.course import Course
@@ -31,6 +31,7 @@ from grader.run.matches import matches_markdown, staff_view
 from grader.run.writer import RunWriter
 from grader.scoring import AssignmentGrader, describe
 from grader.submission import discover, read_submission
+from grader.variants.variant import Variant
 
 DEFAULT_BUDGET = 2.0  # seconds per part, as grader.run.pool's default
 SUBMISSIONS_PER_WORKER = 20
@@ -101,6 +102,17 @@ class ClassGrading:
         else:
             return sub
         return BrokenSubmission(source=sub.source, reason=reason, assignment=sub.assignment)
+
+    def keep_variants(self, stored: Mapping[tuple[str, str], Variant]) -> int:
+        """Grade each submission whose (assignment, student) has stored numbers against those
+        numbers, not freshly dealt ones: a regrade after an upgrade or a change of the draws
+        grades against what the student was given. Returns how many submissions keep theirs."""
+        kept = 0
+        for position, item in enumerate(self.items):
+            if isinstance(item, Submission) and (variant := stored.get((item.assignment, item.identity))) is not None:
+                self.items[position] = item.model_copy(update={"variant": variant})
+                kept += 1
+        return kept
 
     def __iter__(self) -> Iterator[tuple[int, Outcome]]:
         todo = self.to_grade

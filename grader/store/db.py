@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
 )
 
 #: The store's file name when no `--db` is given: next to the reports.
@@ -60,6 +61,7 @@ submissions = Table(
     Column("source", Text),
     Column("submitted_at", DateTime(timezone=True)),
     Column("warnings", JSON, nullable=False),
+    Column("variant", JSON),  # the student's own numbers (per-student variants): a regrade keeps them
     UniqueConstraint("run_id", "assignment", "student"),
     Index("ix_submissions_assignment_student", "assignment", "student"),
 )
@@ -82,6 +84,7 @@ results = Table(
     Column("kind", String(32), nullable=False),
     Column("matched", Text),
     Column("details", JSON, nullable=False),
+    Column("reveals", Text),  # feedback that states the reference (withheld by the feedback policy)
     UniqueConstraint("run_id", "assignment", "student", "part_id"),
     Index("ix_results_assignment_student", "assignment", "student"),
 )
@@ -156,4 +159,20 @@ def make_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     metadata.create_all(engine)
+    _add_new_columns(engine)
     return engine
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """A store written by an earlier version lacks the nullable columns added since: add them
+    (`create_all` creates missing tables, never missing columns), so old stores keep opening."""
+    found = inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            if not found.has_table(table.name):
+                continue
+            present = {c["name"] for c in found.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')

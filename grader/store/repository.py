@@ -19,6 +19,7 @@ from grader.models import PartResult, Status, SubmissionReport
 from grader.store import db
 from grader.store.merge import apply_adjustments
 from grader.store.models import ManualScore, Override, RegradeRecord, RunInfo
+from grader.variants.variant import Variant
 
 
 def utcnow() -> datetime:
@@ -296,6 +297,7 @@ def _part(row: Any) -> PartResult:
         kind=row["kind"],
         matched=row["matched"],
         details=dict(row["details"] or {}),
+        reveals=row.get("reveals"),
     )
 
 
@@ -311,6 +313,7 @@ def _report(row: Any, parts: list[PartResult]) -> SubmissionReport:
         source=row["source"],
         key_hash=row["key_hash"],
         grader_version=row["grader_version"],
+        variant=Variant.model_validate(row["variant"]) if row.get("variant") else None,
     )
 
 
@@ -344,6 +347,7 @@ def _submission_row(run_id: int, report: SubmissionReport, warnings: list[str]) 
         "source": report.source,
         "submitted_at": _to_store(report.submitted_at),
         "warnings": warnings,
+        "variant": report.variant.model_dump(mode="json") if report.variant is not None else None,
     }
 
 
@@ -364,6 +368,7 @@ def _result_rows(run_id: int, report: SubmissionReport) -> list[dict[str, Any]]:
             "kind": p.kind,
             "matched": p.matched,
             "details": _jsonable(p.details),
+            "reveals": p.reveals,
         }
         for i, p in enumerate(report.parts)
     ]

@@ -22,6 +22,7 @@ from grader.store.merge import apply_adjustments
 from grader.store.models import RegradeRecord
 
 if TYPE_CHECKING:
+    from grader.course import Course
     from grader.store.repository import Store
 
 EPS = 1e-9
@@ -108,17 +109,22 @@ def plan_regrade(
     db: str | None = None,
     budget: float | None = DEFAULT_BUDGET,
     workers: int | None = None,
+    course: "Course | None" = None,
 ) -> RegradePlan:
     """Grade the class below `root` (once) and compare with the store behind OUT."""
     from grader.store.loading import class_reports
     from grader.store.repository import Store
 
-    klass = class_folder(root, out, problems_dir=problems, reference_dir=reference, assignment=assignment, budget=budget, workers=workers)
-    outcomes = list(klass)
-    reports = [o for _, o in outcomes if isinstance(o, SubmissionReport)]
+    klass = class_folder(
+        root, out, problems_dir=problems, reference_dir=reference, assignment=assignment, budget=budget, workers=workers, course=course
+    )
     with Store.open(out, db) as store:
-        assignments = sorted({r.assignment for r in reports})
+        assignments = sorted({sub.assignment for _, sub in klass.to_grade})
         old = [r for a in assignments for r in class_reports(store, out, a)]
+        # Per-student numbers: grade against the numbers each student was graded with before.
+        klass.keep_variants({(r.assignment, r.student): r.variant for r in old if r.variant is not None})
+        outcomes = list(klass)
+        reports = [o for _, o in outcomes if isinstance(o, SubmissionReport)]
         previous_runs = {a: store.latest_run_ids(a) for a in assignments}
         changes = [c for c in compare(old, _merged(store, reports)) if c.changed]
     return RegradePlan(klass, outcomes, assignment, old, previous_runs, changes)
