@@ -136,7 +136,7 @@ def sample_details(sample: Sample, checked: "Checked | None" = None) -> dict[str
         details["points_seed"] = checked.seed
         truth = sample.meta.get("method", SAMPLED)
         if truth != SAMPLED:  # how the truth at the points was computed
-            details["truth"] = truth
+            details["computed_by"] = truth
     return details
 
 
