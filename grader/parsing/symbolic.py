@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Any, Mapping
 
 from grader.parsing.ast import BinOp, Call, Const, Index, Neg, Node, Num, Sum, Sym, fold
+from grader.parsing.canonical import canonical
 from grader.parsing.vocabulary import VOCABULARY
 
 
@@ -30,9 +31,15 @@ class Unsupported(ValueError):
     """The tree has a node with no symbolic form (an index, a sum, an unknown name)."""
 
 
-def to_symbolic(node: Node, sp: Any, symbols: Mapping[str, Any]) -> Any:
-    """The sympy expression of `node`; `symbols` maps each symbol name to a sympy Symbol."""
+def to_symbolic(node: Node, sp: Any, symbols: Mapping[str, Any], opaque: frozenset[str] = frozenset()) -> Any:
+    """The sympy expression of `node`; `symbols` maps each symbol name to a sympy Symbol.
+
+    A call of a function in `opaque` (`floor`, `ceil`) becomes an integer symbol named by the
+    call's canonical text: the same call in two formulas is the same symbol, so it cancels,
+    and nothing is claimed of two calls written differently. (sympy's own floor is dear: it
+    asks its assumptions about the argument, seconds for a conv size.)"""
     constants = {c.name: c for c in VOCABULARY.constants}
+    calls: dict[str, Any] = {}
 
     def up(n: Node, kids: list[Any], _ctx: object) -> Any:
         if isinstance(n, Num):
@@ -69,6 +76,9 @@ def to_symbolic(node: Node, sp: Any, symbols: Mapping[str, Any]) -> Any:
             entry = VOCABULARY.function(n.func)
             if entry is None:
                 raise Unsupported(f"function {n.func!r}")
+            if entry.name in opaque:
+                text = canonical(n)
+                return calls.setdefault(text, sp.Symbol(text, integer=True))
             return entry.sympy(sp, *kids)
         if isinstance(n, (Index, Sum)):
             raise Unsupported("indices and sums have no symbolic form here")
