@@ -171,9 +171,10 @@ class PartKey(BaseModel):
     follow_through: list[list[str]] = Field(default_factory=list, description="Routes of part ids.")
     seed: int | None = Field(None, description="Seed of the sample points (formula parts).")
     has_hints: bool = Field(False, description="The problem set has hints that test wrong answers.")
-    rubric: list[RubricItem] = Field(default_factory=list, description="Manual parts: the items a grader picks by number.")
-    comments: list[str] = Field(default_factory=list, description="Manual parts: reusable comments for graders.")
-    model_answer: str = Field("", description="Manual parts: a model answer for graders (never shown to students before the policy allows).")
+    # Left out of the JSON when empty, so keys of sets without rubrics stay as they were.
+    rubric: list[RubricItem] = Field(default_factory=list, exclude_if=lambda v: not v, description="Manual parts: the items a grader picks by number.")
+    comments: list[str] = Field(default_factory=list, exclude_if=lambda v: not v, description="Manual parts: reusable comments for graders.")
+    model_answer: str = Field("", exclude_if=lambda v: not v, description="Manual parts: a model answer for graders (never shown to students before the policy allows).")
 
     @property
     def manual(self) -> bool:

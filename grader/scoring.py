@@ -33,6 +33,7 @@ from grader.errors import InvalidAnswer
 from grader.kinds.base import Kind, numeric_value
 from grader.kinds.spec import kind_from_spec
 from grader.kinds.symbolic import sympy_module
+from grader.kinds.text import TEXT_LIMIT
 from grader.models import AnswerKey, PartKey, PartResult, Status, Submission, SubmissionReport
 from grader.problemset import Part, ProblemSet
 from grader.sampling import Sample
@@ -41,11 +42,11 @@ from grader.variants import Variant
 ANSWER_ECHO_LIMIT = 500
 
 
-def echo(raw: Any) -> str:
+def echo(raw: Any, limit: int = ANSWER_ECHO_LIMIT) -> str:
     """The answer as typed, cut to a readable length for reports."""
     text = raw if isinstance(raw, str) else repr(raw)
     text = text.replace("\x00", "\\0")
-    return text if len(text) <= ANSWER_ECHO_LIMIT else text[:ANSWER_ECHO_LIMIT] + f"… ({len(text)} characters)"
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
 
 
 def fmt_marks(x: float) -> str:
@@ -207,7 +208,9 @@ class PartGrader:
             max_score=self.marks,
             status=status,
             feedback=feedback,
-            answer=None if raw is None else echo(raw),
+            # A free-text answer is kept whole (as far as the kind reads it): a person grades it
+            # from the report, and it states nothing of the key.
+            answer=None if raw is None else echo(raw, TEXT_LIMIT if self.kind.manual else ANSWER_ECHO_LIMIT),
             kind=self.kind.name,
             **extra,
         )

@@ -41,7 +41,7 @@ def test_each_variant_gets_one_answer_key_for_staff(keys, tmp_path):
     assert sorted(p.name for p in written if p.parent.name == "keys") == sorted(f"{c}.md" for c in codes)
     key_text = (tmp_path / "keys" / f"{keys.variant_for('s1002').code}.md").read_text()
     reference = keys.key_of_student("s1002").part("q2a").reference
-    rows = ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in reference)
+    rows = ",\n ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in reference)  # a row per line
     assert "staff only" in key_text and f"[{rows}]" in key_text
     assert "sigmoid(5)" not in key_text  # the printed numbers' typed model answers are not this variant's
 

@@ -133,9 +133,10 @@ def test_template_filled_with_the_key_earns_full_auto_marks(tmp_path: Path, tiny
 def test_toml_template_explains_each_part_in_comments(tiny: ProblemSet) -> None:
     lines = render(tiny, "toml").splitlines()
     at = lines.index('"q1" = ""')
-    assert lines[at - 3 : at] == [
+    assert lines[at - 4 : at] == [
         "# q1 · 2 marks · whole",
-        "# How many parameters has nn.Linear(3, 4)?",  # the prompt's first line only
+        "# How many parameters has nn.Linear(3, 4)?",  # the whole prompt, every line
+        "# Count the biases too.",
         "# Accepted forms: 16  |  2 + 2",
     ]
     q2 = lines.index('"q2" = ""')
@@ -148,7 +149,7 @@ def test_toml_template_explains_each_part_in_comments(tiny: ProblemSet) -> None:
 
 def test_yaml_template_comments_sit_with_their_part(tiny: ProblemSet) -> None:
     text = render(tiny, "yaml")
-    assert '  # q1 · 2 marks · whole\n  # How many parameters has nn.Linear(3, 4)?' in text
+    assert '  # q1 · 2 marks · whole\n  # How many parameters has nn.Linear(3, 4)?\n  # Count the biases too.\n' in text
 
 
 def test_json_guidance_goes_beside_the_template(tiny: ProblemSet) -> None:
@@ -218,3 +219,15 @@ def test_homework_template_empty_and_filled(tmp_path: Path, homeworks: dict, ps_
     auto = [p for p in full.parts if not ps.parts[p.id].manual]
     assert [(p.id, p.feedback) for p in auto if p.status is not Status.correct] == []
     assert full.score == pytest.approx(sum(p.marks for p in ps if not p.manual))
+
+
+@pytest.mark.parametrize("ps_id", HOMEWORKS)
+def test_homework_template_shows_every_line_of_every_prompt(homeworks: dict, ps_id: str) -> None:
+    ps = homeworks[ps_id][0]
+    comments = [line.removeprefix("# ") for line in render(ps, "toml").splitlines() if line.startswith("#")]
+    for part in ps:
+        lines = [line for line in part.prompt.splitlines() if line.strip()]
+        at = comments.index(lines[0])  # the prompt's lines in order, right after its first
+        assert comments[at : at + len(lines)] == lines, part.id
+    if ps_id == "csc321-hw4":  # q2a's prompt runs over two lines: the second is the question
+        assert "no pooling). Give the 4×4 output." in comments

@@ -27,13 +27,14 @@ from typer.core import TyperGroup
 from grader.cli.options import DbOpt, OutOpt
 from grader.store.loading import raw_reports
 from grader.workflow.manual import (
+    ManualPart,
     QueueItem,
     already_scored,
     check_score,
     import_scores,
+    manual_parts,
     manual_queue,
-    part_prompts,
-    record_score,
+    record_manual_score,
     set_override,
 )
 
@@ -69,6 +70,55 @@ def parse_entry(text: str, max_score: float) -> tuple[float, str] | str:
     return score, m.group(2).strip()
 
 
+@dataclass(frozen=True)
+class Entry:
+    """What a person typed for one answer: rubric items or a score, comment numbers, free text."""
+
+    items: tuple[int, ...] = ()
+    score: float | None = None
+    comment_numbers: tuple[int, ...] = ()
+    comment: str = ""
+
+
+_PICK = re.compile(r"^\s*((?:\d+\s*[,;\s]\s*)*\d+)?\s*((?:[cC]\d+\s*[,;\s]?\s*)*)(.*)$", re.S)
+_EXPLICIT = re.compile(r"^\s*=\s*")
+
+
+def read_entry(text: str, part: ManualPart) -> Entry | str:
+    """One answer's entry. For a part with a rubric: item numbers, then `cN` for a reusable
+    comment, then free text (`1,3 c2 clear, but no example`); `=2.5 ...` types a score instead,
+    `0` means no item earned. For a part without one: a score, then the same (`2.5 c1 good`).
+    `s` skips, `q` quits. Raises ValueError with a message for the person typing."""
+    t = text.strip()
+    if t.lower() in ("s", "skip", "q", "quit"):
+        return SKIP if t.lower().startswith("s") else QUIT
+    if not part.rubric or _EXPLICIT.match(t):
+        scored = parse_entry(_EXPLICIT.sub("", t), part.max_score)
+        if not isinstance(scored, tuple):
+            raise ValueError(f"start with a score from 0 to {part.max_score:g}")
+        score, rest = scored
+        numbers, free = _comments(rest)
+        return Entry(score=score, comment_numbers=numbers, comment=free)
+    m = _PICK.match(t)
+    if not m or not m.group(1):
+        raise ValueError(f"start with rubric item numbers (1 to {len(part.rubric)}, e.g. 1,3), =score to type a score, s to skip, q to quit")
+    items = tuple(int(n) for n in re.split(r"[\s,;]+", m.group(1).strip()))
+    numbers, free = _comments(m.group(2) + m.group(3))
+    if items == (0,):
+        return Entry(score=0.0, comment_numbers=numbers, comment=free)
+    return Entry(items=items, comment_numbers=numbers, comment=free)
+
+
+def _comments(text: str) -> tuple[tuple[int, ...], str]:
+    """Leading `c2 c3` comment numbers, and the free comment after them."""
+    numbers = []
+    rest = text.strip()
+    while (m := re.match(r"^[cC](\d+)\b[\s,;]*", rest)) is not None:
+        numbers.append(int(m.group(1)))
+        rest = rest[m.end():]
+    return tuple(numbers), rest.strip()
+
+
 # -- the interactive session --------------------------------------------------------------------
 @dataclass
 class SessionResult:
@@ -78,6 +128,41 @@ class SessionResult:
     quit: bool = False
 
 
+#: Answers longer than this many lines (or characters) open in a pager when in a terminal.
+PAGER_LINES, PAGER_CHARS = 30, 3000
+
+
+def show_part(console: Console, part: ManualPart) -> None:
+    """A part's heading: the whole prompt, its model answer, its rubric and reusable comments."""
+    console.rule(f"[bold]{escape(part.id)}[/] (out of {part.max_score:g})")
+    if part.prompt:
+        console.print(Text(part.prompt, style="italic"), soft_wrap=False)
+    if part.model_answer:
+        console.print(Panel(Text(part.model_answer), title="model answer", border_style="green"), soft_wrap=False)
+    if part.rubric:
+        table = Table(title="rubric: type the numbers of the items the answer earns, e.g. 1,3", title_justify="left")
+        for col in ("#", "item", "marks"):
+            table.add_column(col)
+        for i, item in enumerate(part.rubric, 1):
+            table.add_row(str(i), Text(item.text), f"{item.marks:+g}")
+        console.print(table)
+    if part.comments:
+        console.print("Comments (type c1, c2, ... after the items or score):")
+        for i, comment in enumerate(part.comments, 1):
+            console.print(Text(f"  c{i}  {comment}"))
+
+
+def show_answer(console: Console, item: QueueItem, n: int, total: int) -> None:
+    """The whole answer, wrapped to the terminal; a long one in a pager when there is a terminal."""
+    panel = Panel(Text(item.answer or "(empty)"), title=f"{escape(item.student)} · {escape(item.part_id)}", subtitle=f"{n} of {total}")
+    long = item.answer.count("\n") >= PAGER_LINES or len(item.answer) > PAGER_CHARS
+    if long and console.is_terminal:
+        with console.pager(styles=True):
+            console.print(panel, soft_wrap=False)
+    else:
+        console.print(panel, soft_wrap=False)  # wrapped to the width, whatever the console's default
+
+
 def run_session(
     store: Store,
     assignment: str,
@@ -85,29 +170,32 @@ def run_session(
     *,
     grader: str,
     console: Console,
-    prompts: dict[str, str] | None = None,
+    parts: dict[str, ManualPart] | None = None,
 ) -> SessionResult:
-    prompts = prompts or {}
+    parts = parts or {}
     result = SessionResult()
     current_part = None
     for n, item in enumerate(items, 1):
         if already_scored(store, assignment, item):
             continue  # another grader scored it since the queue was built
+        part = parts.get(item.part_id) or ManualPart(item.part_id, item.max_score)
         if item.part_id != current_part:
             current_part = item.part_id
-            console.rule(f"[bold]{escape(item.part_id)}[/] (out of {item.max_score:g})")
-            if prompts.get(item.part_id):
-                console.print(Text(prompts[item.part_id], style="italic"))
-        console.print(
-            Panel(Text(item.answer or "(empty)"), title=f"{escape(item.student)} · {escape(item.part_id)}", subtitle=f"{n} of {len(items)}")
-        )
+            show_part(console, part)
+        show_answer(console, item, n, len(items))
+        ask = f"items (1–{len(part.rubric)}) or =score" if part.rubric else f"score (0–{item.max_score:g})"
         while True:
             try:
-                raw = Prompt.ask(f"score (0–{item.max_score:g}), comment, s=skip, q=quit", console=console)
+                raw = Prompt.ask(f"{ask}, comment, s=skip, q=quit", console=console)
             except EOFError:  # input ran out: stop like q, everything entered is already saved
                 raw = "q"
             try:
-                entry = parse_entry(raw, item.max_score)
+                entry = read_entry(raw, part)
+                if isinstance(entry, Entry):
+                    record_manual_score(
+                        store, assignment, item.student, part, items=entry.items, score=entry.score,
+                        comment=entry.comment, comment_numbers=entry.comment_numbers, grader=grader,
+                    )
             except ValueError as exc:
                 console.print(f"[red]{escape(str(exc))}[/]")
                 continue
@@ -119,8 +207,6 @@ def run_session(
         if entry == SKIP:
             result.skipped += 1
             continue
-        score, comment = entry  # type: ignore[misc]
-        record_score(store, assignment, item, score, comment, grader=grader)
         result.scored += 1
     return result
 
@@ -162,9 +248,14 @@ def grade_command(
     out: OutOpt = Path("out"),
     db: DbOpt = None,
     grader: Annotated[str | None, typer.Option("--grader", help="Your name, recorded with each score.")] = None,
-    reference: Annotated[Path, typer.Option("--reference", help="Answer keys (for the question texts).")] = Path("reference"),
+    reference: Annotated[Path, typer.Option("--reference", help="Answer keys (question texts, rubrics, model answers).")] = Path("reference"),
 ) -> None:
-    """Score the queue of free-text answers, part by part; resumable."""
+    """Score the queue of free-text answers, part by part; resumable.
+
+    Each answer is shown whole (in a pager when long), with the part's model answer and rubric.
+    For a part with a rubric type the numbers of the items it earns (`1,3`), then `c2` for a
+    reusable comment and any remark (`1,3 c2 clear`); `=2.5` types a score instead, `0` gives
+    none. Without a rubric: a score, then a comment (`2.5 clear`). `s` skips, `q` stops."""
     console = Console(highlight=False, soft_wrap=True)
     with open_store(out, db) as store:
         items = manual_queue(store, out, assignment)
@@ -177,7 +268,7 @@ def grade_command(
             return
         console.print(f"{len(items)} free-text answer(s) to score for [bold]{escape(assignment)}[/].")
         result = run_session(
-            store, assignment, items, grader=grader or default_grader(), console=console, prompts=part_prompts(reference, assignment)
+            store, assignment, items, grader=grader or default_grader(), console=console, parts=manual_parts(reference, assignment)
         )
     console.print(
         f"Scored {result.scored}, skipped {result.skipped}"
@@ -189,13 +280,16 @@ def grade_command(
 
 @manual_app.command("import")
 def import_command(
-    scores: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with columns student, part, score, comment.")],
+    scores: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with columns student, part, score (or items), comment.")],
     assignment: Annotated[str | None, typer.Option("--assignment", "-a", help="Assignment id (needed when the store holds several).")] = None,
     out: OutOpt = Path("out"),
     db: DbOpt = None,
     grader: Annotated[str | None, typer.Option("--grader", help="Recorded with rows that name no grader.")] = None,
+    reference: Annotated[Path, typer.Option("--reference", help="Answer keys (the rubrics an items column picks from).")] = Path("reference"),
 ) -> None:
-    """Import manual scores from a spreadsheet; bad rows are listed, good rows kept. Exit 1 if any row was bad."""
+    """Import manual scores from a spreadsheet (columns student, part, score, comment; an items
+    column such as `1,3` picks rubric items instead of a score). Bad rows are listed, good rows
+    kept. Exit 1 if any row was bad."""
     console = Console(highlight=False, soft_wrap=True)
     with open_store(out, db) as store:
         if assignment is None:
@@ -205,7 +299,7 @@ def import_command(
                 raise typer.Exit(2)
             assignment = known[0]
         try:
-            result = import_scores(store, out, assignment, scores, grader=grader or default_grader())
+            result = import_scores(store, out, assignment, scores, grader=grader or default_grader(), reference=reference)
         except ValueError as exc:
             console.print(f"[red]{escape(str(exc))}[/]")
             raise typer.Exit(2)

@@ -13,13 +13,49 @@ from grader.problemset import ProblemSet
 from grader.sampling import Sample
 
 
-def _value_text(kind: Kind, value: Any) -> str:
+def _block(text: str, indent: str = "") -> list[str]:
+    """A fenced code block on lines of its own (a fence closes only on a line by itself)."""
+    return ["", *(f"{indent}{line}".rstrip() for line in ["```", *text.splitlines(), "```"]), ""]
+
+
+def _value(kind: Kind, value: Any, formula: str | None = None) -> tuple[str, str | None]:
+    """A value as (inline text, block text or None): a matrix goes in a block, a row per line;
+    a formula is its model answer's text, with the points it is checked at."""
     if isinstance(value, Sample):
-        return f"(a formula: {points_phrase(value)}, seed {value.meta.get('seed')})"
-    text = kind.canonical(value)
+        where = f"{points_phrase(value)}, seed {value.meta.get('seed')}"
+        return (f"`{formula}` ({where})" if formula else f"a formula ({where})"), None
     if isinstance(value, np.ndarray) and value.ndim == 2:
-        return "\n\n```\n" + text + "\n```"
-    return f"`{text}`"
+        return "", "[" + ",\n ".join(kind.canonical(row) for row in value) + "]"
+    return f"`{kind.canonical(value)}`", None
+
+
+def _item(text: str, kind: Kind, value: Any, note: str = "") -> list[str]:
+    """A list item naming a value (an alternative, a named mistake), its note before any block."""
+    if isinstance(value, Sample):  # another formula at the same points: it has no text to show
+        return [f"- {text}: another formula, told apart at the same points{note}"]
+    inline, block = _value(kind, value)
+    head = f"- {text}: {inline}".rstrip(": ") + note
+    return [head] + (_block(block, "  ") if block else [])
+
+
+def _solutions(solutions: tuple[str, ...]) -> list[str]:
+    """Model answers as typed; one of several lines (a matrix's rows) as a block."""
+    inline = [s for s in solutions if "\n" not in s.strip()]
+    lines = ["", "Model answers: " + ", ".join(f"`{s.strip()}`" for s in inline)] if inline else []
+    for s in solutions:
+        if "\n" in s.strip():
+            lines += ["", "Model answer:", *_block(s.strip("\n"))]
+    return lines
+
+
+def _manual(pk: Any) -> list[str]:
+    """A free-text part: its rubric and model answer, when the problem set declares them."""
+    lines = ["Graded by a person."]
+    if pk.rubric:
+        lines += ["", "Rubric:", ""] + [f"{i}. {item.text} ({item.marks:+g})" for i, item in enumerate(pk.rubric, 1)]
+    if pk.model_answer:
+        lines += ["", "Model answer:", ""] + ["> " + line for line in pk.model_answer.strip().splitlines()]
+    return lines
 
 
 def solution_sheet(ps: ProblemSet, key: AnswerKey) -> str:
@@ -43,20 +79,23 @@ def solution_sheet(ps: ProblemSet, key: AnswerKey) -> str:
         if pk.prompt:
             lines += ["> " + line for line in pk.prompt.splitlines()] + [""]
         if kind.manual:
-            lines.append("Graded by a person.")
+            lines += _manual(pk)
             continue
         reference = kind.decode(pk.reference)
-        lines.append(f"**Answer:** {_value_text(kind, reference)}")
-        if part.solutions and pk.id not in printed_only:
-            lines.append("")
-            lines.append("Model answers: " + ", ".join(f"`{s}`" for s in part.solutions))
+        typed = part.solutions and pk.id not in printed_only
+        inline, block = _value(kind, reference, part.solutions[0].strip() if typed else None)
+        lines.append(f"**Answer:** {inline}".rstrip())
+        lines += _block(block) if block else []
+        if typed:
+            lines += _solutions(part.solutions)
+        lines.append("")
         for v in pk.alternatives:
-            lines.append(f"- Also accepted ({v.name}): {_value_text(kind, kind.decode(v.value))}" + (f" — {v.note}" if v.note else ""))
+            lines += _item(f"Also accepted ({v.name})", kind, kind.decode(v.value), f" — {v.note}" if v.note else "")
         for route in pk.follow_through:
             lines.append(f"- Follow-through from {', '.join(route)}: recomputed from the student's own answer.")
         for v in pk.mistakes:
-            lines.append(
-                f"- Named mistake, {v.marks:g} marks — {v.name}: {_value_text(kind, kind.decode(v.value))}"
-                + (f" ({v.note})" if v.note else "")
-            )
-    return "\n".join(lines) + "\n"
+            lines += _item(f"Named mistake, {v.marks:g} marks — {v.name}", kind, kind.decode(v.value), f" ({v.note})" if v.note else "")
+    text = "\n".join(lines)
+    while "\n\n\n" in text:  # blocks and sections each bring their blank lines: keep one
+        text = text.replace("\n\n\n", "\n\n")
+    return text.rstrip("\n") + "\n"

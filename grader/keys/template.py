@@ -110,9 +110,8 @@ def part_notes(part: Part, variant: Variant | None = None) -> list[str]:
     head = f"{part.id} · {marks} · {kind.name}" + (f" ({described})" if described and described != kind.name else "")
     lines = [head]
     text = part.problem_set.render(part.prompt_template, variant) if variant is not None and part.problem_set else part.prompt
-    prompt = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    if prompt:
-        lines.append(prompt)
+    # The whole prompt, every line of it: a matrix or a table printed in it is part of the question.
+    lines += text.strip("\n").splitlines()
     if kind.manual:
         lines.append("Free text, graded by course staff. For several lines use triple quotes.")
     elif kind.examples:

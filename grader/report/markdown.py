@@ -58,7 +58,19 @@ def _part_section(p: PartResult) -> list[str]:
         out += [f"Read as: {code_span(p.canonical)}", ""]
     if p.feedback:
         out += _feedback(p.feedback)
+    out += _rubric(p)
     return out
+
+
+def _rubric(p: PartResult) -> list[str]:
+    """The rubric items a grader picked for a free-text part, with their marks."""
+    manual = p.details.get("manual")
+    items = manual.get("rubric") if isinstance(manual, dict) else None
+    if not items:
+        return []
+    marks = lambda m: ("+" if m >= 0 else "") + fmt_score(m)  # noqa: E731  (a deduction shows its minus)
+    lines = [f"- item {int(i['number'])}: {escape_inline(str(i['text']))} ({marks(float(i['marks']))})" for i in items]
+    return ["Rubric items:", "", *lines, ""]
 
 
 def _feedback(text: str) -> list[str]:

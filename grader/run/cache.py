@@ -67,8 +67,7 @@ class Verdicts:
         raw = _raw_key(sub.answers.get(pid))
         if raw is None:
             return grader.grade_part(index, sub, ctx)
-        # the same text is right for one student's numbers and wrong for another's: the variant
-        # is part of what a verdict depends on
+        # The variant too: classmates with other numbers may type the same answer (a copied one).
         variant = grader.key.variant.code if grader.key.variant is not None else None
         plain = (sub.assignment, variant, pid, raw)
         deps = grader.inputs[index]

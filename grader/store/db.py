@@ -101,6 +101,18 @@ manual_scores = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
+# The rubric items behind a manual score, one row per scored part that has any. A table of its
+# own (not a column of manual_scores) so a store made before rubrics opens as it is:
+# create_all adds a missing table, never a missing column.
+manual_rubric_items = Table(
+    "manual_rubric_items",
+    metadata,
+    Column("assignment", String(200), primary_key=True),
+    Column("student", String(200), primary_key=True),
+    Column("part_id", String(200), primary_key=True),
+    Column("items", JSON, nullable=False),  # [{"number": 1, "text": ..., "marks": ...}, ...]
+)
+
 overrides = Table(
     "overrides",
     metadata,

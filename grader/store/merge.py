@@ -21,13 +21,17 @@ def status_for(score: float, max_score: float) -> Status:
 
 
 def _with_manual(part: PartResult, m: ManualScore) -> PartResult:
+    manual: dict = {"grader": m.grader, "at": m.at.isoformat()}
+    if m.items:  # the rubric items picked, as the student's report lists them
+        manual["rubric"] = [i.model_dump() for i in m.items]
+    picked = "Rubric items " + ", ".join(str(i.number) for i in m.items) + "." if m.items else "Scored by a grader."
     return part.model_copy(
         update={
             "score": m.score,
             "status": status_for(m.score, part.max_score),
-            "feedback": m.comment.strip() or "Scored by a grader.",
+            "feedback": m.comment.strip() or picked,
             "matched": "manual score",
-            "details": {**part.details, "manual": {"grader": m.grader, "at": m.at.isoformat()}},
+            "details": {**part.details, "manual": manual},
         }
     )
 

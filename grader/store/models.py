@@ -19,8 +19,17 @@ class RunInfo(BaseModel):
     kind: str = "run"
 
 
+class RubricPick(BaseModel):
+    """A rubric item a grader picked, as it read when picked (number from 1, text, marks)."""
+
+    number: int
+    text: str
+    marks: float
+
+
 class ManualScore(BaseModel):
-    """A person's score for one free-text part, with the comment the student sees."""
+    """A person's score for one free-text part, with the comment the student sees and the
+    rubric items picked (none when the score was typed)."""
 
     assignment: str
     student: str
@@ -29,6 +38,7 @@ class ManualScore(BaseModel):
     comment: str = ""
     grader: str = ""
     at: datetime
+    items: list[RubricPick] = Field(default_factory=list)
 
 
 class Override(BaseModel):

@@ -7,7 +7,8 @@ an interrupted run keeps whatever it had recorded.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -201,14 +202,26 @@ class Store:
 
     # -- manual scores and overrides ------------------------------------------------------------
     def set_manual_score(self, score: ManualScore) -> None:
-        self._upsert(db.manual_scores, score.model_dump(), ("score", "comment", "grader", "at"))
+        """Store a manual score and the rubric items behind it, in one transaction."""
+        values = score.model_dump(exclude={"items"})
+        items = {k: values[k] for k in ("assignment", "student", "part_id")} | {"items": [i.model_dump() for i in score.items]}
+        with self.engine.begin() as conn:
+            self._upsert(db.manual_scores, values, ("score", "comment", "grader", "at"), conn)
+            self._delete_keyed(db.manual_rubric_items, score.assignment, score.student, score.part_id, conn)
+            if score.items:
+                conn.execute(insert(db.manual_rubric_items).values(items))
 
     def manual_scores(self, assignment: str, student: str | None = None) -> list[ManualScore]:
         rows = self._select_keyed(db.manual_scores, assignment, student)
-        return [ManualScore.model_validate({**r, "at": _utc(r["at"])}) for r in rows]
+        picked = {(r["student"], r["part_id"]): r["items"] for r in self._select_keyed(db.manual_rubric_items, assignment, student)}
+        return [
+            ManualScore.model_validate({**r, "at": _utc(r["at"]), "items": picked.get((r["student"], r["part_id"]), [])}) for r in rows
+        ]
 
     def delete_manual_score(self, assignment: str, student: str, part_id: str) -> bool:
-        return self._delete_keyed(db.manual_scores, assignment, student, part_id)
+        with self.engine.begin() as conn:
+            self._delete_keyed(db.manual_rubric_items, assignment, student, part_id, conn)
+            return self._delete_keyed(db.manual_scores, assignment, student, part_id, conn)
 
     def set_override(self, override: Override) -> None:
         self._upsert(db.overrides, override.model_dump(), ("score", "reason", "grader", "at"))
@@ -220,7 +233,7 @@ class Store:
     def delete_override(self, assignment: str, student: str, part_id: str) -> bool:
         return self._delete_keyed(db.overrides, assignment, student, part_id)
 
-    def _upsert(self, table: Any, values: dict[str, Any], changing: tuple[str, ...]) -> None:
+    def _upsert(self, table: Any, values: dict[str, Any], changing: tuple[str, ...], conn: Connection | None = None) -> None:
         # Portable upsert (SQLite and PostgreSQL alike): update, and insert when nothing matched.
         values = {**values, "at": _to_store(values["at"])}
         key = and_(
@@ -228,10 +241,19 @@ class Store:
             table.c.student == values["student"],
             table.c.part_id == values["part_id"],
         )
-        with self.engine.begin() as conn:
+        with self._transaction(conn) as conn:
             done = conn.execute(update(table).where(key).values({c: values[c] for c in changing}))
             if done.rowcount == 0:
                 conn.execute(insert(table).values(values))
+
+    @contextmanager
+    def _transaction(self, conn: Connection | None) -> Iterator[Connection]:
+        """The caller's transaction, or a new one."""
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.begin() as new:
+                yield new
 
     def _select_keyed(self, table: Any, assignment: str, student: str | None) -> list[dict[str, Any]]:
         query = select(table).where(table.c.assignment == assignment)
@@ -240,8 +262,8 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query.order_by(table.c.student, table.c.part_id)).mappings()]
 
-    def _delete_keyed(self, table: Any, assignment: str, student: str, part_id: str) -> bool:
-        with self.engine.begin() as conn:
+    def _delete_keyed(self, table: Any, assignment: str, student: str, part_id: str, conn: Connection | None = None) -> bool:
+        with self._transaction(conn) as conn:
             done = conn.execute(
                 table.delete().where(
                     and_(table.c.assignment == assignment, table.c.student == student, table.c.part_id == part_id)

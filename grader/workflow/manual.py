@@ -2,24 +2,29 @@
 
 The queue runs part by part (every student's answer to one part, then the next part), so one
 person marks one question consistently; scored answers leave it, so a session can stop and
-resume later. `import_scores` takes a CSV with columns student, part, score, comment, checks
-every row, stores the good ones and lists the bad ones. After any of these, the run's files
-are brought up to date by `grader.workflow.refresh`. The terminal session over the queue is
+resume later. A part's rubric (from the answer key, `ManualPart`) lets a grader pick items by
+number: `record_manual_score` is the one way a score is recorded (the terminal, the import and
+the service alike). `import_scores` takes a CSV with columns student, part, score (or items),
+comment, checks every row, stores the good ones and lists the bad ones. After any of these,
+the run's files are brought up to date by `grader.workflow.refresh`. The terminal session over the queue is
 `grader manual` (grader.cli.manual); the service grades the same queue in the browser.
 """
 
 from __future__ import annotations
 
 import csv
+import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.keys.build import key_path, read_key
-from grader.models import Status, SubmissionReport
+from grader.models import RubricItem, Status, SubmissionReport
 from grader.store.loading import raw_reports
-from grader.store.models import ManualScore, Override
+from grader.store.models import ManualScore, Override, RubricPick
 
 if TYPE_CHECKING:
     from grader.store.repository import Store
@@ -71,6 +76,31 @@ def manual_queue(store: Store, out: Path | None, assignment: str) -> list[QueueI
     return sorted(items, key=lambda q: (info[q.part_id].position, q.part_id, q.student))
 
 
+@dataclass(frozen=True)
+class ManualPart:
+    """What a person grading one free-text part is shown and picks from (from the answer key)."""
+
+    id: str
+    max_score: float
+    prompt: str = ""
+    rubric: tuple[RubricItem, ...] = ()
+    comments: tuple[str, ...] = ()
+    model_answer: str = ""
+
+
+def manual_parts(reference: Path | None, assignment: str) -> dict[str, ManualPart]:
+    """The free-text parts of the assignment's answer key, with their rubrics (none without a key)."""
+    if reference is None:
+        return {}
+    try:
+        key = read_key(key_path(reference, assignment))
+    except (OSError, ValueError):
+        return {}
+    return {
+        p.id: ManualPart(p.id, p.marks, p.prompt, tuple(p.rubric), tuple(p.comments), p.model_answer) for p in key.parts if p.manual
+    }
+
+
 def part_prompts(reference: Path | None, assignment: str) -> dict[str, str]:
     """Question texts from the answer key, when there is one (shown to the person grading)."""
     if reference is None:
@@ -87,12 +117,72 @@ def check_score(score: float, max_score: float) -> None:
         raise ValueError(f"the score must be between 0 and {max_score:g}")
 
 
-def record_score(store: Store, assignment: str, item: QueueItem, score: float, comment: str, *, grader: str) -> ManualScore:
-    """Store a person's score for one queued answer (checked against the part's marks)."""
-    check_score(score, item.max_score)
-    entry = ManualScore(assignment=assignment, student=item.student, part_id=item.part_id, score=score, comment=comment, grader=grader, at=utcnow())
+def pick_items(part: ManualPart, numbers: Iterable[int]) -> tuple[float, list[RubricPick]]:
+    """The score of rubric items picked by number (from 1): their marks summed, kept within
+    0 and the part's marks (a deduction never takes it below 0). Raises ValueError for a
+    number the rubric does not have or one picked twice."""
+    picked: list[RubricPick] = []
+    for n in numbers:
+        if not 1 <= n <= len(part.rubric):
+            have = f"items 1 to {len(part.rubric)}" if part.rubric else "no rubric items"
+            raise ValueError(f"part {part.id} has {have}; there is no item {n}")
+        if any(p.number == n for p in picked):
+            raise ValueError(f"item {n} is picked twice")
+        item = part.rubric[n - 1]
+        picked.append(RubricPick(number=n, text=item.text, marks=item.marks))
+    total = math.fsum(p.marks for p in picked)
+    return min(max(total, 0.0), part.max_score), sorted(picked, key=lambda p: p.number)
+
+
+def compose_comment(part: ManualPart, numbers: Iterable[int] = (), free: str = "") -> str:
+    """The comment the student sees: the part's reusable comments picked by number, then free text."""
+    texts = []
+    for n in numbers:
+        if not 1 <= n <= len(part.comments):
+            have = f"comments 1 to {len(part.comments)}" if part.comments else "no reusable comments"
+            raise ValueError(f"part {part.id} has {have}; there is no comment {n}")
+        texts.append(part.comments[n - 1])
+    return " ".join(t.strip() for t in [*texts, free] if t.strip())
+
+
+def record_manual_score(
+    store: Store,
+    assignment: str,
+    student: str,
+    part: ManualPart,
+    *,
+    items: Sequence[int] = (),
+    score: float | None = None,
+    comment: str = "",
+    comment_numbers: Sequence[int] = (),
+    grader: str,
+) -> ManualScore:
+    """Store a person's score for one student's answer to a free-text part.
+
+    Either `items` (rubric item numbers, from 1: the score is their marks' sum, capped to the
+    part's marks) or a typed `score` (0 to the part's marks); `comment_numbers` pick the part's
+    reusable comments, `comment` is free text after them. Raises ValueError for anything the
+    part does not allow. Scores and picked items survive every re-run."""
+    if items and score is not None:
+        raise ValueError("give rubric items or a score, not both")
+    if score is None and not items:
+        raise ValueError(f"give a score from 0 to {part.max_score:g}" + (" or rubric items" if part.rubric else ""))
+    picked: list[RubricPick] = []
+    if items:
+        score, picked = pick_items(part, items)
+    else:
+        check_score(score, part.max_score)  # type: ignore[arg-type]
+    text = compose_comment(part, comment_numbers, comment)
+    entry = ManualScore(
+        assignment=assignment, student=student, part_id=part.id, score=score, comment=text, grader=grader, at=utcnow(), items=picked
+    )
     store.set_manual_score(entry)
     return entry
+
+
+def record_score(store: Store, assignment: str, item: QueueItem, score: float, comment: str, *, grader: str) -> ManualScore:
+    """Store a typed score for one queued answer (checked against the part's marks)."""
+    return record_manual_score(store, assignment, item.student, ManualPart(item.part_id, item.max_score), score=score, comment=comment, grader=grader)
 
 
 def already_scored(store: Store, assignment: str, item: QueueItem) -> bool:
@@ -131,10 +221,27 @@ class ImportResult:
     bad: list[BadRow]
 
 
-def import_scores(store: Store, out: Path | None, assignment: str, path: Path, *, grader: str) -> ImportResult:
-    """Store every valid row of a (student, part, score, comment) CSV; list the others with why."""
+def parse_item_numbers(text: str) -> list[int]:
+    """`1,3` or `1 3` or `1;3` -> [1, 3]. Raises ValueError naming what is not a number."""
+    numbers = []
+    for token in re.split(r"[\s,;]+", text.strip()):
+        if not token:
+            continue
+        if not token.isdigit():
+            raise ValueError(f"rubric item {token!r} is not a number (write item numbers such as 1,3)")
+        numbers.append(int(token))
+    return numbers
+
+
+def import_scores(
+    store: Store, out: Path | None, assignment: str, path: Path, *, grader: str, reference: Path | None = None
+) -> ImportResult:
+    """Store every valid row of a (student, part, score, comment[, items]) CSV; list the others
+    with why. `items` holds rubric item numbers (`1,3`): the score is then their marks' sum (the
+    rubric from the answer key in `reference`), and a score given beside them must agree."""
     reports = raw_reports(store, out, assignment)
     parts = catalogue(reports)
+    rubrics = manual_parts(reference, assignment)
     students = {r.student for r in reports}
     manual_ids = sorted(p.id for p in parts.values() if p.manual)
     good: list[ManualScore] = []
@@ -143,14 +250,17 @@ def import_scores(store: Store, out: Path | None, assignment: str, path: Path, *
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         headers = [(h or "").strip().lower() for h in reader.fieldnames or []]
-        missing = {"student", "part", "score"} - set(headers)
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected student, part, score, comment")
+        missing = {"student", "part"} - set(headers)
+        if missing or not {"score", "items"} & set(headers):
+            wanted = sorted(missing | ({"score"} if not {"score", "items"} & set(headers) else set()))
+            raise ValueError(f"{path}: missing column(s) {', '.join(wanted)}; expected student, part, score (or items), comment")
         for row in reader:
             line = reader.line_num
             data = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
-            student, part_id, raw_score = data.get("student", ""), data.get("part", ""), data.get("score", "")
+            student, part_id, raw_score, raw_items = data.get("student", ""), data.get("part", ""), data.get("score", ""), data.get("items", "")
             reason = None
+            picked: list[RubricPick] = []
+            score: float | None = None
             if not any(data.values()):
                 continue  # a blank line in the spreadsheet
             if data.get("assignment") and data["assignment"] != assignment:
@@ -164,32 +274,45 @@ def import_scores(store: Store, out: Path | None, assignment: str, path: Path, *
             elif not parts[part_id].manual:
                 reason = f"part {part_id!r} is autograded; only free-text parts take manual scores"
             else:
+                part = rubrics.get(part_id) or ManualPart(part_id, parts[part_id].max_score)
                 try:
-                    score = float(raw_score)
-                    if score != score:  # NaN
-                        raise ValueError
-                except ValueError:
-                    reason = f"score {raw_score!r} is not a number"
-                else:
-                    try:
-                        check_score(score, parts[part_id].max_score)
-                    except ValueError as exc:
-                        reason = f"{exc} (got {raw_score})"
+                    score, picked = _row_score(part, raw_score, raw_items)
+                except ValueError as exc:
+                    reason = str(exc)
             if reason is None and (student, part_id) in seen:
                 reason = f"duplicate of line {seen[(student, part_id)]}"
             if reason is not None:
                 bad.append(BadRow(line, reason, data))
                 continue
             seen[(student, part_id)] = line
-            entry = ManualScore(
-                assignment=assignment,
-                student=student,
-                part_id=part_id,
-                score=float(raw_score),
-                comment=data.get("comment", ""),
-                grader=data.get("grader") or grader,
-                at=utcnow(),
+            entry = record_manual_score(
+                store, assignment, student, part,
+                items=[p.number for p in picked], score=None if picked else score,
+                comment=data.get("comment", ""), grader=data.get("grader") or grader,
             )
-            store.set_manual_score(entry)
             good.append(entry)
     return ImportResult(good, bad)
+
+
+def _row_score(part: ManualPart, raw_score: str, raw_items: str) -> tuple[float, list[RubricPick]]:
+    """A spreadsheet row's score: from its rubric items when it has some, else as typed."""
+    typed: float | None = None
+    if raw_score:
+        try:
+            typed = float(raw_score)
+            if typed != typed:  # NaN
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"score {raw_score!r} is not a number") from None
+    if raw_items:
+        score, picked = pick_items(part, parse_item_numbers(raw_items))
+        if typed is not None and not math.isclose(typed, score, abs_tol=1e-9):
+            raise ValueError(f"score {raw_score} disagrees with rubric items {raw_items} (worth {score:g})")
+        return score, picked
+    if typed is None:
+        raise ValueError("no score and no rubric items")
+    try:
+        check_score(typed, part.max_score)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (got {raw_score})") from None
+    return typed, []
