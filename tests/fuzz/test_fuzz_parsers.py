@@ -42,6 +42,20 @@ def test_formula_parsers_on_text(target: Target, text: str) -> None:
 _PROOF_BUDGET = 3.0  # seconds; sympy on a fuzzed formula of a few hundred nodes at most
 
 
+@pytest.fixture(scope="module")
+def sympy_cleared():
+    """sympy's expression cache, filled by the fuzzed proofs, is emptied afterwards: a heap that
+    large makes a garbage collection inside a later timed test (the hostile strings) slow."""
+    yield
+    import gc
+
+    from sympy.core.cache import clear_cache
+
+    clear_cache()
+    gc.collect()
+
+
+@pytest.mark.usefixtures("sympy_cleared")
 @given(text=TEXT)
 def test_a_formula_is_never_proved_different_from_itself(text: str) -> None:
     """The second method for formula parts (grader.kinds.symbolic) on fuzzed formulas: the sympy
