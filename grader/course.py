@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from grader.models import FeedbackLevel  # a file-format value: reports are filtered by it
+from grader.models import Late, SubmissionReport
 
 COURSE_FILE = "grader.toml"
 COURSE_ENV = "GRADER_COURSE"
@@ -152,6 +153,29 @@ class Assignment(BaseModel):
     def lateness(self, submitted_at: datetime | None) -> Lateness:
         return self.late.apply(submitted_at, self.due)
 
+    def late_report(self, report: SubmissionReport) -> SubmissionReport:
+        """The report with this assignment's late policy applied from its `submitted_at`: a late
+        one gets `late` (what the policy did, the raw score) and the late-adjusted `score`;
+        one on time (or without a due date or time) is returned as it is."""
+        try:
+            lateness = self.lateness(report.submitted_at)
+        except (OverflowError, ValueError):  # an extreme submitted_at: nothing to compare
+            return report
+        if not lateness.late or self.due is None or report.submitted_at is None:
+            return report
+        raw = round(math.fsum(p.score for p in report.parts), 6)
+        late = Late(
+            due=self.due,
+            submitted_at=report.submitted_at,
+            hours_late=round(lateness.late_by.total_seconds() / 3600, 2),
+            days=lateness.days,
+            factor=lateness.factor,
+            refused=lateness.refused,
+            raw_score=raw,
+            note=lateness.describe(),
+        )
+        return report.model_copy(update={"late": late, "score": late.applied(raw)})
+
 
 class CourseSection(_Settings):
     title: str = ""
@@ -251,7 +275,7 @@ class Course(BaseModel):
             if a.problem_set not in known:
                 what = f"its problem_set {a.problem_set!r}" if a.problem_set != a.id else "it"
                 problems.append(f"assignments.{a.id}: unknown assignment: {what} is not a problem set in {self.problems} (known: {', '.join(known) or 'none'})")
-            if a.roster is not None and not a.roster.is_file():
+            if a.roster is not None and a.roster != self.roster and not a.roster.is_file():  # its own, not the course's
                 problems.append(f"assignments.{a.id}.roster: no such file {a.roster}")
         if self.roster is not None and not self.roster.is_file():
             problems.append(f"course.roster: no such file {self.roster}")
@@ -314,7 +338,17 @@ def _explain(error: Any) -> str:
         return f"{where}: {error.get('input')!r} is not a feedback policy; choose one of {', '.join(l.value for l in FeedbackLevel)}"
     if kind.startswith("datetime") or kind.startswith("date"):
         return f"{where}: not a date ({error.get('input')!r}); write e.g. 2026-03-12T23:59:00-05:00 or 2026-03-12"
+    policy = _POLICY_EXAMPLES.get(str(error["loc"][-1])) if error["loc"] else None
+    if kind == "model_type" and policy is not None:
+        return f"{where}: not a {policy[0]} ({error.get('input')!r}); write it as a table, e.g. {policy[1]}"
     return f"{where}: {message.removeprefix('Value error, ')}"
+
+
+#: How each policy setting is written, for a mistake that gives it as something else.
+_POLICY_EXAMPLES = {
+    "late": ("late policy", "late = { per_day = 0.1, grace_minutes = 15, cutoff_days = 7 }"),
+    "feedback": ("feedback policy", 'feedback = { before_due = "mistakes", after_due = "reference" }'),
+}
 
 
 def resolve(parsed: CourseFile, root: Path, file: Path | None) -> Course:

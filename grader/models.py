@@ -110,6 +110,22 @@ class PartResult(BaseModel):
         return _sorted_keys(value)
 
 
+class Late(BaseModel):
+    """A submission handed in after its due date, and what the course's late policy made of it."""
+
+    due: datetime
+    submitted_at: datetime
+    hours_late: float
+    days: int = Field(description="Started days late (after any grace period): what the policy counts.")
+    factor: float = Field(description="The score is the raw score times this (0 after the cut-off).")
+    refused: bool = Field(False, description="After the cut-off: nothing is credited.")
+    raw_score: float = Field(description="The score before the late policy.")
+    note: str = Field(description="The line reports show, e.g. 'submitted 26 h late: × 0.8'.")
+
+    def applied(self, raw: float) -> float:
+        return round(raw * self.factor, 6)
+
+
 class SubmissionReport(BaseModel):
     """One submission, graded. Serialised as the per-student JSON report."""
 
@@ -127,6 +143,11 @@ class SubmissionReport(BaseModel):
         None,
         exclude_if=lambda v: v is None,
         description="The student's own numbers (per-student variants): the code on their sheet and the values graded against.",
+    )
+    late: Late | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="Handed in after the due date: the late policy applied (`score` is the late-adjusted score, `late.raw_score` the one before).",
     )
 
     @property
@@ -226,6 +247,16 @@ class AssignmentSummary(BaseModel):
     error_parts: int = 0
 
 
+class Superseded(BaseModel):
+    """A submission not graded because the same student handed in a later one for the same assignment."""
+
+    source: str
+    assignment: str
+    student: str
+    submitted_at: datetime | None = None
+    graded: str = Field(description="The source of the student's submission that was graded instead (the latest).")
+
+
 class RunSummary(BaseModel):
     """OUT/run.json: what a run did, without timestamps so reruns are byte-identical."""
 
@@ -236,6 +267,11 @@ class RunSummary(BaseModel):
     errors: list[str] = Field(default_factory=list, description="Failures of the grader itself, outside a part.")
     assignments: list[AssignmentSummary] = Field(default_factory=list)
     reports: list[ReportEntry] = Field(default_factory=list)
+    superseded: list[Superseded] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="Earlier submissions of students who handed in more than one for an assignment: listed, not graded.",
+    )
 
     @property
     def error_parts(self) -> int:

@@ -24,6 +24,7 @@ import sys
 import traceback
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from datetime import date, time
 from typing import Any, Callable, Literal, NamedTuple, Protocol, TypeVar
 
 import numpy as np
@@ -35,6 +36,7 @@ from grader.kinds.spec import kind_from_spec
 from grader.kinds.symbolic import sympy_module
 from grader.kinds.text import TEXT_LIMIT
 from grader.models import AnswerKey, PartKey, PartResult, Status, Submission, SubmissionReport
+from grader.notices import Warnings, shown
 from grader.problemset import Part, ProblemSet
 from grader.sampling import Sample
 from grader.variants import Variant
@@ -44,7 +46,7 @@ ANSWER_ECHO_LIMIT = 500
 
 def echo(raw: Any, limit: int = ANSWER_ECHO_LIMIT) -> str:
     """The answer as typed, cut to a readable length for reports."""
-    text = raw if isinstance(raw, str) else repr(raw)
+    text = raw if isinstance(raw, str) else raw.isoformat() if isinstance(raw, (date, time)) else repr(raw)
     text = text.replace("\x00", "\\0")
     return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
 
@@ -507,9 +509,10 @@ class AssignmentGrader:
 
     def assemble(self, sub: Submission, results: list[PartResult]) -> SubmissionReport:
         """The report from per-part results (in problem-set order)."""
-        warnings = list(sub.warnings)
+        notes = Warnings(sub.warnings)
         for unknown in sorted(set(map(str, sub.answers)) - self.part_ids):
-            warnings.append(f"unknown part id {unknown!r} ignored")
+            notes.repeated("unknown part ids", f"unknown part id {shown(unknown)} ignored")
+        warnings = notes.closed()
         return SubmissionReport(
             assignment=self.key.assignment,
             student=sub.student,

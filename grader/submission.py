@@ -5,8 +5,10 @@ million deep, a YAML alias bomb, a symlink out of the class folder) comes back a
 `BrokenSubmission` with a reason a person can act on; nothing here raises for a bad file.
 
 Accepted layouts (answer-format.md): `<student>/answers.{toml,yaml,yml,json}` (the folder is the
-student's: nothing else in it or below it is a submission), or any `*.toml|yaml|yml|json` file
-elsewhere in the tree (the file stem is the student). Hidden files and folders are skipped.
+student's: nothing else in it or below it is a submission, and other answer files there are
+warnings), or any `*.toml|yaml|yml|json` file elsewhere in the tree (the file stem is the
+student). The student is always where the file was handed in, never its `student` line.
+Hidden files and folders are skipped.
 Answers given as nested tables (TOML dotted keys, `[answers.q1.conv1]`, nested YAML/JSON
 mappings) are flattened to dotted part ids, so `q1.conv1.params = 1` means `"q1.conv1.params"`.
 """
@@ -25,7 +27,8 @@ from typing import Any
 
 import yaml
 
-from grader.models import BrokenSubmission, Submission
+from grader.models import BrokenSubmission, Submission, Superseded
+from grader.notices import Warnings, listed, shown
 
 ANSWER_NAMES = ("answers.toml", "answers.yaml", "answers.yml", "answers.json")
 SUFFIXES = (".toml", ".yaml", ".yml", ".json")
@@ -41,6 +44,9 @@ MAX_VALUES = 200_000
 MAX_DEPTH = 32
 TOP_LEVEL_KEYS = ("assignment", "student", "submitted_at", "answers")
 MAX_NAME_CHARS = 200  # an assignment or student id longer than this is not one
+#: How the warning about a `student` line that disagrees with where the file was handed in
+#: starts (the run repeats these in run.json).
+STUDENT_LINE_WARNING = "the file says student = "
 
 
 class Unreadable(Exception):
@@ -95,7 +101,8 @@ def discover(root: Path, *, exclude: Iterable[Path] = ()) -> list[Path]:
         answers = [f for f in files if f.lower() in ANSWER_NAMES]
         if answers:
             dirnames[:] = []  # a student's folder: nothing below it is another submission
-            files = answers
+            # one answer file per folder (answers.toml first); the others are warnings (read_submission)
+            files = [min(answers, key=lambda f: ANSWER_NAMES.index(f.lower()))]
         for f in files:
             if Path(f).suffix.lower() in SUFFIXES:
                 found.append(here / f)
@@ -172,7 +179,7 @@ def _one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _parse(text: str, suffix: str, warnings: list[str]) -> Any:
+def _parse(text: str, suffix: str, warnings: Warnings) -> Any:
     """The document as Python data; parser errors become `Unreadable` with their position."""
     try:
         if suffix == ".toml":
@@ -239,12 +246,12 @@ def _flow_depth(text: str) -> int:
     return deepest
 
 
-def _pairs_hook(warnings: list[str]):
+def _pairs_hook(warnings: Warnings):
     def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in pairs:
             if k in out:
-                warnings.append(f"duplicate key {_show(k)} in JSON; the last value was used")
+                warnings.repeated("duplicate keys", f"duplicate key {_show(k)} in JSON; the last value was used")
             out[k] = v
         return out
 
@@ -284,7 +291,8 @@ def _plain(value: Any, budget: _Budget, depth: int = 0) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v, budget, depth + 1) for v in value]
     if isinstance(value, (datetime, date, time)):
-        return value.isoformat()
+        # kept a date: its text (`2020-01-01`) would read as arithmetic, 2020 - 1 - 1
+        return value
     if isinstance(value, (set, frozenset)):
         return [_plain(v, budget, depth + 1) for v in sorted(value, key=repr)]
     return _clean_str(str(value))
@@ -297,7 +305,7 @@ def _key(k: Any) -> str:
     return _clean_str(k if isinstance(k, str) else str(k))
 
 
-def _flatten(answers: dict[str, Any], warnings: list[str], prefix: str = "") -> dict[str, Any]:
+def _flatten(answers: dict[str, Any], warnings: Warnings, prefix: str = "") -> dict[str, Any]:
     """Nested tables -> dotted part ids (TOML `q1.conv1.params = ...` is a nested table)."""
     out: dict[str, Any] = {}
     for k, v in answers.items():
@@ -305,7 +313,7 @@ def _flatten(answers: dict[str, Any], warnings: list[str], prefix: str = "") -> 
         items = _flatten(v, warnings, key).items() if isinstance(v, dict) and v else [(key, v)]
         for part_id, value in items:
             if part_id in out:
-                warnings.append(f"answer {_show(part_id)} given twice; the last one was used")
+                warnings.repeated("answers given twice", f"answer {_show(part_id)} given twice; the last one was used")
             out[part_id] = value
     return out
 
@@ -334,6 +342,8 @@ def _text_field(data: dict[str, Any], name: str) -> str | None:
     value = data.get(name)
     if value is None:
         return None
+    if isinstance(value, (date, time)):  # read as written (dates stay dates only for answers)
+        value = value.isoformat()
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise Unreadable(f"'{name}' must be a string, got {type(value).__name__}")
     text = _clean_str(str(value)).strip()
@@ -342,9 +352,36 @@ def _text_field(data: dict[str, Any], name: str) -> str | None:
     return text or None
 
 
-def _show(key: str) -> str:
-    """A key quoted for a warning, cut short: a key can be megabytes long."""
-    return repr(key) if len(key) <= 60 else repr(key[:60]) + "…"
+_show = shown  # a key quoted for a warning, cut short: a key can be megabytes long
+
+
+MAX_OTHER_FILES_SCANNED = 1000
+
+
+def other_answer_files(path: Path) -> list[str]:
+    """Files in the folder of `answers.*` (and below it) that look like answers but are not read:
+    a student who left `answers.yaml` beside `answers.toml` must be told which one counted."""
+    found: list[str] = []
+    folder, seen = path.parent, 0
+    for here, dirs, files in os.walk(folder):  # symlinked folders are not followed
+        dirs[:] = sorted(d for d in dirs if not _hidden(d) and d != "__MACOSX")
+        for f in sorted(files):
+            seen += 1
+            if seen > MAX_OTHER_FILES_SCANNED:
+                return found
+            candidate = Path(here) / f
+            if not _hidden(f) and candidate.suffix.lower() in SUFFIXES and candidate != path:
+                found.append(candidate.relative_to(folder).as_posix())
+    return found
+
+
+def _others_warning(path: Path) -> list[str]:
+    if path.name.lower() not in ANSWER_NAMES:
+        return []
+    others = other_answer_files(path)
+    if not others:
+        return []
+    return [f"other answer files in the folder were not read: {listed(others)} (only {path.name} is graded)"]
 
 
 def default_student(path: Path) -> str:
@@ -365,9 +402,18 @@ def display_source(path: Path, root: Path | None) -> str:
 
 
 def read_submission(
-    path: Path, *, assignment_override: str | None = None, root: Path | None = None, assignment_default: str | None = None
+    path: Path,
+    *,
+    assignment_override: str | None = None,
+    root: Path | None = None,
+    assignment_default: str | None = None,
+    handed_in_by: str | None = None,
 ) -> Submission | BrokenSubmission:
     """Read one file. `root` (the class folder) forbids symlinks that lead out of it.
+
+    The student is who handed the file in: `handed_in_by` (an LMS upload's account) when the
+    caller knows it, else the folder of `answers.*` or the file's stem. A `student = ...` line
+    never decides it; one that disagrees is a warning in the report.
 
     `assignment_override` (`--assignment`) is used for files that name no assignment, and wins
     (with a warning) over a file that names another one. `assignment_default` is used only
@@ -375,7 +421,7 @@ def read_submission(
     """
     path = Path(path)
     source = display_source(path, root)
-    warnings: list[str] = []
+    warnings = Warnings()
     assignment: str | None = None
     try:
         data = _read_bounded(path, root)
@@ -397,13 +443,19 @@ def read_submission(
         if assignment is None:
             raise Unreadable("no 'assignment' given (add assignment = \"<id>\" or pass --assignment)")
         for extra in sorted(set(doc) - set(TOP_LEVEL_KEYS)):
-            warnings.append(f"unknown top-level key {_show(extra)} ignored")
+            warnings.repeated("unknown top-level keys", f"unknown top-level key {_show(extra)} ignored")
         if "answers" not in doc:
             raise Unreadable("no [answers] table: put the answers under [answers] (TOML) or an 'answers' mapping")
         answers = doc["answers"]
         if not isinstance(answers, dict):
             raise Unreadable(f"'answers' must be a table of part id = answer, got {_type_name(answers)}")
-        student = _text_field(doc, "student") or _clean_str(default_student(path))
+        student = handed_in_by or _clean_str(default_student(path))
+        typed = _text_field(doc, "student")
+        if typed is not None and typed != student:
+            warnings.append(
+                f"{STUDENT_LINE_WARNING}{_show(typed)}, but it was handed in by {_show(student)}; graded as {_show(student)}"
+            )
+        warnings += _others_warning(path)
         when = _submitted_at(doc["submitted_at"], warnings) if doc.get("submitted_at") is not None else None
         return Submission(
             assignment=assignment,
@@ -411,11 +463,63 @@ def read_submission(
             answers=_flatten(answers, warnings),
             submitted_at=when,
             source=source,
-            warnings=warnings,
-            handed_in_by=_clean_str(default_student(path)),
+            warnings=warnings.closed(),
+            handed_in_by=student,
         )
     except Unreadable as exc:
         return BrokenSubmission(source=source, reason=str(exc), assignment=assignment)
+
+
+def _moment(when: datetime | None) -> tuple[int, float]:
+    """`submitted_at` as a sortable number; none sorts before any (a naive time is UTC)."""
+    if when is None:
+        return (0, 0.0)
+    try:
+        return (1, (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp())
+    except (OverflowError, ValueError, OSError):  # a year-1 time with a far offset
+        return (1, -math.inf if when.year < 1970 else math.inf)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def one_per_student(
+    items: list[Submission | BrokenSubmission], paths: list[Path]
+) -> tuple[list[Submission | BrokenSubmission], list[Superseded]]:
+    """One submission per student and assignment: the latest (`submitted_at`, then the file's
+    modification time, then its path) is kept; the others are returned as `Superseded`, to be
+    listed in run.json and the summary, never graded, dropped or merged silently."""
+    latest: dict[tuple[str, str], int] = {}
+    order = {i: (_moment(item.submitted_at), _mtime(paths[i]), item.source) for i, item in enumerate(items) if isinstance(item, Submission)}
+    for i, item in enumerate(items):
+        if isinstance(item, Submission):
+            who = (item.assignment, item.identity)
+            if who not in latest or order[i] > order[latest[who]]:
+                latest[who] = i
+    kept = {i for i in latest.values()}
+    superseded = []
+    for i, item in enumerate(items):
+        if isinstance(item, Submission) and i not in kept:
+            graded = items[latest[(item.assignment, item.identity)]]
+            superseded.append(
+                Superseded(source=item.source, assignment=item.assignment, student=item.identity, submitted_at=item.submitted_at, graded=graded.source)
+            )
+    earlier: dict[str, list[str]] = {}
+    for old in superseded:
+        earlier.setdefault(old.graded, []).append(old.source)
+    survivors = []
+    for i, item in enumerate(items):
+        if isinstance(item, Submission) and i in kept and item.source in earlier:
+            others = sorted(earlier[item.source])
+            note = f"this is the latest of {len(others) + 1} submissions for this assignment and the one graded; not graded: {listed(others)}"
+            item = item.model_copy(update={"warnings": [*item.warnings, note]})
+        if not isinstance(item, Submission) or i in kept:
+            survivors.append(item)
+    return survivors, sorted(superseded, key=lambda s: (s.assignment, s.student, s.source))
 
 
 def _type_name(value: Any) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -458,7 +459,7 @@ def test_zip_holds_scripts_package_problem_and_key(tmp_path: Path, problems: Pat
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755 and modes["grader/scoring.py"] == 0o644
     assert key.assignment == "tiny-hw" and [p.id for p in key.parts] == ["q1", "q2", "q3"]
-    assert "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in setup
+    assert "--no-deps \"$torch_pin\" --index-url https://download.pytorch.org/whl/cpu" in setup and "constraints.txt" in names
     assert "--assignment tiny-hw" in run and "-m grader gradescope" in run
     assert requirements == list(REQUIREMENTS)
     for script in ("setup.sh", "run_autograder"):
@@ -565,3 +566,121 @@ def test_csc321_hw4_through_the_zip(tmp_path: Path) -> None:
         assert tests[p.id]["score"] == 0 and tests[p.id]["max_score"] == p.marks and "manual" in tests[p.id]["tags"]
     assert all(tests[p.id]["status"] == "passed" for p in ps if p.id != "q2b")
     assert tests["q2a"]["name"] == "q2a (matrix)"
+
+
+# -- pinned versions: constraints.txt in the zip, setup.sh and the Dockerfile ---------------------
+def _pins(text: str) -> dict[str, str]:
+    """{lower-case name: version} of a constraints file, read here without the grader's code."""
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"not an exact pin: {line!r}"
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_zip_pins_exactly_the_installed_versions(tmp_path: Path, problems: Path) -> None:
+    import mpmath
+    import numpy
+    import pydantic_core
+    import sympy
+    import torch
+
+    summary = build_zip("tiny-hw", tmp_path / "autograder.zip", problems, None)
+    with zipfile.ZipFile(summary.path) as zf:
+        pins = _pins(zf.read("constraints.txt").decode())
+        requirements = zf.read("requirements.txt").decode().split()
+    assert pins["torch"] == torch.__version__
+    assert pins["numpy"] == numpy.__version__ and pins["sympy"] == sympy.__version__
+    # the closure: dependencies of dependencies too (sympy -> mpmath, pydantic -> pydantic-core)
+    assert pins["mpmath"] == mpmath.__version__ and pins["pydantic-core"] == pydantic_core.__version__
+    for requirement in requirements:  # every runtime requirement is pinned ...
+        assert re.split(r"[<>=~!]", requirement)[0].lower().replace("_", "-") in pins
+    assert not {"pytest", "hypothesis", "grader"} & set(pins)  # ... and nothing the runtime does not need
+
+
+def test_setup_sh_installs_cpu_torch_alone_then_the_rest_pinned(tmp_path: Path, problems: Path) -> None:
+    """setup.sh run for real, with apt-get and python3 standing in (they log their arguments):
+    the pinned CPU torch is installed first with --no-deps from the CPU index, then everything
+    with -c constraints.txt."""
+    ag = _unpack(build_zip("tiny-hw", tmp_path / "autograder.zip", problems, None).path, tmp_path / "autograder")
+    log = tmp_path / "calls.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    python3 = textwrap.dedent(f"""\
+        #!/bin/sh
+        echo "python $*" >> {shlex.quote(str(log))}
+        if [ "$1" = -m ] && [ "$2" = venv ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python"; fi
+        exit 0
+        """)
+    for name, text in (("python3", python3), ("apt-get", f"#!/bin/sh\necho \"apt-get $*\" >> {shlex.quote(str(log))}\n")):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin"}
+    proc = subprocess.run(["bash", str(ag / "source" / "setup.sh")], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    pips = [line.split(" -m pip install ", 1)[1] for line in log.read_text().splitlines() if " -m pip install " in line]
+    import torch
+
+    source = ag / "source"
+    assert pips[1] == f"--no-deps torch=={torch.__version__} --index-url https://download.pytorch.org/whl/cpu"
+    assert pips[2] == f"-c {source}/constraints.txt -r {source}/requirements.txt torch=={torch.__version__}"
+    assert all("torch" not in p or "torch==" in p for p in pips)  # never a bare torch requirement
+
+
+def test_dockerfile_installs_with_the_committed_constraints() -> None:
+    from grader.lms.gradescope.constraints import runtime_pins
+
+    dockerfile = (REPO / "Dockerfile").read_text()
+    steps = [line for line in dockerfile.splitlines() if line.startswith(("COPY", "RUN"))]
+    copy = steps.index("COPY constraints.txt ./")
+    torch_step = next(i for i, s in enumerate(steps) if "torch" in s)
+    grader_step = next(i for i, s in enumerate(steps) if s.endswith("pip install ."))
+    assert copy < torch_step < grader_step
+    assert steps[torch_step] == """RUN pip install --no-deps "$(grep -i '^torch==' constraints.txt)" --index-url https://download.pytorch.org/whl/cpu"""
+    assert "PIP_CONSTRAINT=/build/constraints.txt" in steps[grader_step]
+    committed = _pins((REPO / "constraints.txt").read_text())
+    # the torch the committed keys were built with, and every runtime dependency, pinned
+    built_with = {AnswerKey.model_validate_json(p.read_text()).torch_version for p in (REPO / "reference").glob("*.json")}
+    assert built_with == {committed["torch"]}
+    assert {n.lower().replace("_", "-") for n in runtime_pins()} <= set(committed)
+
+
+def test_markers_and_extras_decide_what_is_pinned() -> None:
+    from grader.lms.gradescope.constraints import pinned_versions
+
+    import pydantic
+
+    pins = {n.lower().replace("_", "-"): v for n, v in pinned_versions(["pydantic", "numpy; sys_platform == 'no-such-os'"]).items()}
+    assert pins["pydantic"] == pydantic.VERSION and "annotated-types" in pins
+    assert "numpy" not in pins  # its marker is false here
+    assert "email-validator" not in pins  # only pydantic[email] needs it
+    assert pinned_versions(["no-such-distribution-here"]) == {}
+
+
+def test_export_constraints_command(tmp_path: Path) -> None:
+    import torch
+
+    out = tmp_path / "constraints.txt"
+    result = CliRunner().invoke(cli(), ["export", "constraints", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert _pins(out.read_text())["torch"] == torch.__version__
+    stdout = CliRunner().invoke(cli(), ["export", "constraints", "-o", "-"])
+    assert stdout.output == out.read_text()
+
+
+def test_pip_reads_the_pins_and_finds_them_installed(tmp_path: Path, problems: Path) -> None:
+    """setup.sh's second pip line, as a dry run without an index here: pip accepts the file,
+    the pins agree with the requirements and with each other, and nothing would be installed."""
+    import torch
+
+    ag = _unpack(build_zip("tiny-hw", tmp_path / "autograder.zip", problems, None).path, tmp_path / "autograder") / "source"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-index", "--dry-run", "--disable-pip-version-check",
+         "-c", str(ag / "constraints.txt"), "-r", str(ag / "requirements.txt"), f"torch=={torch.__version__}"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Would install" not in proc.stdout, proc.stdout

@@ -24,10 +24,11 @@ runner = CliRunner()
 
 
 def populate(klass: Path) -> None:
-    write(klass / "alice/answers.toml", 'assignment = "tiny-hw"\n[answers]\nq1 = "42"\nq2 = [1, 2]\nq3 = "Because."\n')
+    write(klass / "alice/answers.toml", 'assignment = "tiny-hw"\nsubmitted_at = 2026-01-02T10:00:00Z\n[answers]\nq1 = "42"\nq2 = [1, 2]\nq3 = "Because."\n')
     write(klass / "bob/answers.yaml", "assignment: tiny-hw\nanswers:\n  q1: 41\n  q2: '1 3'\n  q9: extra\n")
     write(klass / "late/carol.json", '{"assignment": "tiny-hw", "answers": {"q1": "forty", "q2": "1 2"}}')
-    write(klass / "again/alice.toml", 'assignment = "tiny-hw"\nstudent = "alice"\n[answers]\nq1 = 6\n')
+    # alice again, earlier: listed as superseded, not graded
+    write(klass / "again/alice.toml", 'assignment = "tiny-hw"\nstudent = "alice"\nsubmitted_at = 2026-01-01T09:00:00Z\n[answers]\nq1 = 6\n')
     write(klass / "evil.toml", 'assignment = "tiny-hw"\nstudent = "../../<b>evil</b>"\n[answers]\nq1 = "42"\n')
     write(klass / "broken/answers.toml", 'assignment = "tiny-hw"\n[answers]\nq1 = = 1\n')
     write(klass / "typo.toml", 'assignment = "tiny-hw4"\n[answers]\nq1 = 1\n')
@@ -56,22 +57,19 @@ def test_run_writes_every_report_and_exits_0_despite_broken_files(course: dict[s
     files = sorted(tree(out))
     assert files == [
         "run.json",
-        "tiny-hw/_..__b_evil__b_.json",
-        "tiny-hw/_..__b_evil__b_.md",
         "tiny-hw/alice.json",
         "tiny-hw/alice.md",
-        "tiny-hw/alice~2.json",
-        "tiny-hw/alice~2.md",
         "tiny-hw/bob.json",
         "tiny-hw/bob.md",
         "tiny-hw/carol.json",
         "tiny-hw/carol.md",
+        "tiny-hw/evil.json",  # the file's name, never its student line
+        "tiny-hw/evil.md",
         "tiny-hw/gradebook.csv",
         "tiny-hw/summary.md",
     ]
     alice = SubmissionReport.model_validate_json((out / "tiny-hw/alice.json").read_text())
-    assert alice.source == "again/alice.toml"  # sorted by source: again/ < alice/
-    assert [(p.id, p.status, p.score) for p in alice.parts] == [("q1", Status.incorrect, 0), ("q2", Status.missing, 0), ("q3", Status.missing, 0)]
+    assert alice.source == "alice/answers.toml"  # the latest of alice's two
     bob = SubmissionReport.model_validate_json((out / "tiny-hw/bob.json").read_text())
     assert [(p.id, p.status, p.score) for p in bob.parts] == [("q1", Status.partial, 1), ("q2", Status.partial, 0.5), ("q3", Status.missing, 0)]
     assert "unknown part id 'q9' ignored" in bob.warnings
@@ -81,15 +79,15 @@ def test_run_writes_every_report_and_exits_0_despite_broken_files(course: dict[s
     rows = list(csv.reader(io.StringIO((out / "tiny-hw/gradebook.csv").read_text(), newline="")))
     assert rows[0] == ["student", "q1", "q2", "q3", "total", "max"]
     assert rows[1:] == [
-        ["../../<b>evil</b>", "2", "0", "0", "2", "4"],
-        ["alice", "0", "0", "0", "0", "4"],
         ["alice", "2", "1", "", "3", "4"],
         ["bob", "1", "0.5", "0", "1.5", "4"],
         ["carol", "0", "1", "0", "1", "4"],
+        ["evil", "2", "0", "0", "2", "4"],
     ]
 
     run = RunSummary.model_validate_json((out / "run.json").read_text())
-    assert run.graded == 5
+    assert run.graded == 4
+    assert [(s.source, s.student, s.graded) for s in run.superseded] == [("again/alice.toml", "alice", "alice/answers.toml")]
     assert [(b.source, b.assignment) for b in run.broken] == [
         ("broken/answers.toml", None),  # unreadable: which assignment it was for is unknown
         ("noanswers.toml", "tiny-hw"),
@@ -98,20 +96,22 @@ def test_run_writes_every_report_and_exits_0_despite_broken_files(course: dict[s
     assert "line 3" in run.broken[0].reason
     assert "no [answers] table" in run.broken[1].reason
     assert run.broken[2].reason == "unknown assignment 'tiny-hw4'; known: boom-hw, tiny-hw"
-    assert run.errors == [] and run.warnings == []
+    assert run.errors == []
+    assert run.warnings == ["evil.toml: the file says student = '../../<b>evil</b>', but it was handed in by 'evil'; graded as 'evil'"]
     [hw] = run.assignments
-    assert (hw.assignment, hw.graded, hw.broken, hw.mean, hw.max_score) == ("tiny-hw", 5, 1, 1.5, 4.0)
+    assert (hw.assignment, hw.graded, hw.broken, hw.mean, hw.max_score) == ("tiny-hw", 4, 1, 1.875, 4.0)
 
     summary = (out / "tiny-hw/summary.md").read_text()
     # this assignment's broken files, and those no known assignment claims
     assert "- `broken/answers.toml`: invalid TOML" in summary
     assert "- `noanswers.toml`: no \\[answers\\] table" in summary
     assert "- `typo.toml`: unknown assignment" in summary
-    assert "## Students with more than one submission\n\n- `alice`" in summary
+    assert "- `again/alice.toml` by `alice`: `alice/answers.toml` was graded instead" in summary
+    assert "not graded: again/alice.toml: alice handed in a later submission (alice/answers.toml)" in result.stderr
 
     assert "broken: broken/answers.toml: invalid TOML" in result.stderr
     assert "broken: typo.toml: unknown assignment 'tiny-hw4'" in result.stderr
-    assert "5 submission(s) graded, 3 broken (2 for no known assignment)" in result.stdout
+    assert "4 submission(s) graded, 3 broken (2 for no known assignment)" in result.stdout
     assert str(tmp_path) not in json.dumps([f.decode("utf-8") for f in tree(out).values()])  # no absolute paths
 
 
@@ -125,7 +125,7 @@ def test_two_runs_are_byte_identical_in_process_and_isolated(course: dict[str, P
     assert result.exit_code == 0, result.output
     assert result.stdout == ""  # --quiet: no table
     assert tree(first) == tree(second) == tree(isolated)
-    assert len(tree(first)) == 13
+    assert len(tree(first)) == 11
 
 
 def test_a_grader_failure_on_a_part_exits_1_and_grades_the_rest(course: dict[str, Path], tmp_path: Path) -> None:
@@ -184,7 +184,7 @@ def test_rerun_into_the_same_out_removes_reports_of_vanished_submissions(course:
     assert invoke(*run_args(course, out, "--budget", "0")).exit_code == 0
     assert not (out / "tiny-hw/carol.json").exists() and not (out / "tiny-hw/carol.md").exists()
     assert (out / "tiny-hw/notes.txt").exists()
-    assert RunSummary.model_validate_json((out / "run.json").read_text()).graded == 4
+    assert RunSummary.model_validate_json((out / "run.json").read_text()).graded == 3
 
 
 def test_missing_keys_are_built_and_noted_in_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -264,7 +264,7 @@ def test_run_records_in_the_grade_store_and_applies_manual_scores(course: dict[s
     assert invoke(*run_args(course, out, "--budget", "0")).exit_code == 0
     with Store.open(out) as store:
         assert len(store.runs()) == 1
-        assert sorted(r.student for r in store.latest_reports("tiny-hw")) == ["../../<b>evil</b>", "alice", "bob", "carol"]
+        assert sorted(r.student for r in store.latest_reports("tiny-hw")) == ["alice", "bob", "carol", "evil"]
         store.set_manual_score(ManualScore(assignment="tiny-hw", student="bob", part_id="q3", score=1, comment="Good.", grader="ta", at=utcnow()))
     assert invoke(*run_args(course, out, "--budget", "0")).exit_code == 0
     bob = SubmissionReport.model_validate_json((out / "tiny-hw/bob.json").read_text())
@@ -281,15 +281,16 @@ def test_reports_written_while_grading_keep_final_names_when_a_namesake_breaks(c
     real = runner.ClassGrading.grade_here
 
     def flaky(self, sub):  # the first of amy's two files fails inside the grader
-        if sub.source.endswith("a.toml"):
+        if sub.source.endswith("amy one.toml"):
             return self.failed(sub, "simulated failure")
         return real(self, sub)
 
     monkeypatch.setattr(runner.ClassGrading, "grade_here", flaky)
-    write(course["class"] / "amy" / "a.toml", 'assignment = "tiny-hw"\nstudent = "amy"\n[answers]\nq1 = 42\n')
-    write(course["class"] / "amy" / "b.toml", 'assignment = "tiny-hw"\nstudent = "amy"\n[answers]\nq1 = 42\n')
+    # two students whose ids give the same file name, amy_one
+    write(course["class"] / "x" / "amy one.toml", 'assignment = "tiny-hw"\n[answers]\nq1 = 42\n')
+    write(course["class"] / "y" / "amy_one.toml", 'assignment = "tiny-hw"\n[answers]\nq1 = 42\n')
     out = tmp_path / "out"
     grade_directory(course["class"], out, problems_dir=course["problems"], reference_dir=None, budget=None)
     files = sorted(p.name for p in (out / "tiny-hw").iterdir() if p.name.startswith("amy"))
-    assert files == ["amy.json", "amy.md"]
-    assert json.loads((out / "tiny-hw" / "amy.json").read_text())["source"].endswith("b.toml")
+    assert files == ["amy_one.json", "amy_one.md"]
+    assert json.loads((out / "tiny-hw" / "amy_one.json").read_text())["source"] == "y/amy_one.toml"

@@ -248,7 +248,8 @@ def test_student_and_dates(tmp_path: Path) -> None:
     path = write(tmp_path / "f.json", json.dumps({"assignment": "hw", "student": 1234567, "submitted_at": future, "answers": {}}))
     sub = read_submission(path)
     assert isinstance(sub, Submission)
-    assert sub.student == "1234567"
+    assert sub.student == "f"  # the file's name: a student line never decides who it is
+    assert "the file says student = '1234567', but it was handed in by 'f'; graded as 'f'" in sub.warnings
     assert any("in the future" in w for w in sub.warnings)
 
     local = read_submission(write(tmp_path / "g.toml", 'assignment = "hw"\nsubmitted_at = 2020-03-12\n[answers]\n'))
@@ -355,5 +356,5 @@ def test_lone_surrogates_cannot_break_report_writing(tmp_path: Path) -> None:
     sub = read_submission(write(tmp_path / "s.json", '{"assignment": "hw", "student": "\\ud800x", "answers": {"q\\udfff": "\\ud800"}}'))
     assert isinstance(sub, Submission)
     sub.model_dump_json().encode("utf-8")  # would raise on a surrogate
-    assert sub.student == "?x"
+    assert sub.student == "s" and "'?x'" in sub.warnings[0]
     assert sub.answers == {"q?": "?"}

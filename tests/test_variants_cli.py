@@ -65,7 +65,10 @@ def test_the_variant_comes_from_the_folder_not_a_typed_student_line(tmp_path):
     result = runner.invoke(app, ["run", str(tmp_path / "class"), "--out", str(out), "--course", str(COURSE), "--quiet", "--budget", "0",
                                  "--problems", str(ROOT / "problems"), "--reference", str(ROOT / "reference")])
     assert result.exit_code == 0, result.output
-    report = json.loads((out / "csc321-hw4-variants" / "v1001.json").read_text())
+    assert not (out / "csc321-hw4-variants" / "v1001.json").exists()  # the report is v1005's, under v1005's name
+    report = json.loads((out / "csc321-hw4-variants" / "v1005.json").read_text())
+    assert report["student"] == "v1005"
+    assert "the file says student = 'v1001', but it was handed in by 'v1005'; graded as 'v1005'" in report["warnings"]
     assert report["variant"]["code"] == demo_variant("v1005").code != demo_variant("v1001").code
     assert report["score"] == 25.5  # all right: v1005's own numbers
 

@@ -19,18 +19,16 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from grader.cli.options import DbOpt
+from grader.cli.options import CourseOpt, DbOpt, OutOpt, ReferenceOpt, course_of
 from grader.keys.build import key_path, read_key
 from grader.lms.exports import EXPORTS
 from grader.lms.format import Export, Option
-from grader.lms.roster import read_roster
+from grader.lms.roster import read_roster, roster_mismatches
 
 Assignment = Annotated[str, typer.Argument(help="Assignment id, e.g. csc321-hw4.")]
-Out = Annotated[Path, typer.Option("--out", help="Output folder of `grader run` (reports and grades.sqlite).")]
 Output = Annotated[Path | None, typer.Option("-o", "--output", help="File to write ('-' for stdout); default OUT/<assignment>/exports/.")]
 RosterOpt = Annotated[Path | None, typer.Option("--roster", exists=True, dir_okay=False, help="CSV mapping student ids to LMS ids.")]
 Title = Annotated[str | None, typer.Option("--title", help="Assignment name in the LMS (default: the answer key's title).")]
-Reference = Annotated[Path, typer.Option("--reference", help="Answer keys folder (for the assignment's title).")]
 
 
 def assignment_title(reference: Path, assignment: str) -> str:
@@ -43,19 +41,22 @@ def assignment_title(reference: Path, assignment: str) -> str:
 def export(
     fmt: Export,
     assignment: str,
-    out: Path,
+    out: Path | None,
     db: str | None,
     output: Path | None,
     *,
     roster: Path | None = None,
     title: str | None = None,
-    reference: Path = Path("reference"),
+    reference: Path | None = None,
+    course: Path | None = None,
     **options: Any,
 ) -> None:
     from grader.store.loading import class_reports
     from grader.store.repository import Store
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    the_course = course_of(course, reference=reference, out=out, db=db)
+    out, db, reference = the_course.out, the_course.store, the_course.reference
     with Store.open(out, db) as store:
         reports = class_reports(store, out, assignment)
     if not reports:
@@ -67,7 +68,8 @@ def export(
         err.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2)
     text, warnings = fmt(reports, title=title or assignment_title(reference, assignment), roster=lms_ids, **options)
-    for w in warnings:
+    mismatches = roster_mismatches(lms_ids, [r.student for r in reports])
+    for w in warnings + mismatches:
         err.print(f"[yellow]warning:[/] {escape(w)}")
     if output is not None and str(output) == "-":
         sys.stdout.write(text)
@@ -75,7 +77,7 @@ def export(
     path = output or Path(out) / assignment / "exports" / f"{assignment}{fmt.suffix}"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8", newline="")  # csv already wrote its own line endings
-    err.print(f"Wrote {len(reports)} student(s) to {escape(str(path))}")
+    err.print(f"Wrote {len(reports)} student(s) to {escape(str(path))}" + "".join(f"; {escape(m)}" for m in mismatches))
 
 
 def _flag(option: Option) -> inspect.Parameter:
@@ -97,7 +99,7 @@ def command(fmt: Export):  # type: ignore[no-untyped-def]
     kw = inspect.Parameter.KEYWORD_ONLY
     params = [
         inspect.Parameter("assignment", kw, annotation=Assignment),
-        inspect.Parameter("out", kw, default=Path("out"), annotation=Out),
+        inspect.Parameter("out", kw, default=None, annotation=OutOpt),
         inspect.Parameter("db", kw, default=None, annotation=DbOpt),
         inspect.Parameter("output", kw, default=None, annotation=Output),
     ]
@@ -107,7 +109,8 @@ def command(fmt: Export):  # type: ignore[no-untyped-def]
         params.append(inspect.Parameter("title", kw, default=None, annotation=Title))
     params += [_flag(o) for o in fmt.options]
     if fmt.title:
-        params.append(inspect.Parameter("reference", kw, default=Path("reference"), annotation=Reference))
+        params.append(inspect.Parameter("reference", kw, default=None, annotation=ReferenceOpt))
+    params.append(inspect.Parameter("course", kw, default=None, annotation=CourseOpt))
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__doc__ = fmt.summary
     run.__name__ = f"export_{fmt.name}"

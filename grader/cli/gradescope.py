@@ -9,15 +9,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from grader.cli.options import CourseOpt, course_of
+from grader.cli.options import CourseOpt, ProblemsOpt, ReferenceOpt, course_of
 
 from grader.lms.gradescope.driver import DEFAULT_PART_BUDGET
 
 # Choices as enums: typer shows them in --help and rejects anything else.
 VisibilityChoice = Enum("VisibilityChoice", {v: v for v in ("visible", "hidden", "after_due_date", "after_published")}, type=str)  # type: ignore[misc]
 
-DEFAULT_PROBLEMS = Path("problems")
-DEFAULT_REFERENCE = Path("reference")
 
 
 def gradescope_command(
@@ -44,8 +42,8 @@ def gradescope_command(
 def export_gradescope_command(
     assignment: Annotated[str, typer.Argument(help="Assignment id, e.g. csc321-hw4 (or one the course file names).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Zip to write.")] = Path("autograder.zip"),
-    problems: Annotated[Path, typer.Option(help="Folder of problem sets.")] = DEFAULT_PROBLEMS,
-    reference: Annotated[Path, typer.Option(help="Folder of answer keys.")] = DEFAULT_REFERENCE,
+    problems: ProblemsOpt = None,
+    reference: ReferenceOpt = None,
     part_budget: Annotated[float, typer.Option(min=0, help="Seconds allowed per part on Gradescope.")] = DEFAULT_PART_BUDGET,
     course: CourseOpt = None,
 ) -> None:
@@ -53,7 +51,8 @@ def export_gradescope_command(
     from grader.lms.gradescope.package import build_zip
 
     try:
-        summary = build_zip(assignment, output, problems, reference, part_budget, course=course_of(course))
+        the_course = course_of(course, problems=problems, reference=reference)
+        summary = build_zip(assignment, output, the_course.problems, the_course.reference, part_budget, course=the_course)
     except KeyError as exc:
         raise typer.BadParameter(str(exc.args[0]), param_hint="ASSIGNMENT") from None
     for note in summary.notes:
@@ -61,7 +60,25 @@ def export_gradescope_command(
     typer.echo(f"wrote {summary.path} ({len(summary.files)} files) for {summary.assignment}")
 
 
+def export_constraints_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write ('-' for stdout).")] = Path("constraints.txt"),
+) -> None:
+    """Write the exact installed versions of the grader's runtime dependencies (torch included)
+    as a pip constraints file: the Dockerfile installs with it, as the Gradescope zip's setup.sh
+    does with the copy inside the zip."""
+    from grader.lms.gradescope.constraints import constraints_text, runtime_pins
+
+    pins = runtime_pins()
+    text = constraints_text(pins)
+    if str(output) == "-":
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output} ({len(pins)} pinned distributions, torch {pins.get('torch', 'not installed')})")
+
+
 def register(app: typer.Typer, export_app: typer.Typer) -> None:
-    """Add `gradescope` and `export gradescope`."""
+    """Add `gradescope`, `export gradescope` and `export constraints`."""
     app.command("gradescope")(gradescope_command)
     export_app.command("gradescope")(export_gradescope_command)
+    export_app.command("constraints")(export_constraints_command)

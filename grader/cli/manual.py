@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from grader.cli.options import DbOpt, OutOpt
+from grader.cli.options import CourseOpt, DbOpt, OutOpt, course_of
 from grader.store.loading import raw_reports
 from grader.workflow.manual import (
     ManualPart,
@@ -245,10 +245,13 @@ def _refresh(out: Path, db: str | None, assignment: str) -> None:
 @manual_app.command("grade")
 def grade_command(
     assignment: Annotated[str, typer.Argument(help="Assignment id, e.g. csc321-hw4.")],
-    out: OutOpt = Path("out"),
+    out: OutOpt = None,
     db: DbOpt = None,
     grader: Annotated[str | None, typer.Option("--grader", help="Your name, recorded with each score.")] = None,
-    reference: Annotated[Path, typer.Option("--reference", help="Answer keys (question texts, rubrics, model answers).")] = Path("reference"),
+    reference: Annotated[
+        Path | None, typer.Option("--reference", help="Answer keys (question texts, rubrics, model answers) [default: the course's].", show_default=False)
+    ] = None,
+    course: CourseOpt = None,
 ) -> None:
     """Score the queue of free-text answers, part by part; resumable.
 
@@ -257,6 +260,8 @@ def grade_command(
     reusable comment and any remark (`1,3 c2 clear`); `=2.5` types a score instead, `0` gives
     none. Without a rubric: a score, then a comment (`2.5 clear`). `s` skips, `q` stops."""
     console = Console(highlight=False, soft_wrap=True)
+    the_course = course_of(course, reference=reference, out=out, db=db)
+    out, db, reference = the_course.out, the_course.store, the_course.reference
     with open_store(out, db) as store:
         items = manual_queue(store, out, assignment)
         if not items:
@@ -282,15 +287,20 @@ def grade_command(
 def import_command(
     scores: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with columns student, part, score (or items), comment.")],
     assignment: Annotated[str | None, typer.Option("--assignment", "-a", help="Assignment id (needed when the store holds several).")] = None,
-    out: OutOpt = Path("out"),
+    out: OutOpt = None,
     db: DbOpt = None,
     grader: Annotated[str | None, typer.Option("--grader", help="Recorded with rows that name no grader.")] = None,
-    reference: Annotated[Path, typer.Option("--reference", help="Answer keys (the rubrics an items column picks from).")] = Path("reference"),
+    reference: Annotated[
+        Path | None, typer.Option("--reference", help="Answer keys (the rubrics an items column picks from) [default: the course's].", show_default=False)
+    ] = None,
+    course: CourseOpt = None,
 ) -> None:
     """Import manual scores from a spreadsheet (columns student, part, score, comment; an items
     column such as `1,3` picks rubric items instead of a score). Bad rows are listed, good rows
     kept. Exit 1 if any row was bad."""
     console = Console(highlight=False, soft_wrap=True)
+    the_course = course_of(course, reference=reference, out=out, db=db)
+    out, db, reference = the_course.out, the_course.store, the_course.reference
     with open_store(out, db) as store:
         if assignment is None:
             known = store.assignments()
@@ -324,13 +334,16 @@ def override_command(
     part: Annotated[str, typer.Argument()],
     score: Annotated[float, typer.Argument(help="The part's new score.")],
     reason: Annotated[str, typer.Option("--reason", help="Shown to the student with the score.")] = "",
-    out: OutOpt = Path("out"),
+    out: OutOpt = None,
     db: DbOpt = None,
     grader: Annotated[str | None, typer.Option("--grader")] = None,
     remove: Annotated[bool, typer.Option("--remove", help="Drop the override; the autograded score stands again.")] = False,
+    course: CourseOpt = None,
 ) -> None:
     """Replace the score of any part for one student (survives every re-run)."""
     console = Console(highlight=False, soft_wrap=True)
+    the_course = course_of(course, out=out, db=db)
+    out, db = the_course.out, the_course.store
     with open_store(out, db) as store:
         try:
             set_override(

@@ -11,16 +11,19 @@ from rich.text import Text
 
 from rich.table import Table
 
-from grader.cli.options import CourseOpt, DbOpt, ProblemsOpt, course_of
+from grader.cli.options import CourseOpt, DbOpt, OutOpt, ProblemsOpt, ReferenceOpt, course_of
 from grader.run.batch import DEFAULT_BUDGET, UsageError
 from grader.workflow.regrade import EPS, StudentChange, apply_regrade, plan_regrade
 
 
 def regrade_command(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Class folder, as given to `grader run`.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder of the earlier run.")] = Path("out"),
-    problems: ProblemsOpt = Path("problems"),
-    reference: Annotated[Path, typer.Option("--reference", help="Folder of built answer keys.")] = Path("reference"),
+    directory: Annotated[
+        Optional[Path],
+        typer.Argument(metavar="DIR", help="Class folder, as given to `grader run` [default: the course's submissions folder].", show_default=False),
+    ] = None,
+    out: OutOpt = None,
+    problems: ProblemsOpt = None,
+    reference: ReferenceOpt = None,
     assignment: Annotated[Optional[str], typer.Option("--assignment", help="Assignment id for files that do not name one.")] = None,
     db: DbOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would change.")] = False,
@@ -31,10 +34,19 @@ def regrade_command(
     """Grade DIR again after a key edit: print who changes and by how much, then replace the
     reports and record the new run (not with --dry-run)."""
     console = Console(highlight=False, soft_wrap=True)
+    the_course = course_of(course, problems=problems, reference=reference, submissions=directory, out=out, db=db)
+    out, db = the_course.out, the_course.store
     try:
         plan = plan_regrade(
-            directory, out, problems=problems, reference=reference, assignment=assignment, db=db, budget=budget or None, workers=workers,
-            course=course_of(course),
+            the_course.submissions,
+            out,
+            problems=the_course.problems,
+            reference=the_course.reference,
+            assignment=assignment,
+            db=db,
+            budget=budget or None,
+            workers=workers,
+            course=the_course,
         )
     except UsageError as exc:
         Console(stderr=True, highlight=False, soft_wrap=True).print(Text(f"error: {exc}"))

@@ -7,20 +7,22 @@ from typing import Annotated
 
 import typer
 
-from grader.cli.options import DbOpt
+from grader.cli.options import CourseOpt, DbOpt, OutOpt, ReferenceOpt, course_of
 from grader.workflow.class_report import build_report
 
 
 def report_command(
     assignment: Annotated[str, typer.Argument(help="Assignment id, e.g. csc321-hw4.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder of `grader run`.")] = Path("out"),
+    out: OutOpt = None,
     db: DbOpt = None,
     title: Annotated[str | None, typer.Option("--title", help="Heading (default: the answer key's title).")] = None,
-    reference: Annotated[Path, typer.Option("--reference", help="Answer keys folder (for the title).")] = Path("reference"),
+    reference: ReferenceOpt = None,
+    course: CourseOpt = None,
 ) -> None:
     """Write the HTML class report OUT/<assignment>/report.html (plots, common wrong answers, links)."""
+    the_course = course_of(course, reference=reference, out=out, db=db)
     try:
-        path = build_report(assignment, out, db, title, reference)
+        path = build_report(assignment, the_course.out, the_course.store, title, the_course.reference)
     except LookupError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2)

@@ -19,7 +19,7 @@ from grader.models import SubmissionReport
 from grader.report.format import fmt_score
 from grader.report.json_report import export_schema
 from grader.models import RunSummary
-from grader.cli.options import CourseOpt, course_of
+from grader.cli.options import CourseOpt, DbOpt, ProblemsOpt, ReferenceOpt, course_of
 from grader.run.batch import DEFAULT_BUDGET, OnProgress, UsageError, grade_directory, run_schema
 
 EXIT_USAGE = 2  # 0 and 1 come from RunSummary.exit_code
@@ -30,12 +30,13 @@ def _stderr() -> Console:
 
 
 def run(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Class folder: every submission below it is graded.")],
-    out: Annotated[Path, typer.Option("--out", help="Where reports are written.")] = Path("out"),
-    problems: Annotated[Path, typer.Option("--problems", help="Folder of problem sets (*.py).")] = Path("problems"),
-    reference: Annotated[Path, typer.Option("--reference", help="Folder of built answer keys (<assignment>.json).")] = Path(
-        "reference"
-    ),
+    directory: Annotated[
+        Optional[Path],
+        typer.Argument(metavar="DIR", help="Class folder: every submission below it is graded [default: the course's submissions folder].", show_default=False),
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Where reports are written [default: the course's out folder].", show_default=False)] = None,
+    problems: ProblemsOpt = None,
+    reference: ReferenceOpt = None,
     assignment: Annotated[
         Optional[str], typer.Option("--assignment", help="Assignment id for files that do not name one (overrides theirs).")
     ] = None,
@@ -48,35 +49,37 @@ def run(
     workers: Annotated[
         Optional[int], typer.Option("--workers", min=1, help="Worker processes [default: the number of CPUs].")
     ] = None,
-    db: Annotated[
-        Optional[str], typer.Option("--db", help="Grade store: SQLAlchemy URL or SQLite file [default: OUT/grades.sqlite].")
-    ] = None,
+    db: DbOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary table.")] = False,
     course: CourseOpt = None,
 ) -> None:
     """Grade every submission below DIR; write per-student JSON and Markdown reports, a gradebook
     CSV and a class summary per assignment, and OUT/run.json. Each report is recorded in the
     grade store, and manual scores and overrides recorded there are applied to what is written.
+    The folders come from the course file (--course, $GRADER_COURSE or the nearest grader.toml);
+    flags given here win.
 
     Exit code 0 even when answers are wrong or files are broken (listed in run.json and on
     stderr); 1 if the grader itself failed on a part; 2 for a usage error.
     """
     err = _stderr()
     started = time.perf_counter()
-    store = _StoreHook(out, db)
+    the_course = course_of(course, problems=problems, reference=reference, submissions=directory, out=out, db=db)
+    out = the_course.out
+    store = _StoreHook(out, the_course.store)
     try:
         with progress_bar(enabled=not quiet) as progress:
             summary = grade_directory(
-                directory,
+                the_course.submissions,
                 out,
-                problems_dir=problems,
-                reference_dir=reference,
+                problems_dir=the_course.problems,
+                reference_dir=the_course.reference,
                 assignment=assignment,
                 budget=budget or None,
                 workers=workers,
                 on_report=store,
                 progress=progress,
-                course=course_of(course),
+                course=the_course,
             )
     except UsageError as exc:
         err.print(Text(f"error: {exc}"))
@@ -87,6 +90,8 @@ def run(
 
     for warning in summary.warnings:
         err.print(Text(f"warning: {warning}"))
+    for old in summary.superseded:
+        err.print(Text(f"not graded: {old.source}: {old.student} handed in a later submission ({old.graded}), which was graded"))
     for broken in summary.broken:
         err.print(Text(f"broken: {broken.source}: {broken.reason}"))
     for error in summary.errors:

@@ -1,5 +1,6 @@
 """`grader sheets ASSIGNMENT`: each student's problem sheet with their own numbers, and the answer
-key of each variant for staff; `grader course init`: a course's secret (and a grader.toml)."""
+key of each variant for staff; `grader course init`: a course's secret (and a grader.toml); `grader course check`: the
+course file validated, one line per mistake."""
 
 from __future__ import annotations
 
@@ -49,6 +50,62 @@ def course_init(folder: Annotated[Path, typer.Argument(help="The course folder."
     if relative not in lines and f"/{relative}" not in lines:
         ignore.write_text("\n".join([*lines, "# the course secret (grader course init)", f"/{relative}"]) + "\n", encoding="utf-8")
         typer.echo(f"added /{relative} to {ignore}")
+
+
+@course_app.command("check")
+def course_check(course: CourseOpt = None) -> None:
+    """Validate the course file: one line per mistake (an unknown setting, a bad date or time
+    zone, a feedback policy that does not exist, an assignment whose problem set does not exist,
+    a roster that is missing or has no student column). Exit 1 on mistakes, 0 when fine, 2 when
+    no course file is found."""
+    from grader.course import CourseError, find_course_file, read_course_file
+
+    try:
+        path = find_course_file(course)
+    except CourseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if path is None:
+        typer.echo("error: no grader.toml here or in any folder above; give --course DIR or set GRADER_COURSE", err=True)
+        raise typer.Exit(2)
+    try:
+        mistakes = _course_mistakes(read_course_file(path))
+    except CourseError as exc:
+        mistakes = exc.problems
+    for line in mistakes:
+        typer.echo(f"{path}: {line}")
+    if mistakes:
+        typer.echo(f"{path}: {len(mistakes)} mistake(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{path}: ok")
+
+
+def _course_mistakes(course) -> list[str]:
+    """What only the course's folders show: its problem sets (which assignments exist) and rosters."""
+    from grader.lms.roster import read_roster
+    from grader.problemset import load_problem_file, problem_files
+
+    if not course.problems.is_dir():
+        return [f"course.problems: no such folder {course.problems}"]
+    sets: list[str] = []
+    mistakes = []
+    for file in problem_files(course.problems):
+        try:
+            sets += load_problem_file(file)
+        except Exception as exc:  # the instructor's own module: say which and why, go on
+            mistakes.append(f"course.problems: {file.name} cannot be loaded: {type(exc).__name__}: {exc}")
+    mistakes += course.check(sets)
+    rosters = {course.roster: "course.roster"} if course.roster is not None else {}
+    for a in course.assignments.values():
+        if a.roster is not None:
+            rosters.setdefault(a.roster, f"assignments.{a.id}.roster")  # each file once, by who names it
+    for roster, setting in rosters.items():
+        if roster.is_file():
+            try:
+                read_roster(roster)
+            except (ValueError, OSError, UnicodeDecodeError) as exc:
+                mistakes.append(f"{setting}: {str(exc).removeprefix(f'{roster}: ')}")
+    return mistakes
 
 
 def sheets_command(

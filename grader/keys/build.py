@@ -7,6 +7,7 @@ stale key is detected (`grader key check`).
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,31 @@ from grader.kinds.spec import kind_to_spec
 from grader.models import AnswerKey, PartKey, VariantKey
 from grader.problemset import ProblemSet
 from grader.variants import Variant
+
+
+class PartBuildError(Exception):
+    """A part's reference (or one of its named answers) could not be computed: an authoring
+    error, reported as one line naming the assignment, the part and where it is defined."""
+
+    def __init__(self, assignment: str, part: str, where: str, cause: BaseException) -> None:
+        self.assignment, self.part, self.where, self.cause = assignment, part, where, cause
+        super().__init__(f"{assignment}, part {part} ({where}): cannot compute the key: {type(cause).__name__}: {cause}")
+
+
+def where(fn: Any) -> str:
+    """`problems/hw.py:12`: the file and line where a function (a decorated part) is defined,
+    relative to the current directory when it is below it."""
+    code = getattr(inspect.unwrap(fn), "__code__", None) if fn is not None else None
+    if code is None:
+        return "?"
+    return f"{where_file(Path(code.co_filename))}:{code.co_firstlineno}"
+
+
+def where_file(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
 
 
 def torch_version() -> str:
@@ -65,12 +91,15 @@ def compute_parts(ps: ProblemSet, variant: Variant | None, only: set[str] | None
             for u in part.uses:  # a part that is not computed here: its value from the base key
                 if u not in values and base is not None:
                     values[u] = ps.parts[u].kind.decode(base.part(u).reference)
-            computed = part.compute([values[u] for u in part.uses], inputs=inputs)
+            try:
+                computed = part.compute([values[u] for u in part.uses], inputs=inputs)
+                key.reference = part.kind.encode(computed.reference)
+                key.alternatives = _named(ps, part.alternatives, computed.alternatives, part.kind, variant)
+                key.mistakes = _named(ps, part.mistakes, computed.mistakes, part.kind, variant)
+            except Exception as exc:  # the instructor's code: say which part, where, and what
+                raise PartBuildError(ps.id, part.id, where(part.reference), exc) from exc
             values[part.id] = computed.reference
-            key.reference = part.kind.encode(computed.reference)
             key.seed = computed.seed
-            key.alternatives = _named(ps, part.alternatives, computed.alternatives, part.kind, variant)
-            key.mistakes = _named(ps, part.mistakes, computed.mistakes, part.kind, variant)
             key.uses = list(part.uses)
             key.follow_through = [list(r.uses) for r in part.routes]
         parts.append(key)

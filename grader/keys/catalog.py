@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from grader.course import Course
 from grader.keys.build import build_key
 from grader.keys.variants import CACHE_FOLDER, VariantGraders
-from grader.models import AnswerKey, Submission
+from grader.models import AnswerKey, Submission, SubmissionReport
 from grader.problemset import ProblemSet, load_problem_file, problem_files, source_hash
 from grader.scoring import AssignmentGrader, ProblemSource
 from grader.variants import SecretError, ensure_secret
@@ -72,6 +72,8 @@ class Catalog:
 
     def __init__(self, problems_dir: Path, reference_dir: Path | None, course: Course | None = None, cache_dir: Path | None = None) -> None:
         self.problems_dir = Path(problems_dir)
+        #: The course file's settings (due dates, late policy), if there is one.
+        self.course = course
         self.reference_dir = Path(reference_dir) if reference_dir is not None else None
         self.notes: list[str] = []
         #: Problem files that could not be imported or keyed: an instructor's problem, reported
@@ -170,6 +172,10 @@ class Catalog:
         """The grader of one submission: its assignment's, or that of its student's variant."""
         grader = self.grader(sub.assignment)
         return grader.grader_for(sub) if isinstance(grader, VariantGraders) else grader
+
+    def late_report(self, report: SubmissionReport) -> SubmissionReport:
+        """`report` with its assignment's late policy applied (the course's; none without a course file)."""
+        return report if self.course is None else self.course.assignment(report.assignment).late_report(report)
 
     def loader(self, assignments: Iterable[str] | None = None) -> GraderLoader:
         """The graders of `assignments` (default: all) for another process to build."""

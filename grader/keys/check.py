@@ -3,24 +3,31 @@
 Two questions, as a careful instructor would ask them before publishing:
 1. Staleness: the key's problem-source hash matches the source, and the stored values equal
    a fresh computation (so a hand-edited reference is caught).
-2. Self-test: the part's model answers (its `solutions`) and the reference written in each
-   syntax its kind accepts (`Kind.forms`) earn full marks; each named mistake does not;
-   formula parts have enough valid (finite) sample points.
+2. Self-test, every part of every kind: the part's model answers (its `solutions`) and the
+   reference written in each syntax its kind accepts (`Kind.forms`) earn full marks; each
+   named mistake differs from the reference and, typed, earns its declared marks under its
+   own name; each alternative differs from the reference and earns full marks under its name;
+   the reference fits the size the kind declares (`Kind.mismatch`); the marks add up to the
+   declared total; formula parts have enough valid (finite) sample points.
+
+An authoring error is a `Finding`: one line naming the assignment, the part and the file:line
+of its function (`Finding.line`), never a traceback (unless `debug`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from grader.errors import InvalidAnswer
-from grader.keys.build import build_key
+from grader.keys.build import PartBuildError, build_key, where, where_file
 from grader.kinds import LocationTarget
 from grader.kinds.base import Kind
-from grader.models import AnswerKey, Status, Submission
+from grader.models import AnswerKey, PartResult, Status, Submission
 from grader.problemset import ProblemSet
 from grader.sampling import Sample
 from grader.scoring import AssignmentGrader
@@ -29,8 +36,16 @@ MIN_SAMPLE_POINTS = 3
 
 
 class Finding(BaseModel):
+    """One thing wrong with a key or its problem set, said in one line."""
+
     part: str | None
     problem: str
+    where: str | None = Field(None, description="file:line of the part's (or named answer's) function in the problem set.")
+
+    def line(self, assignment: str) -> str:
+        """`hw1, part q2 (problems/hw1.py:14): the model answer '11' is graded incorrect ...`"""
+        at = f" ({self.where})" if self.where else ""
+        return f"{assignment}, part {self.part}{at}: {self.problem}" if self.part else f"{assignment}{at}: {self.problem}"
 
 
 class KeyCheckReport(BaseModel):
@@ -149,39 +164,137 @@ def same_target(kind: Kind, a: Any, b: Any) -> bool:
     return kind.compare(a, b).full
 
 
-def self_test(ps: ProblemSet, key: AnswerKey, typed: bool = True) -> tuple[list[Finding], int, int]:
-    """Each model answer is graded as a submission of its own (the other parts left empty),
-    through the same part loop as a student's, so it earns exactly what a student typing it would.
+def _graded(grader: AssignmentGrader, key: AnswerKey, index: int, part_id: str, answer: Any) -> PartResult:
+    """`answer` graded as a submission of its own (the other parts left empty), through the same
+    part loop as a student's, so it earns exactly what a student typing it would."""
+    model = Submission(assignment=key.assignment, student="model answer", answers={part_id: answer}, source="model answer")
+    return grader.grade(model).parts[index]
+
+
+def part_where(ps: ProblemSet, part_id: str, fn: Any = None) -> str:
+    """Where a part (or one of its named answers, `fn`) is defined, as `file:line`."""
+    part = ps.parts.get(part_id)
+    target = fn if fn is not None else (part.reference if part is not None else None)
+    if target is None:
+        return _module(ps) or "?"
+    return where(target)
+
+
+def self_test(ps: ProblemSet, key: AnswerKey, typed: bool = True, debug: bool = False) -> tuple[list[Finding], int, int]:
+    """Every part tests itself, as a careful instructor would before publishing the key:
+
+    - each model answer (`solutions=`) and the reference written in each syntax its kind reads
+      (`Kind.forms`) earns full marks;
+    - each named mistake differs from the reference and, typed, earns exactly the marks it
+      declares and is named; each alternative differs from the reference and earns full marks,
+      named;
+    - the reference (and each alternative) fits the size the kind declares (`Kind.mismatch`).
+
     `typed=False`: leave out the typed model answers of parts that are not formulas (they are
     the printed numbers' answers, not a variant's)."""
     grader = AssignmentGrader(ps, key)
     findings: list[Finding] = []
     forms = mistakes = 0
-    for index, pg in enumerate(grader.graders):
+    problem_parts = ps.parts
+
+    def finding(part_id: str, problem: str, fn: Any = None) -> None:
+        findings.append(Finding(part=part_id, problem=problem, where=part_where(ps, part_id, fn)))
+
+    def named_fn(part_id: str, answers: str, name: str) -> Any:
+        part = problem_parts.get(part_id)
+        for answer in getattr(part, answers, ()) if part is not None else ():
+            if answer.name == name:
+                return answer.compute
+        return None
+
+    def test_part(index: int, pg: Any) -> None:
+        nonlocal forms, mistakes
         part, kind = pg.part, pg.kind
         if kind.manual:
-            continue
+            return
+        wrong_size = kind.mismatch(pg.reference)
+        if wrong_size:
+            finding(part.id, f"{wrong_size}: the declared size or the reference is wrong")
         candidates = [*(part.solutions if typed or kind.sampled else ()), *kind.forms(pg.reference)]
         if kind.sampled:
             sample = pg.reference
             finite = int(np.isfinite(np.asarray(sample.value)).reshape(sample.n_points, -1).all(axis=1).sum())
             if finite < MIN_SAMPLE_POINTS:
-                findings.append(Finding(part=part.id, problem=f"only {finite} valid sample points"))
+                finding(part.id, f"only {finite} valid sample points")
         if not candidates:
-            findings.append(Finding(part=part.id, problem="no model answer to self-test (add solutions=...)"))
+            finding(part.id, "no model answer to self-test (add solutions=...)")
         if kind.sampled and isinstance(pg.reference, Sample) and pg.reference.meta.get("blocks"):
-            findings += whole_pool(part.id, kind, pg.reference, part.solutions)
+            for found in whole_pool(part.id, kind, pg.reference, part.solutions):
+                finding(part.id, found.problem)
         for form in candidates:
             forms += 1
-            model = Submission(assignment=key.assignment, student="model answer", answers={part.id: form}, source="model answer")
-            result = grader.grade(model).parts[index]
-            if result.status is not Status.correct:
-                findings.append(Finding(part=part.id, problem=f"the model answer {form!r} is graded {result.status.value}: {result.feedback}"))
+            result = _graded(grader, key, index, part.id, form)
+            if result.status is not Status.correct or result.score < pg.marks:
+                source = "the model answer" if form in part.solutions else "the reference written as"
+                finding(part.id, f"{source} {form!r} is graded {result.status.value} ({result.score:g} of {pg.marks:g} marks): {result.feedback}")
+        for variant, target in pg.alternatives:
+            fn = named_fn(part.id, "alternatives", variant.name)
+            if same_target(kind, target, pg.reference):
+                finding(part.id, f"the alternative '{variant.name}' equals the reference", fn)
+                continue
+            wrong_size = kind.mismatch(target)
+            if wrong_size:
+                finding(part.id, f"the alternative '{variant.name}': {wrong_size.replace('the reference', 'it')}", fn)
+                continue
+            for form in kind.forms(target)[:1]:  # one typed form: the reference's forms test the syntaxes
+                forms += 1
+                result = _graded(grader, key, index, part.id, form)
+                if result.matched == "reference":
+                    continue  # as for mistakes below: one answer of a set-valued target, shared with the reference
+                if result.score < pg.marks or result.matched != f"alternative: {variant.name}":
+                    finding(part.id, f"the alternative '{variant.name}' typed as {form!r} is graded {_verdict(result)}, not full marks as that alternative", fn)
         for variant, target in pg.mistakes:
             mistakes += 1
+            fn = named_fn(part.id, "mistakes", variant.name)
             if same_target(kind, target, pg.reference):
-                findings.append(Finding(part=part.id, problem=f"the named mistake '{variant.name}' equals the reference"))
+                finding(part.id, f"the named mistake '{variant.name}' equals the reference", fn)
+                continue
+            if not 0 <= variant.marks <= pg.marks:
+                finding(part.id, f"the named mistake '{variant.name}' declares {variant.marks:g} marks, outside 0 to the part's {pg.marks:g}", fn)
+                continue
+            for form in kind.forms(target)[:1]:
+                result = _graded(grader, key, index, part.id, form)
+                if result.matched == "reference":
+                    continue  # a target of several answers (locations) typed as one the reference has too: inconclusive
+                # a named mistake earns its marks, or the same answer's partial credit where higher
+                earns = max(variant.marks, kind.compare(kind.parse(form), pg.reference).fraction * pg.marks)
+                if abs(result.score - earns) > 1e-6 or result.matched != f"mistake: {variant.name}":
+                    finding(
+                        part.id,
+                        f"the named mistake '{variant.name}' typed as {form!r} is graded {_verdict(result)}, not as that mistake ({earns:g} marks)",
+                        fn,
+                    )
+
+    for index, pg in enumerate(grader.graders):
+        try:
+            test_part(index, pg)
+        except Exception as exc:  # a kind or a named answer that fails on its own key: that part's finding
+            if debug:
+                raise
+            finding(pg.id, exc.feedback() if isinstance(exc, InvalidAnswer) else f"the self-test failed: {type(exc).__name__}: {exc}")
     return findings, forms, mistakes
+
+
+def _verdict(result: PartResult) -> str:
+    how = f" as {result.matched}" if result.matched else ""
+    return f"{result.status.value}{how} ({result.score:g} of {result.max_score:g} marks)"
+
+
+def total_findings(ps: ProblemSet) -> list[Finding]:
+    """The parts' marks must add up to the total the problem set declares."""
+    if ps.expected_total is None or math.isclose(ps.total, ps.expected_total, rel_tol=0, abs_tol=1e-9):
+        return []
+    marks = " + ".join(f"{p.marks:g}" for p in ps)
+    return [Finding(part=None, problem=f"the parts' marks add up to {ps.total:g} ({marks}), not the declared total={ps.expected_total:g}", where=_module(ps))]
+
+
+def _module(ps: ProblemSet) -> str | None:
+    return where_file(ps.module_file) if ps.module_file is not None else None
 
 
 def whole_pool(part_id: str, kind: Kind, sample: Sample, solutions: tuple[str, ...]) -> list[Finding]:
@@ -200,20 +313,33 @@ def whole_pool(part_id: str, kind: Kind, sample: Sample, solutions: tuple[str, .
     return findings
 
 
-def check_key(ps: ProblemSet, stored: AnswerKey | None) -> KeyCheckReport:
-    fresh = build_key(ps)
+def check_key(ps: ProblemSet, stored: AnswerKey | None, debug: bool = False) -> KeyCheckReport:
+    """Staleness and the self-test of every part. An authoring error (a reference that cannot
+    be computed, a model answer that cannot be read) becomes a finding naming the part and where
+    it is defined; with `debug` it is raised instead, traceback and all."""
     report = KeyCheckReport(assignment=ps.id)
+    report.findings += total_findings(ps)
+    try:
+        fresh = build_key(ps)
+    except PartBuildError as exc:
+        if debug:
+            raise
+        report.findings.append(Finding(part=exc.part, problem=f"cannot compute the key: {type(exc.cause).__name__}: {exc.cause}", where=exc.where))
+        return report
     if stored is None:
         report.stale.append("no committed key: run `grader key build`")
         stored = fresh
     else:
         report.stale = staleness(ps, stored, fresh)
     try:
-        report.findings, report.forms_checked, report.mistakes_checked = self_test(ps, stored)
+        found, report.forms_checked, report.mistakes_checked = self_test(ps, stored, debug=debug)
+        report.findings += found
         found, report.variants_checked = check_variants(ps, stored)
         report.findings += found
     except InvalidAnswer as exc:  # a model answer the instructor wrote cannot be read
-        report.findings.append(Finding(part=None, problem=exc.feedback()))
+        if debug:
+            raise
+        report.findings.append(Finding(part=None, problem=exc.feedback(), where=_module(ps)))
     return report
 
 
@@ -249,5 +375,5 @@ def check_variants(ps: ProblemSet, key: AnswerKey, count: int = VARIANTS_CHECKED
         findings += [Finding(part=None, problem=f"variant {code} fails the constraint {c!r}") for c in ps.violated(variant)]
         only = variant_key.model_copy(update={"parts": [p for p in variant_key.parts if p.id in varying]})
         own, _, _ = self_test(ps, only, typed=False)
-        findings += [Finding(part=f.part, problem=f"variant {code}: {f.problem}") for f in own]
+        findings += [Finding(part=f.part, problem=f"variant {code}: {f.problem}", where=f.where) for f in own]
     return findings, checked

@@ -151,6 +151,12 @@ class Vector(_Array):
     def describe(self) -> str:
         return f"a vector of {self.length} number{'s' if self.length != 1 else ''}"
 
+    def mismatch(self, value: Any) -> str | None:
+        shape = np.asarray(value).shape
+        if shape == (self.length,):
+            return None
+        return f"declared Vector({self.length}) but the reference has {self._got(shape)}"
+
 
 class Matrix(_Array):
     """A rows×cols matrix."""
@@ -214,3 +220,9 @@ class Matrix(_Array):
 
     def describe(self) -> str:
         return f"a {self.rows}×{self.cols} matrix"
+
+    def mismatch(self, value: Any) -> str | None:
+        shape = np.asarray(value).shape
+        if shape == (self.rows, self.cols):
+            return None
+        return f"declared Matrix({self.rows}, {self.cols}) but the reference is {dims(shape)}"

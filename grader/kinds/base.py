@@ -95,6 +95,12 @@ class Kind(ABC):
             return True  # no numbers to round: an accepted answer is the reference
         return shaped[0].shape == shaped[1].shape and bool(np.array_equal(shaped[0], shaped[1]))
 
+    def mismatch(self, value: Any) -> str | None:
+        """What is wrong when a normalised reference does not fit what the kind declares (a
+        `Matrix(4, 2)` whose reference is 3×2): an authoring error `grader key check` reports.
+        None when it fits; kinds that declare no size accept any value they normalise."""
+        return None
+
     def describe(self) -> str:
         """A short phrase for feedback and templates, e.g. 'a 4×4 matrix'."""
         return self.name

@@ -12,13 +12,34 @@ from typing import Any, Sequence
 
 from grader.errors import InvalidAnswer
 from grader.kinds.base import Kind, Match
-from grader.parsing.text import describe_native, short, strip_math
+from grader.parsing.text import describe_native, fold_width, short, strip_math
 
 CHOICE_TEXT_LIMIT = 200
 _TRUE_WORDS = ("true", "yes")
 _FALSE_WORDS = ("false", "no")
 # Decoration around a one-word answer: quotes, brackets, a final full stop, `(a)`-style bullets.
 _DECORATION = re.compile(r"^[\s\"'`*_(\[]+|[\s\"'`*_)\].!]+$")
+
+
+# A choice followed by its reason: `false — because ...`, `False, h_t depends on h_{t-1}`,
+# `smaller (the stride halves it)`.  The option must be written out in full before the
+# separator; the reason is kept as text, never graded here.
+_REASON = re.compile(r"^\s*([^\W\d_]+)\s*(?:[,;:.!(—–]|\s-+\s|\s+(?=because\b|since\b|as\b))\s*(.*)$", re.S | re.I)
+REASON_TEXT_LIMIT = 5_000
+
+
+class Chosen(str):
+    """The option chosen, with the reason the student gave after it (kept as text)."""
+
+    reason: str = ""
+
+    def __new__(cls, option: str, reason: str = "") -> "Chosen":
+        self = super().__new__(cls, option)
+        self.reason = reason
+        return self
+
+    def __reduce__(self):  # pickles with its reason (results are cached across processes)
+        return (Chosen, (str(self), self.reason))
 
 
 def _key(text: str) -> str:
@@ -71,6 +92,11 @@ class Choice(Kind):
             raise InvalidAnswer(
                 f"expected one of {self.listing()}, got {describe_native(raw)}", example=self.options[0]
             )
+        raw = fold_width(raw)
+        if len(raw) <= REASON_TEXT_LIMIT:
+            with_reason = self._with_reason(raw)
+            if with_reason is not None:
+                return with_reason
         if len(raw) > CHOICE_TEXT_LIMIT:
             raise InvalidAnswer(
                 f"expected one of {self.listing()}, got {len(raw):,} characters of text "
@@ -98,6 +124,18 @@ class Choice(Kind):
             example=self.options[0],
         )
 
+    def _with_reason(self, raw: str) -> Chosen | None:
+        """`false — because ...`: the option written in full, then a separator and a reason
+        (not itself just another option, as in `yes, no`)."""
+        m = _REASON.match(strip_math(raw))
+        if m is None:
+            return None
+        option = self._by_key.get(_key(m.group(1)))
+        reason = m.group(2).strip()
+        if option is None or not reason or _key(_DECORATION.sub("", reason)) in self._by_key:
+            return None
+        return Chosen(option, reason)
+
     def compare(self, answer: Any, target: Any) -> Match:
         if _key(str(answer)) == _key(str(target)):
             return Match(1.0)
@@ -113,7 +151,7 @@ class Choice(Kind):
         return self._by_key[key]
 
     def canonical(self, value: Any) -> str:
-        return str(value)
+        return str(value)  # the reason is in the answer as typed, shown beside it
 
     def encode(self, value: Any) -> str:
         return str(value)

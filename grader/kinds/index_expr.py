@@ -62,7 +62,8 @@ class IndexExpr(SampledKind):
     def parse(self, raw: Any) -> Any:
         if not isinstance(raw, str):
             raise InvalidAnswer("expected a formula as text", example=self.examples[0])
-        return read_formula(raw, self.scalars, self.functions, indices=self.indices, tensors=self.tensors)
+        return read_formula(raw, self.scalars, self.functions, indices=self.indices, tensors=self.tensors,
+                            elementwise=self.free)
 
     def canonical(self, value: Any) -> str:
         return canonical(value) if not isinstance(value, Sample) else f"(sampled: {value.n_points} draws)"

@@ -1,7 +1,8 @@
 """A whole number (a count of parameters, units, multiplications): exact match only.
 
 Any number form is read (`61,706`, `2.904e5`, `55*55*96`), and the value must be exactly
-integral: `2.904e5` is 290400, `6.5` is read but never equals an integer. Feedback on a miss
+integral: `2.904e5` is 290400, `6.5` is read but never equals an integer, and a value computed
+approximately (`exp(-1000)`, `sqrt(2)^2`) is never exactly whole. Feedback on a miss
 says what was read, never the reference.
 """
 
@@ -39,7 +40,12 @@ class Int(Kind):
     examples = ("1234", "1,234", "(3*3*1+1)*4", "1.5e3")
 
     def parse(self, raw: Any) -> Scalar:
-        value = as_exact_int(read_number(raw, INT_EXAMPLE))
+        value = read_number(raw, INT_EXAMPLE)
+        # Typed text reads exactly (int/Fraction) except through exp, log, sqrt of a non-square,
+        # pi...: a float from text is approximate and never counts as a whole number (exp(-1000)
+        # is not 0). A native float is a number as written (TOML `6.0`).
+        if not (isinstance(raw, str) and isinstance(value, float)):
+            value = as_exact_int(value)
         if abs(value) >= INT_MAGNITUDE_LIMIT:  # a bound, and keeps the echo exact and re-readable
             raise TooComplex(
                 f"the number has more than {INT_DIGITS} digits",
@@ -49,6 +55,9 @@ class Int(Kind):
         return value
 
     def compare(self, answer: Any, target: Any) -> Match:
+        if isinstance(answer, float):
+            return Match(0.0, f"Expected a whole number; yours is about {fmt_number(answer)}, computed "
+                              "approximately (through exp, log, a root or a constant), so not exactly whole.")
         if not isinstance(answer, int):
             return Match(0.0, f"Expected a whole number; you gave {fmt_number(answer)}.")
         if answer == target:
@@ -65,6 +74,8 @@ class Int(Kind):
         return exact
 
     def canonical(self, value: Any) -> str:
+        if isinstance(value, float):  # approximate: shown as such, and it reads back
+            return "≈" + fmt_number(value, 10)
         return fmt_number(value, 10)
 
     def encode(self, value: Any) -> int:

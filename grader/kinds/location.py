@@ -19,7 +19,7 @@ from grader.kinds.base import Kind, Match
 from grader.kinds.values import array_of
 from grader.parsing.brackets import split_top
 from grader.parsing.numbers import fmt_number
-from grader.parsing.text import check_length, describe_native, example_for, short, strip_math
+from grader.parsing.text import check_length, describe_native, example_for, fold_width, short, strip_math
 
 LOCATION_TEXT_LIMIT = 500
 MAX_INDICES = 16
@@ -84,7 +84,7 @@ class Location(Kind):
         if not isinstance(raw, str):
             raise InvalidAnswer(f"expected a location, got {describe_native(raw)}", example=self.examples[0])
         check_length(raw, LOCATION_TEXT_LIMIT, "location")
-        text = strip_math(raw)
+        text = strip_math(fold_width(raw))
         if _ASSIGNMENTS.fullmatch(text):  # `i=1, j=3`
             text = _ASSIGNED.sub("", text)
         elif "=" in text:  # `(i, j) = (1, 3)` or `Z[1,3] = 6`: the side with the indices

@@ -27,7 +27,7 @@ from grader.parsing import canonical as formula_text
 from grader.parsing.brackets import enclosed, has_top, split_top
 from grader.parsing.formula import function_table, read_formula
 from grader.parsing.numbers import fmt_number, read_number
-from grader.parsing.text import check_length, describe_native, example_for, short, strip_math
+from grader.parsing.text import check_length, describe_native, example_for, fold_width, point_into, short, strip_math
 from grader.sampling import Domain, Sample, draw
 
 SHAPE_TEXT_LIMIT = 1_000
@@ -40,7 +40,9 @@ _SPACE_OF = re.compile(
 )
 _SIZE_CALL = re.compile(r"^(?:torch\s*\.\s*)?Size\s*\((?P<inner>.*)\)$", re.S)
 _IN = re.compile(r"^[^\W\d]\w*\s*(?:∈|\\in(?![A-Za-z]))\s*")
-_FIXED_SEP = re.compile(r"\s*(?:×|\\times(?![A-Za-z])|[xX*·⋅,;]|\\cdot(?![A-Za-z]))\s*")
+# `46 by 62 by 20`: "by" as a word between sizes
+_BY = r"(?<=\s)by(?=\s)"
+_FIXED_SEP = re.compile(r"\s*(?:×|\\times(?![A-Za-z])|[xX*·⋅,;]|\\cdot(?![A-Za-z])|" + _BY + r")\s*")
 _SPACE = re.compile(r"\s+")
 _BATCH = re.compile(r"^(?:-1|−1|N|B|n|None|batch|\?)$")
 _UINT = re.compile(r"^\d{1,18}$")
@@ -53,9 +55,10 @@ def _dims_text(shape: Sequence[int]) -> str:
 
 
 def _unwrap_shape(text: str, limit: int) -> str:
-    """The list of dimensions inside any accepted wrapper."""
+    """The list of dimensions inside any accepted wrapper (a Python tuple's trailing comma,
+    `(2,)`, dropped)."""
     check_length(text, limit, "shape")
-    text = strip_math(text)
+    text = strip_math(fold_width(text))
     m = _SIZE_CALL.match(text)
     if m:
         text = m.group("inner").strip()
@@ -66,8 +69,11 @@ def _unwrap_shape(text: str, limit: int) -> str:
             text = text[1:-1].strip()
     else:
         text = _IN.sub("", text)
+    bracketed = False
     while enclosed(text, "([{"):
-        text = text[1:-1].strip()
+        text, bracketed = text[1:-1].strip(), True
+    if bracketed and text.endswith(",") and not text.endswith(",,"):
+        text = text[:-1].rstrip()
     return text
 
 
@@ -229,7 +235,9 @@ class Shape(Kind):
 
 def _formula_separator(symbols: Sequence[str]) -> re.Pattern[str]:
     x_between_digits = "" if "x" in symbols or "X" in symbols else r"|(?<=\d)[xX](?=\d)"
-    return re.compile(r"\s*(?:×|\\times(?![A-Za-z])|,|(?<=\s)[xX](?=\s)" + x_between_digits + r")\s*")
+    # 'K by m': a word, unless it could be a product of declared symbols (b*y)
+    by = "" if "by" in symbols or {"b", "y"} <= set(symbols) else "|" + _BY
+    return re.compile(r"\s*(?:×|\\times(?![A-Za-z])|,|(?<=\s)[xX](?=\s)" + x_between_digits + by + r")\s*")
 
 
 class ShapeFormula(SampledKind):
@@ -278,7 +286,10 @@ class ShapeFormula(SampledKind):
                 raise InvalidAnswer(f"a shape has at most {MAX_DIMS} dimensions", example=self.examples[0])
         else:
             raise InvalidAnswer(f"expected a shape, got {describe_native(raw)}", example=self.examples[0])
-        return tuple(self._entry(e, i) for i, e in enumerate(entries, 1))
+        try:
+            return tuple(self._entry(e, i) for i, e in enumerate(entries, 1))
+        except InvalidAnswer as exc:
+            raise point_into(exc, raw) from None
 
     def _entry(self, text: str, position: int) -> Any:
         if not text.strip():
@@ -292,10 +303,11 @@ class ShapeFormula(SampledKind):
             if re.search(r"[xX*·⋅]", text):
                 hint = "; dimensions are separated by ×, ' x ' (with spaces) or commas, and * multiplies inside one"
             raise InvalidAnswer(
-                f"dimension {position} ({short(text)!r}): {exc.message.rstrip('.')}{hint}",
+                f"dimension {position} ({short(text)!r}): {exc.what.rstrip('.')}{hint}",
                 position=exc.position,
                 expected=exc.expected,
                 example=self.examples[0],
+                source=exc.source,
             ) from None
 
     def normalise(self, value: Any) -> Sample:

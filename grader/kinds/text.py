@@ -15,7 +15,7 @@ class Text(Kind):
     manual = True
 
     def parse(self, raw: Any) -> str:
-        text = raw if isinstance(raw, str) else str(raw)
+        text = raw if isinstance(raw, str) else raw.isoformat() if hasattr(raw, "isoformat") else str(raw)
         return text[:TEXT_LIMIT]
 
     def compare(self, answer: Any, target: Any) -> Match:

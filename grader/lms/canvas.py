@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from grader.lms.comment import format_score
-from grader.lms.format import Export, ExportText, Option, csv_text, pending_warnings
+from grader.lms.format import Export, ExportText, Option, pending_warnings
+from grader.report.csv_cells import csv_text
 from grader.lms.roster import Roster, entry
 from grader.models import SubmissionReport
 

@@ -8,8 +8,6 @@ from each entry (its options become flags). A format renders the class's current
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -52,12 +50,6 @@ class Export:
 
     def __call__(self, reports: Sequence[SubmissionReport], **kwargs: Any) -> ExportText:
         return self.render(reports, **kwargs)
-
-
-def csv_text(rows: Sequence[Sequence[str]]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf).writerows(rows)
-    return buf.getvalue()
 
 
 def pending_warnings(reports: Sequence[SubmissionReport]) -> list[str]:

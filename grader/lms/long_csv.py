@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from grader.lms.comment import format_score
-from grader.lms.format import Export, ExportText, csv_text
+from grader.lms.format import Export, ExportText
+from grader.report.csv_cells import csv_text
 from grader.models import SubmissionReport
 
 HEADER = ["student", "assignment", "part", "score", "max", "status"]

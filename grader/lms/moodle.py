@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from grader.lms.comment import format_score, summary_comment
-from grader.lms.format import Export, ExportText, Option, csv_text, pending_warnings
+from grader.lms.format import Export, ExportText, Option, pending_warnings
+from grader.report.csv_cells import csv_text
 from grader.lms.roster import Roster, entry
 from grader.models import SubmissionReport
 

@@ -8,9 +8,12 @@ Headers are case-insensitive; other columns are ignored.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import BaseModel
+
+from grader.notices import listed
 
 
 class RosterEntry(BaseModel):
@@ -49,3 +52,20 @@ def read_roster(path: Path | None) -> Roster:
 def entry(roster: Roster, student: str) -> RosterEntry:
     """The roster's entry, or one that knows only the student id."""
     return roster.get(student) or RosterEntry(student=student)
+
+
+def roster_mismatches(roster: Roster, students: Iterable[str]) -> list[str]:
+    """What an export must say when the roster and the graded students disagree: students on
+    the roster with no graded submission (they get no grade), and graded students the roster
+    does not list (the LMS may not know them). Empty without a roster."""
+    if not roster:
+        return []
+    graded = set(students)
+    missing = sorted(set(roster) - graded)
+    unknown = sorted(graded - set(roster))
+    out = []
+    if missing:
+        out.append(f"{len(missing)} roster entr{'y' if len(missing) == 1 else 'ies'} without a submission: {listed(missing, quoted=False)}")
+    if unknown:
+        out.append(f"{len(unknown)} submission(s) without a roster entry: {listed(unknown, quoted=False)}")
+    return out

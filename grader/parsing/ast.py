@@ -43,9 +43,14 @@ class Num:
 
 @dataclass(frozen=True)
 class Sym:
-    """A name: before resolution any identifier run; after, a declared symbol or index."""
+    """A name: before resolution any identifier run; after, a declared symbol or index.
+
+    ``grouped`` (not part of equality) marks a name written in brackets, ``(wx)^2``: the
+    resolver binds a power of an unbracketed run of names to its last factor (``wx^2`` is
+    ``w*x^2``), of a bracketed one to the whole product."""
 
     name: str
+    grouped: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ _DIGITS = re.compile(r"[0-9]+")
 
 def _num_text(node: Num) -> tuple[str, int]:
     if node.text and _LITERAL.fullmatch(node.text):
-        return node.text, ATOM
+        # '5.' echoes as '5': a final period is read as the end of a sentence
+        return (node.text[:-1] if node.text.endswith(".") else node.text), ATOM
     v = node.value
     if isinstance(v, bool):
         v = int(v)
@@ -78,7 +79,9 @@ def _up(node: Node, kids: list[tuple[str, int, bool]], _ctx: object) -> tuple[st
             text = f"{_wrap(a, left_ok)}{op}{_wrap(b, right_ok)}"
             return text, MUL, b[2] and right_ok
         # power: the base must be an atom, the exponent a signed power
-        left_ok = a[1] >= ATOM and not a[2]
+        # '(wx)^2' keeps its brackets, and so does a name like 'log' ('log^2 n' is a function power)
+        left_ok = a[1] >= ATOM and not a[2] and not (
+            isinstance(node.a, Sym) and (node.a.grouped or node.a.name in VOCABULARY.prefix))
         right_ok = b[1] >= NEG and not b[2]
         if isinstance(node.b, Call) and node.b.func not in VOCABULARY.reserved:
             right_ok = False  # 'x^f(y)' would read as x^f * (y)

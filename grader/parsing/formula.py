@@ -60,6 +60,7 @@ def read_formula(
     *,
     indices: Sequence[str] = (),
     tensors: Mapping[str, int] | None = None,
+    elementwise: Sequence[str] = (),
 ) -> Node:
     """Parse and resolve one formula against the declared symbols and functions (a
     `function_table`).
@@ -74,5 +75,6 @@ def read_formula(
         node = _rename_calls(node, custom)
     known = {a for a, t in functions.items() if a == t or aliases.get(a) == t}
     return resolve_names(
-        node, symbols=list(symbols), functions=sorted(known | set(functions.values())), indices=indices, tensors=tensors
+        node, symbols=list(symbols), functions=sorted(known | set(functions.values())), indices=indices, tensors=tensors,
+        elementwise=tuple(elementwise),
     )

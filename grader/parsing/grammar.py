@@ -15,12 +15,14 @@ Design notes
   ``sum_i a_i + b`` is ``(sum_i a_i) + b``.  A sum may only close a product, which keeps
   the grammar free of conflicts (the parser is built with ``strict=True``).
 - ``^`` is right-associative and takes a signed operand: ``10^-3``, ``2^2^2``.
-- ``\\log x`` (LaTeX function without parentheses, LFUNC) applies to the next power.
+- ``\\log x`` (LaTeX function without parentheses, LFUNC) applies to the next power, and
+  ``\\tan^2 y`` / ``log^2 n`` (a function power) is ``(tan y)^2``.
+- ``a // b`` (DSLASH) is integer division, ``floor(a/b)``, at the precedence of ``/``.
 """
 
 GRAMMAR = r"""
 %declare NUMBER NAME FNAME TNAME LFUNC SQRT FRAC SUM
-%declare PLUS MINUS STAR SLASH CARET UNDERSCORE COMMA EQUAL
+%declare PLUS MINUS STAR SLASH DSLASH CARET UNDERSCORE COMMA EQUAL
 %declare LPAR RPAR LSQB RSQB LBRACE RBRACE LBAR RBAR LFLOOR RFLOOR LCEIL RCEIL
 
 ?start: sum
@@ -34,11 +36,13 @@ GRAMMAR = r"""
         | prod0 sumop                   -> imul
         | prod0 STAR sumop              -> mul
         | prod0 SLASH sumop             -> div
+        | prod0 DSLASH sumop            -> floordiv
         | MINUS sumop                   -> neg
         | PLUS sumop                    -> pos
 
 ?prod0: prod0 STAR unary                -> mul
       | prod0 SLASH unary               -> div
+      | prod0 DSLASH unary              -> floordiv
       | prod0 npower                    -> imul
       | unary
 
@@ -49,10 +53,12 @@ GRAMMAR = r"""
 ?power: base CARET unary                -> pow
       | base
       | LFUNC power                     -> prefix_call
+      | LFUNC CARET unary power         -> prefix_power
 
 ?npower: nbase CARET unary              -> pow
        | nbase
        | LFUNC power                    -> prefix_call
+       | LFUNC CARET unary power        -> prefix_power
 
 ?base: NUMBER                           -> number
      | nbase

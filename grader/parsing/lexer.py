@@ -17,6 +17,7 @@ from lark import Token
 from grader.errors import InvalidAnswer, TooComplex
 from grader.parsing.brackets import Event, Pairs, Unbalanced, depths, match
 from grader.parsing.limits import Limits
+from grader.parsing.text import folded_char
 from grader.parsing.vocabulary import VOCABULARY
 
 # --------------------------------------------------------------------------- tables
@@ -122,8 +123,11 @@ ENDS_OPERAND = {"NUMBER", "NAME", "RPAR", "RSQB", "RBRACE", "RBAR", "RFLOOR", "R
 
 _NUMBER_RE = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DIGITS_RE = re.compile(r"[0-9]+")
-_GROUPED_RE = re.compile(r"[0-9]+(?:[,_ ][0-9]+)+")
-_SEP_RE = re.compile(r"[,_ ]")
+# digit-group separators: `,` `_` a space, and LaTeX's `{,}`, `,\!` and thin spaces (`61\,706`)
+_SEP = r"(?:,\\!|\{,\}|\\[,;: ]|~|[,_ ])"
+_GROUPED_RE = re.compile(rf"[0-9]+(?:{_SEP}[0-9]+)+")
+_SEP_RE = re.compile(_SEP)
+_COMMA_SEPS = {",", "{,}", ",\\!"}
 _NUMBER_TAIL_RE = re.compile(r"(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?")
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _COMMAND_RE = re.compile(r"\\([A-Za-z]+|.)", re.DOTALL)
@@ -135,29 +139,10 @@ FORMULA_EXAMPLE = "2*(y - z)*h_i"
 # --------------------------------------------------------------------------- errors
 
 
-def excerpt(text: str, pos: int, width: int = 30) -> tuple[str, int]:
-    """A one-line window of ``text`` around ``pos`` and the caret offset inside it."""
-    start = max(0, pos - width)
-    end = min(len(text), pos + width)
-    pre = "…" if start > 0 else ""
-    post = "…" if end < len(text) else ""
-    window = "".join(c if c == " " or (c.isprintable() and c not in BIDI) else "?"
-                     for c in text[start:end])
-    return pre + window + post, len(pre) + (pos - start)
-
-
-def located(what: str, text: str, pos: int) -> str:
-    """``what at column N: <excerpt>`` plus a caret line under the offending character."""
-    pos = max(0, min(pos, len(text)))
-    snippet, caret = excerpt(text, pos)
-    head = f"{what} at column {pos + 1}: "
-    return f"{head}{snippet}\n{' ' * (len(head) + caret)}^"
-
-
 def fail(what: str, text: str, pos: int, *, expected: str | None = None,
          example: str | None = None, too_complex: bool = False) -> InvalidAnswer:
     cls = TooComplex if too_complex else InvalidAnswer
-    return cls(located(what, text, pos), position=pos, expected=expected, example=example)
+    return cls(what, position=pos, expected=expected, example=example, source=text)
 
 
 def char_name(ch: str) -> str:
@@ -170,8 +155,32 @@ def char_name(ch: str) -> str:
 # --------------------------------------------------------------------------- cleaning
 
 
-def clean(text: object, limits: Limits, *, what: str = "formula") -> str:
-    """Checks the raw text and returns it NFC-normalised with spaces unified.
+class Cleaned(str):
+    """Cleaned text that remembers where each of its characters was in the raw text."""
+
+    origin: list[int] | None  # origin[i]: index in the raw text of character i; None: the same
+
+    def raw_position(self, pos: int) -> int:
+        """The raw-text index of cleaned position `pos` (the end maps to the raw end)."""
+        if self.origin is None:
+            return pos
+        if pos >= len(self.origin):
+            return self.raw_length if pos >= len(self) else self.origin[-1]
+        return self.origin[max(0, pos)]
+
+    raw_length: int
+
+
+def _cleaned(text: str, origin: list[int] | None, raw_length: int) -> Cleaned:
+    out = Cleaned(text)
+    out.origin = origin
+    out.raw_length = raw_length
+    return out
+
+
+def clean(text: object, limits: Limits, *, what: str = "formula") -> Cleaned:
+    """Checks the raw text and returns it NFC-normalised with spaces unified and width and
+    font variants folded (``６１７０６``, ``𝑥``), remembering where each character came from.
 
     Raises ``TooComplex`` past ``max_length`` (checked before anything else) and
     ``InvalidAnswer`` for control characters and bidi overrides.
@@ -186,13 +195,14 @@ def clean(text: object, limits: Limits, *, what: str = "formula") -> str:
             f"{limits.max_length})",
             expected=f"at most {limits.max_length} characters",
         )
-    out = []
+    out: list[str] = []
+    where: list[int] = []
     for i, ch in enumerate(text):
         if ch in BIDI:
             raise InvalidAnswer(
-                located(f"the answer contains an invisible text-direction control character "
-                        f"({char_name(ch)}); retype it without copy-pasting", text, i),
-                position=i, expected="plain text without direction marks",
+                f"the answer contains an invisible text-direction control character "
+                f"({char_name(ch)}); retype it without copy-pasting",
+                position=i, expected="plain text without direction marks", source=text,
             )
         if ch in STRIP:
             continue
@@ -201,23 +211,53 @@ def clean(text: object, limits: Limits, *, what: str = "formula") -> str:
             out.append(" ")
         elif cat == "Cc":
             raise InvalidAnswer(
-                located(f"the answer contains a control character ({char_name(ch)})", text, i),
-                position=i, expected="printable characters only",
+                f"the answer contains a control character ({char_name(ch)})",
+                position=i, expected="printable characters only", source=text,
             )
         elif cat in ("Cf", "Cs", "Co", "Cn"):
             raise InvalidAnswer(
-                located(f"the answer contains an invisible or unassigned character "
-                        f"({char_name(ch)})", text, i),
-                position=i, expected="printable characters only",
+                f"the answer contains an invisible or unassigned character ({char_name(ch)})",
+                position=i, expected="printable characters only", source=text,
             )
         elif cat in ("Zs", "Zl", "Zp"):
             out.append(" ")
         else:
-            out.append(ch)
-    cleaned = unicodedata.normalize("NFC", "".join(out))
+            out.append(ch if ch < "\x80" else folded_char(ch))
+        where.append(i)
+    joined = "".join(out)
+    if joined.isascii():
+        cleaned, origin = joined, where
+    else:
+        cleaned, origin = _nfc(joined, where)
     if len(cleaned) > limits.max_length:  # pragma: no cover - NFC rarely grows text
         raise TooComplex(f"the {what} is too long", expected=f"at most {limits.max_length} characters")
-    return cleaned
+    # nothing dropped and nothing composed: every character is where it was typed
+    return _cleaned(cleaned, None if len(cleaned) == len(text) else origin, len(text))
+
+
+def _nfc(text: str, where: list[int]) -> tuple[str, list[int]]:
+    """NFC of `text` cluster by cluster (a character and the combining marks after it), so
+    each composed character maps to the raw index of its first part."""
+    whole = unicodedata.normalize("NFC", text)
+    if whole == text:
+        return text, where
+    pieces: list[str] = []
+    origin: list[int] = []
+    i = 0
+    while i < len(text):
+        j = i + 1
+        while j < len(text) and unicodedata.combining(text[j]):
+            j += 1
+        cluster = unicodedata.normalize("NFC", text[i:j])
+        pieces.append(cluster)
+        if len(cluster) == j - i:
+            origin += where[i:j]
+        else:
+            origin += [where[i]] * len(cluster)
+        i = j
+    if "".join(pieces) != whole:  # compositions across clusters (Hangul jamo): keep the text
+        return text, where
+    return whole, origin
 
 
 def reject_forbidden_commands(text: str) -> None:
@@ -229,29 +269,30 @@ def reject_forbidden_commands(text: str) -> None:
                        example="\\frac{1}{2}")
 
 
+EQUALS = "=≈"  # `J ≈ 0.8026`: an approximate value is still the value given
+
+
 def split_equation(text: str, full: str, offset: int) -> tuple[str, int]:
-    """If ``text`` has exactly one ``=`` outside brackets, returns the right-hand side.
+    """The last side of an equation or a chain of them outside brackets (``dR/dw = -2(y-z)h_i``,
+    ``3*3*64 + 64 = 640``, ``J ≈ 0.8026``): what a student states as the result.  Earlier
+    sides are working and are not read (forbidden commands are refused before this).
 
     Text whose brackets do not match is not split: the tokenizer then says where they break.
     """
-    if "=" not in text:
+    if not any(c in text for c in EQUALS):
         return text, offset
     try:
         depth = depths(text, escaped_braces=True)
     except InvalidAnswer:
         return text, offset
-    eqs = [i for i, ch in enumerate(text) if ch == "=" and depth[i] == 0]
+    eqs = [i for i, ch in enumerate(text) if ch in EQUALS and depth[i] == 0]
     if not eqs:
         return text, offset
-    if len(eqs) > 1:
-        raise fail("more than one '=': only an equation 'left = right' is accepted, and only "
-                   "its right-hand side is graded", full, offset + eqs[1],
-                   expected="at most one '='", example="dR/dw_i = -2*(y - z)*h_i")
-    rhs = text[eqs[0] + 1:]
+    rhs = text[eqs[-1] + 1:]
     if not rhs.strip():
-        raise fail("nothing after '='", full, offset + eqs[0],
+        raise fail(f"nothing after '{text[eqs[-1]]}'", full, offset + eqs[-1],
                    expected="a formula after '='", example="dR/dw_i = -2*(y - z)*h_i")
-    return rhs, offset + eqs[0] + 1
+    return rhs, offset + eqs[-1] + 1
 
 
 # --------------------------------------------------------------------------- tokenizer
@@ -325,8 +366,16 @@ class Tokenizer:
             if "0" <= ch <= "9" or (ch == "." and self.i + 1 < len(t) and "0" <= t[self.i + 1] <= "9"):
                 self.number()
                 continue
+            if ch in "xX" and self.grouping and self.times_sign():
+                self.emit("STAR", ch, pos, pos + 1)  # `3 x 4`, `6x6x256`: a number has no x
+                self.i += 1
+                continue
             if ("a" <= ch <= "z") or ("A" <= ch <= "Z"):
                 self.name()
+                continue
+            if ch == "/" and self.i + 1 < len(t) and t[self.i + 1] == "/":
+                self.emit("DSLASH", "//", pos, pos + 2)  # integer division: floor(a/b)
+                self.i += 2
                 continue
             if ch == "*" and self.i + 1 < len(t) and t[self.i + 1] == "*":
                 self.emit("CARET", "**", pos, pos + 2)
@@ -360,6 +409,15 @@ class Tokenizer:
         self.post_pass()
         return self.tokens
 
+    def times_sign(self) -> bool:
+        """An `x` between two numbers (`3 x 4`, `6x6x256`) in a number answer."""
+        t, j = self.text, self.i + 1
+        if self.prev_type() not in ("NUMBER", "RPAR") or (j < len(t) and t[j].isalpha()):
+            return False
+        while j < len(t) and t[j] == " ":
+            j += 1
+        return j < len(t) and ("0" <= t[j] <= "9" or t[j] in "(.")
+
     def bad_char(self, ch: str, pos: int) -> None:
         if unicodedata.category(ch).startswith("M"):
             raise self.err(f"a combining mark ({char_name(ch)}) that is not supported here",
@@ -392,7 +450,7 @@ class Tokenizer:
         if m is None:
             return False
         run = m.group(0)
-        seps = set(_SEP_RE.findall(run))
+        seps = {"," if sep in _COMMA_SEPS else "_" if sep == "_" else " " for sep in _SEP_RE.findall(run)}
         groups = _SEP_RE.split(run)
         if len(seps) == 1:
             sep = next(iter(seps))
@@ -643,13 +701,16 @@ class Tokenizer:
                         toks[k] = Token.new_borrow_pos("TNAME", tok.value, tok)
                 elif nxt == "LPAR":
                     toks[k] = Token.new_borrow_pos("FNAME", tok.value, tok)
-                elif tok.value in prefix and nxt in PREFIX_OPERAND_START:
-                    # 'y log ŷ', 'exp x': a known function name before an operand
+                elif tok.value in prefix and (nxt in PREFIX_OPERAND_START or nxt == "CARET"):
+                    # 'y log ŷ', 'exp x': a known function name before an operand ('log^2 n':
+                    # before the power of its value)
                     toks[k] = Token.new_borrow_pos("LFUNC", tok.value, tok)
                 elif nxt == "LSQB":
                     toks[k] = Token.new_borrow_pos("TNAME", tok.value, tok)
             elif tok.type == "LFUNC" and nxt == "LPAR":
                 toks[k] = Token.new_borrow_pos("FNAME", tok.value, tok)
+        if "TNAME" in {t.type for t in toks}:
+            self.tokens = toks = _chained_indices(toks)
         self.match_brackets()
 
     def match_brackets(self) -> None:
@@ -676,6 +737,29 @@ class Tokenizer:
                     expected=f"'{BRACKET_TEXT[OPENERS[top.bracket]]}'") from None
             raise self.err(f"'{BRACKET_TEXT[top.bracket]}' is never closed", top.pos,
                            expected=f"a closing '{BRACKET_TEXT[OPENERS[top.bracket]]}'") from None
+
+
+def _chained_indices(toks: list[Token]) -> list[Token]:
+    """``dU[i][j][m]`` as ``dU[i, j, m]``: a tensor's index bracket directly followed by
+    another bracket continues its index list."""
+    out: list[Token] = []
+    stack: list[bool] = []  # per open '[': is it a tensor's index bracket?
+    skip = False
+    for k, tok in enumerate(toks):
+        if skip:
+            skip = False
+            continue
+        if tok.type == "LSQB":
+            stack.append(bool(out) and out[-1].type == "TNAME")
+        elif tok.type == "RSQB" and stack:
+            indexing = stack.pop()
+            if indexing and k + 1 < len(toks) and toks[k + 1].type == "LSQB":
+                out.append(Token.new_borrow_pos("COMMA", ",", tok))
+                stack.append(True)
+                skip = True
+                continue
+        out.append(tok)
+    return out
 
 
 def tokenize(text: str, start: int, limits: Limits, example: str = FORMULA_EXAMPLE,

@@ -36,14 +36,27 @@ def to_float(v: Exact) -> float:
     return f
 
 
-def exp(v: Exact) -> float:
+def _exact_at_zero(fn, v: Exact) -> Exact | None:
+    """`fn(0)` exactly when `v` is an exact 0 and the value there is rational (exp(0) is 1,
+    sin(0) is 0): a whole-number part must not refuse exp(0) as merely approximate."""
+    if v == 0 and not isinstance(v, float):
+        at = Fraction(fn(0.0))
+        return at.numerator if at.denominator == 1 else at
+    return None
+
+
+def exp(v: Exact) -> Exact:
+    if (at := _exact_at_zero(math.exp, v)) is not None:
+        return at
     try:
         return math.exp(to_float(v))
     except OverflowError:
         raise too_large("exp(...)") from None
 
 
-def log(v: Exact) -> float:
+def log(v: Exact) -> Exact:
+    if v == 1 and not isinstance(v, float):
+        return 0
     if v <= 0:
         raise InvalidAnswer("logarithm of a number that is not positive",
                             expected="a positive argument to log", example="log(0.2)")
@@ -64,8 +77,10 @@ def sqrt(v: Exact) -> Exact:
     return math.sqrt(to_float(v))
 
 
-def sigmoid(v: Exact) -> float:
+def sigmoid(v: Exact) -> Exact:
     """The logistic function, without overflow for large negative arguments."""
+    if v == 0 and not isinstance(v, float):
+        return Fraction(1, 2)
     x = to_float(v)
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -75,7 +90,20 @@ def sigmoid(v: Exact) -> float:
 
 def float_of(fn):
     """A one-argument ``math`` function made safe for exact arguments past float range."""
-    return lambda v: fn(to_float(v))
+    def value(v: Exact) -> Exact:
+        at = _exact_at_zero(fn, v)
+        return at if at is not None else fn(to_float(v))
+    return value
+
+
+def reciprocal_of(fn):
+    """``1/fn(v)`` (sec, csc, cot), with a zero denominator as a domain error."""
+    def value(v: Exact) -> Exact:
+        d = fn(to_float(v))
+        if d == 0:
+            raise InvalidAnswer("division by zero", expected="an argument where the function is defined")
+        return 1.0 / d
+    return value
 
 
 def sigmoid_array(x: np.ndarray) -> np.ndarray:

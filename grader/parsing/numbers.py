@@ -4,6 +4,7 @@ TOML/JSON value: the front door of every numeric kind and of table entries) and 
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import math
 import numbers
@@ -84,6 +85,11 @@ def read_number(raw: Any, example: str = ACCEPTED_NUMBER) -> Scalar:
         if not raw.strip():
             raise InvalidAnswer("the answer is empty", expected="a number", example=example)
         value = parse_number(raw)
+    elif isinstance(raw, (datetime.date, datetime.time)):
+        raise InvalidAnswer(
+            f"{raw.isoformat()} was read as a date or time, not a number (TOML and YAML read an "
+            "unquoted 2020-01-01 as a date)", expected="a number; put arithmetic in quotes",
+            example=example)
     else:
         raise InvalidAnswer(f"expected a single number, got {describe_native(raw)}", example=example)
     if isinstance(value, float) and not math.isfinite(value):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -167,6 +168,8 @@ class _Builder(Transformer):
 
     def group(self, items: list[Any]) -> Node:
         (x,) = self._nodes(items)
+        if isinstance(x, Sym) and not x.grouped:
+            return self._mk(Sym(x.name, grouped=True), [], self._pos(items))
         return x
 
     # -- calls and brackets
@@ -176,6 +179,22 @@ class _Builder(Transformer):
     def prefix_call(self, items: list[Any]) -> Node:
         tok, arg = items
         return self._call(str(tok), [arg], tok.start_pos)
+
+    def prefix_power(self, items: list[Any]) -> Node:
+        """``\\tan^2 y``, ``log^2 n``: the power of the function's value, ``(tan y)^2``."""
+        tok, caret, exponent, arg = items
+        if isinstance(exponent, Neg) or (isinstance(exponent, Num) and exponent.value < 0):
+            name = str(tok)
+            raise fail(f"'{name}^{{-1}}' could mean the inverse function (arc{name}) or "
+                       f"1/{name}(...): write the one you mean", self.local.text, caret.start_pos,
+                       expected=f"1/{name}(x) or a named inverse", example=f"1/{name}(x)")
+        call = self._call(str(tok), [arg], tok.start_pos)
+        return self._mk(BinOp("^", call, exponent), [call, exponent], tok.start_pos)
+
+    def floordiv(self, items: list[Any]) -> Node:
+        a, b = self._nodes(items)
+        quotient = self._mk(BinOp("/", a, b), [a, b], self._pos(items))
+        return self._call("floor", [quotient], self._pos(items))
 
     def call(self, items: list[Any]) -> Node:
         tok = items[0]
@@ -303,8 +322,8 @@ _PARSE_LOCK = threading.RLock()
 
 _OPERAND_START = {"NUMBER", "NAME", "FNAME", "TNAME", "LFUNC", "SQRT", "FRAC", "SUM",
                   "LPAR", "LSQB", "LBRACE", "LBAR", "LFLOOR", "LCEIL"}
-_BINARY = {"PLUS", "MINUS", "STAR", "SLASH", "CARET"}
-_SHOW = {"PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "CARET": "'^'",
+_BINARY = {"PLUS", "MINUS", "STAR", "SLASH", "DSLASH", "CARET"}
+_SHOW = {"PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "DSLASH": "'//'", "CARET": "'^'",
          "UNDERSCORE": "'_'", "COMMA": "','", "EQUAL": "'='", "$END": "the end of the formula"}
 _SHOW.update({k: f"'{v}'" for k, v in BRACKET_TEXT.items()})
 
@@ -384,17 +403,65 @@ def _syntax_error(e: UnexpectedToken, tokens: list[Token], text: str, example: s
 # -- public ---------------------------------------------------------------------------------
 
 
+# A label in front of a number (`Total params: 61,706`) and a unit or word after it (`7
+# parameters`, `10 channels`): a person reads the number.  A word the vocabulary knows (`2 pi`,
+# `3 e`) is maths, not a unit, and `x` between numbers is a multiplication sign.
+_LABEL = re.compile(r"\s*[A-Za-z][A-Za-z0-9 ().'-]{0,40}:(?!=)\s*")
+_UNIT = re.compile(r"(?<=[0-9)\]}.])\s+([A-Za-z][A-Za-z'-]*(?:\s+[A-Za-z][A-Za-z'-]*){0,2})\s*$")
+
+
+def _final_period(text: str, start: int, end: int) -> int:
+    """`end` without a sentence's final full stop (`... = 640.`, `7 parameters.`)."""
+    stop = len(text[start:end].rstrip()) + start
+    if stop - start >= 2 and text[stop - 1] == "." and text[stop - 2] not in ". ":
+        return stop - 1
+    return end
+
+
+def _number_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """The number inside a short label or unit around it, as (start, end) in `text`."""
+    m = _LABEL.match(text, start, end)
+    if m and m.end() < end:
+        start = m.end()
+    end = _final_period(text, start, end)
+    m = _UNIT.search(text[:end], start)
+    if m:
+        words = m.group(1).split()
+        known = VOCABULARY.written_in("number") | set(VOCABULARY.constant_names)
+        if not any(w in known or w in ("x", "X") for w in words):
+            end = _final_period(text, start, m.start())
+    return start, end
+
+
 def _parse(text: str, limits: Limits, example: str, what: str = "formula",
            grouping: bool = False) -> Node:
     full = clean(text, limits, what=what)
+    try:
+        return _parse_clean(full, limits, example, what, grouping)
+    except InvalidAnswer as e:
+        # errors point into the cleaned text (or the prefix of it that was tokenized); columns
+        # count the text as typed, so map them back through the cleaning
+        if e.source is not None and full.startswith(e.source):
+            e.relocate(text, None if e.position is None else full.raw_position(e.position))
+        raise
+
+
+def _parse_clean(full: str, limits: Limits, example: str, what: str, grouping: bool) -> Node:
     reject_forbidden_commands(full)
-    inner, offset = unwrap_math(full)
-    body, offset = split_equation(inner, full, offset)
+    label = _LABEL.match(full) if what == "number" else None  # `Total params: $61,706$`
+    skip = label.end() if label and label.end() < len(full) else 0
+    inner, offset = unwrap_math(full[skip:])
+    body, offset = split_equation(inner, full, skip + offset)
     if not body.strip():
         raise InvalidAnswer("the answer is empty", position=0, expected="a formula or a number",
                             example=example)
+    start, end = offset, offset + len(body)
+    if what == "number":
+        start, end = _number_span(full, start, end)
+    else:
+        end = _final_period(full, start, end)
     # tokenize the right-hand side in place so that columns refer to the full text
-    tokens = tokenize(full[: offset + len(body)], offset, limits, example, grouping)
+    tokens = tokenize(full[:end], start, limits, example, grouping)
     if not tokens:
         raise InvalidAnswer("the answer is empty", position=0, expected="a formula or a number",
                             example=example)

@@ -97,7 +97,8 @@ def _product(nodes: list[Node]) -> Node:
 
 class _Resolver:
     def __init__(self, symbols: Collection[str], functions: Collection[str],
-                 indices: Collection[str], tensors: Mapping[str, int], limits: Limits) -> None:
+                 indices: Collection[str], tensors: Mapping[str, int], limits: Limits,
+                 elementwise: tuple[str, ...] = ()) -> None:
         if isinstance(symbols, str) or isinstance(functions, str) or isinstance(indices, str):
             raise InvalidAnswer("internal: symbols/functions/indices must be collections of names")
         self.symbols = [normalize_name(s) for s in symbols]
@@ -109,6 +110,7 @@ class _Resolver:
         # declaring an alias also admits its target (s -> sigmoid)
         self.functions = funcs | {VOCABULARY.aliases[f] for f in funcs if f in VOCABULARY.aliases}
         self.limits = limits
+        self.elementwise = tuple(_index_name(i) for i in elementwise)
 
     # -- messages
     def accepted(self) -> str:
@@ -156,6 +158,10 @@ class _Resolver:
             return Sym(name)
         if name in VOCABULARY.constant_values:
             return Const(name)
+        if name in self.tensors and self.tensors[name] == len(self.elementwise) \
+                and not bound & set(self.elementwise):
+            # 'σ(Z)' in a formula for the entry at (i, j, m): Z at that entry, Z[i, j, m]
+            return Index(name, tuple(Sym(i) for i in self.elementwise))
         if name in self.tensors:
             raise self.error(f"'{name}' is a tensor with {self.tensors[name]} "
                              f"{'index' if self.tensors[name] == 1 else 'indices'}: index it, "
@@ -195,7 +201,8 @@ class _Resolver:
         if f in self.tensors:
             raise self.error(f"'{f}' is a tensor: index it with square brackets, e.g. {f}[i, j]")
         if VOCABULARY.function(f) is not None:
-            raise self.error(f"the function '{f}' is not accepted in this part")
+            why = " (a // b is floor(a/b))" if f == "floor" else ""
+            raise self.error(f"the function '{f}' is not accepted in this part{why}")
         # 'xexp(y)' -> x*exp(y); 'ab(c)' -> a*b*(c)
         for j in range(1, len(f)):
             head, tail = f[:j], f[j:]
@@ -291,6 +298,11 @@ class _Resolver:
             pieces, tail = plan
             head = _product([self._piece(p, bound) for p in pieces])
             return BinOp("*", head, Call(self.function_name(tail), tuple(kids)))
+        if (isinstance(node, BinOp) and node.op == "^" and isinstance(node.a, Sym)
+                and not node.a.grouped and isinstance(kids[0], BinOp) and kids[0].op == "*"):
+            # 'wx^2' split into w*x: the exponent binds to the last factor, as in 'w x^2'
+            head, last = kids[0].a, kids[0].b
+            return BinOp("*", head, BinOp("^", last, kids[1]))
         if isinstance(node, Sum):
             names = tuple(_index_name(n) for n in node.indices)
             it = iter(kids)
@@ -313,9 +325,12 @@ def resolve_names(
     indices: Collection[str] = (),
     tensors: Mapping[str, int] | None = None,
     limits: Limits = LIMITS,
+    elementwise: tuple[str, ...] = (),
 ) -> Node:
     """Resolves every name of a parsed tree against what the part declares (``functions``
-    None: those the vocabulary allows in any formula).
+    None: those the vocabulary allows in any formula).  ``elementwise``: the indices of the
+    entry an index formula gives; a tensor written bare with that many indices (``σ(Z)``)
+    is read at them (``σ(Z[i, j, m])``).
 
     Raises :class:`InvalidAnswer` naming the unknown name and listing what is accepted.
     """
@@ -323,7 +338,7 @@ def resolve_names(
 
     def run() -> Node:
         names = VOCABULARY.allowed_in("formula") if functions is None else functions
-        r = _Resolver(symbols, names, indices, tensors or {}, limits)
+        r = _Resolver(symbols, names, indices, tensors or {}, limits, tuple(elementwise))
         out = fold(node, r.up, r.down, frozenset())
         if tree_depth(out) > limits.max_tree_depth:
             raise TooComplex(f"the formula is nested too deeply (more than "

@@ -25,7 +25,7 @@ import numpy as np
 from grader.errors import InvalidAnswer, TooComplex
 from grader.parsing.brackets import enclosed, has_top, split_top
 from grader.parsing.numbers import float_value, fmt_number, read_number
-from grader.parsing.text import check_length, count_native, describe_native, short, strip_math
+from grader.parsing.text import check_length, count_native, describe_native, fold_width, point_into, short, strip_math
 from grader.parsing.vocabulary import VOCABULARY
 
 ENTRY_LIMIT = 10_000
@@ -152,7 +152,7 @@ def _bracket_table(inner: str) -> list[list[str]]:
 def text_table(text: str) -> tuple[list[list[str]], bool]:
     """Rows of entry strings from a typed table, and whether it was marked transposed."""
     check_length(text, TEXT_LIMIT)
-    text = strip_math(text)
+    text = strip_math(fold_width(text))
     transposed = False
     m = _TRANSPOSE.search(text)
     if m and m.start() > 0:
@@ -246,9 +246,11 @@ def numbers_of(table: Sequence[Sequence[Any]]) -> np.ndarray:
                         "and a decimal comma is not accepted (write 1.5)"
                     )
                 raise InvalidAnswer(
-                    f"{_entry_name(entry, r, c, shape)} is not a number ({exc.message.rstrip('.')}){hint}",
+                    f"{_entry_name(entry, r, c, shape)} is not a number ({exc.what.rstrip('.')}){hint}",
                     expected="a number in every entry",
                     example="[[2, 1], [1, 1]]",
+                    position=exc.position,
+                    source=exc.source,
                 ) from None
     return out
 
@@ -264,7 +266,10 @@ def read_table(raw: Any) -> tuple[np.ndarray, bool]:
         raw = raw.tolist()
     if isinstance(raw, str):
         table, transposed = text_table(raw)
-        arr = numbers_of(table)
+        try:
+            arr = numbers_of(table)
+        except InvalidAnswer as exc:
+            raise point_into(exc, raw) from None
         return (arr.T if transposed else arr), False
     if isinstance(raw, (list, tuple)):
         count_native(raw, ENTRY_LIMIT)

@@ -3,13 +3,42 @@ strip a maths-mode wrapper, quote it in a message, attach an accepted form to an
 
 from __future__ import annotations
 
+import unicodedata
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any, Iterator
 
 from grader.errors import InvalidAnswer, TooComplex
 
 # Maths-mode wrappers students paste from LaTeX: `$...$`, `$$...$$`, `\(...\)`, `\[...\]`.
 MATH_WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+
+
+# Compatibility variants that mean the plain character (full-width `６１７０６`, half-width
+# forms, mathematical italic `𝑥` pasted from an equation editor): NFKC folds each to one
+# character.  Other compatibility mappings are meaningful here and stay (`²` is a power, `½`
+# is not `1⁄2` inside `3½`).
+_FOLDED_TAGS = ("<wide>", "<narrow>", "<font>")
+
+
+@lru_cache(maxsize=4096)
+def folded_char(ch: str) -> str:
+    """`ch` as its plain character when it is a width or font variant, else `ch`."""
+    if ch.isascii():
+        return ch
+    if unicodedata.decomposition(ch).startswith(_FOLDED_TAGS):
+        plain = unicodedata.normalize("NFKC", ch)
+        if len(plain) == 1:
+            return plain
+    return ch
+
+
+def fold_width(text: str) -> str:
+    """`text` with width and font variants folded (NFKC on those only); same length, so
+    every position in the result is the same position in `text`."""
+    if text.isascii():
+        return text
+    return "".join(folded_char(c) for c in text)
 
 
 def check_length(text: str, limit: int, what: str = "answer", example: str | None = None) -> None:
@@ -73,6 +102,8 @@ def describe_native(raw: Any) -> str:
         return f"a list of {len(raw)} item{'s' if len(raw) != 1 else ''}"
     if isinstance(raw, dict):
         return "a table"
+    if hasattr(raw, "isoformat"):
+        return f"a date or time ({raw.isoformat()})"
     return type(raw).__name__
 
 
@@ -80,6 +111,21 @@ def short(text: str, limit: int = 30) -> str:
     """A piece of the student's text, cut for quoting in a message."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def point_into(exc: InvalidAnswer, whole: Any) -> InvalidAnswer:
+    """An error located in one piece of `whole` (a matrix entry, a shape's dimension) pointed
+    at the same character of `whole` instead, when that piece occurs in it exactly once (so
+    the place is certain); otherwise it keeps pointing into the piece, which is typed text too.
+    The piece may come from `fold_width(whole)` (same positions)."""
+    piece = exc.source
+    if not (isinstance(whole, str) and exc.is_located and piece and len(piece) < len(whole)):
+        return exc
+    text = fold_width(whole)
+    at = text.find(piece)
+    if at >= 0 and text.find(piece, at + 1) < 0:
+        exc.relocate(whole, at + exc.position)  # type: ignore[operator]
+    return exc
 
 
 @contextmanager

@@ -99,6 +99,8 @@ class Constant:
 
 
 _ANY = frozenset({"number", "expr", "index-expr", "formula"})
+_NUMBER = frozenset({"number"})
+_NUMBER_FORMULA = frozenset({"number", "formula"})
 
 FUNCTIONS: tuple[Function, ...] = (
     Function("exp", (1, 1), maths.exp, np.exp, lambda sp, x: sp.exp(x),
@@ -111,20 +113,30 @@ FUNCTIONS: tuple[Function, ...] = (
              kinds=frozenset({"number", "index-expr", "formula"}), aliases=("sigma",),
              declared_aliases=("s",), unicode=("σ",), prefix=True),
     Function("tanh", (1, 1), maths.float_of(math.tanh), np.tanh, lambda sp, x: sp.tanh(x),
-             kinds=frozenset({"formula"}), latex=("tanh",), prefix=True),
+             kinds=_NUMBER_FORMULA, latex=("tanh",), prefix=True),
     Function("relu", (1, 1), lambda v: v if v > 0 else 0, lambda x: np.maximum(x, 0.0),
              lambda sp, x: sp.Max(x, 0), kinds=frozenset({"formula"})),
     Function("abs", (1, 1), abs, np.abs, lambda sp, x: sp.Abs(x), kinds=frozenset({"formula"})),
     Function("floor", (1, 1), math.floor, np.floor, lambda sp, x: sp.floor(x),
-             kinds=frozenset({"shape-formula", "formula"})),
+             kinds=frozenset({"number", "shape-formula", "formula"}), latex=("floor",)),
     Function("ceil", (1, 1), math.ceil, np.ceil, lambda sp, x: sp.ceiling(x),
-             kinds=frozenset({"shape-formula", "formula"})),
+             kinds=frozenset({"number", "shape-formula", "formula"}), latex=("ceil",)),
     Function("sin", (1, 1), maths.float_of(math.sin), np.sin, lambda sp, x: sp.sin(x),
-             latex=("sin",), prefix=True),
+             kinds=_NUMBER, latex=("sin",), prefix=True),
     Function("cos", (1, 1), maths.float_of(math.cos), np.cos, lambda sp, x: sp.cos(x),
-             latex=("cos",), prefix=True),
+             kinds=_NUMBER, latex=("cos",), prefix=True),
     Function("tan", (1, 1), maths.float_of(math.tan), np.tan, lambda sp, x: sp.tan(x),
-             latex=("tan",), prefix=True),
+             kinds=_NUMBER, latex=("tan",), prefix=True),
+    Function("sec", (1, 1), maths.reciprocal_of(math.cos), lambda x: 1 / np.cos(x),
+             lambda sp, x: sp.sec(x), kinds=_NUMBER, latex=("sec",), prefix=True),
+    Function("csc", (1, 1), maths.reciprocal_of(math.sin), lambda x: 1 / np.sin(x),
+             lambda sp, x: sp.csc(x), kinds=_NUMBER, latex=("csc",), prefix=True),
+    Function("cot", (1, 1), maths.reciprocal_of(math.tan), lambda x: 1 / np.tan(x),
+             lambda sp, x: sp.cot(x), kinds=_NUMBER, latex=("cot",), prefix=True),
+    Function("sinh", (1, 1), maths.float_of(math.sinh), np.sinh, lambda sp, x: sp.sinh(x),
+             kinds=_NUMBER_FORMULA, latex=("sinh",), prefix=True),
+    Function("cosh", (1, 1), maths.float_of(math.cosh), np.cosh, lambda sp, x: sp.cosh(x),
+             kinds=_NUMBER_FORMULA, latex=("cosh",), prefix=True),
     Function("min", (2, None), lambda *a: min(a), maths.fold_arrays(np.minimum),
              lambda sp, *a: sp.Min(*a), kinds=frozenset({"formula"}), latex=("min",)),
     Function("max", (2, None), lambda *a: max(a), maths.fold_arrays(np.maximum),

@@ -10,7 +10,7 @@ import html
 import math
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -182,14 +182,14 @@ th{background:#f4f6fa}td.num,th.num{text-align:right;font-variant-numeric:tabula
 table.wrong{table-layout:fixed}table.wrong th:first-child{width:40%}table.wrong th.num{width:6rem}
 code{background:#f4f6fa;padding:0 .2rem;border-radius:3px;white-space:pre-wrap;word-break:break-word}
 .feedback{color:#5b6473;font-size:.85rem}.none{color:#8a93a3;font-style:italic}
-.status-manual{color:#8a6d00}.status-error{color:#b00020;font-weight:600}
+.late{color:#8a6d00;font-size:.8rem}.status-manual{color:#8a6d00}.status-error{color:#b00020;font-weight:600}
 """
 
 
-def _links(student: str, report_dir: Path | None) -> str:
+def _links(stem: str, report_dir: Path | None) -> str:
     links = []
     for suffix, label in ((".md", "feedback"), (".json", "JSON")):
-        name = f"{student}{suffix}"
+        name = f"{stem}{suffix}"
         if report_dir is None or (report_dir / name).exists():
             links.append(f'<a href="{esc(quote(name, safe=""))}">{label}</a>')
     return " · ".join(links) or '<span class="none">no report file</span>'
@@ -202,9 +202,13 @@ def render_class_report(
     title: str | None = None,
     report_dir: Path | None = None,
     generated: datetime | None = None,
+    files: Mapping[str, str] | None = None,
 ) -> str:
-    """The page as a string. `report_dir` (where the per-student reports live) is used to link
-    only to report files that exist; without it every student gets both links."""
+    """The page as a string. `files` maps each student to the file stem of their report (the
+    run's own naming, grader.run.writer: `a_b` for "a b", `name~2` for a namesake); a student
+    it lacks is linked by their id. `report_dir` (where the per-student reports live) is used
+    to link only to report files that exist; without it every student gets both links."""
+    files = files or {}
     title = title or assignment
     reports = sorted(reports, key=lambda r: r.student)
     scores = [r.score for r in reports]
@@ -277,20 +281,22 @@ def render_class_report(
     for r in reports:
         pct = f"{100 * r.score / r.max_score:.0f}%" if r.max_score else "—"
         waiting = ", ".join(esc(p.id) for p in r.parts if p.status is Status.manual) or ""
+        late = f'<br><span class="late">{esc(r.late.note)}</span>' if r.late is not None else ""
         out.append(
-            f"<tr><td>{esc(r.student)}</td><td class=\"num\">{num(r.score)} / {num(r.max_score)}</td>"
-            f'<td class="num">{pct}</td><td>{waiting}</td><td>{_links(r.student, report_dir)}</td></tr>'
+            f"<tr><td>{esc(r.student)}</td><td class=\"num\">{num(r.score)} / {num(r.max_score)}{late}</td>"
+            f'<td class="num">{pct}</td><td>{waiting}</td><td>{_links(files.get(r.student, r.student), report_dir)}</td></tr>'
         )
     out.append("</tbody></table></body></html>")
     return "\n".join(out) + "\n"
 
 
 def write_class_report(
-    reports: Sequence[SubmissionReport], out: Path, assignment: str, title: str | None = None
+    reports: Sequence[SubmissionReport], out: Path, assignment: str, title: str | None = None, files: Mapping[str, str] | None = None
 ) -> Path:
-    """OUT/<assignment>/report.html, linking to the per-student reports beside it."""
+    """OUT/<assignment>/report.html, linking to the per-student reports beside it (`files`:
+    each student's report file stem)."""
     folder = Path(out) / assignment
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / REPORT_NAME
-    path.write_text(render_class_report(reports, assignment=assignment, title=title, report_dir=folder), encoding="utf-8")
+    path.write_text(render_class_report(reports, assignment=assignment, title=title, report_dir=folder, files=files), encoding="utf-8")
     return path

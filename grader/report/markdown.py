@@ -25,9 +25,11 @@ def render_report(report: SubmissionReport) -> str:
         lines.append(f"- Answers read from {code_span(report.source)}")
     if report.submitted_at:
         lines.append(f"- Submitted at {code_span(report.submitted_at.isoformat())}")
+    if report.late is not None:
+        lines.append(f"- Late: {escape_text(report.late.note)} (score before the late policy: {fmt_score(report.late.raw_score)} / {fmt_score(report.max_score)})")
     if report.variant is not None:
         lines.append(f"- Graded with your own numbers: variant {code_span(report.variant.code)} (the code on your sheet)")
-    if report.source or report.submitted_at or report.variant is not None:
+    if report.source or report.submitted_at or report.variant is not None or report.late is not None:
         lines.append("")
     if report.warnings:
         lines += ["## Warnings", ""] + [f"- {escape_text(w)}" for w in report.warnings] + [""]

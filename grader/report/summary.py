@@ -3,7 +3,8 @@
 Per part: mean score, share correct, a count of every status, and the three most common
 wrong answers (status `incorrect` or `partial`, in the grader's canonical form, else as
 typed; ties broken alphabetically so the file is reproducible). Then the class mean, median,
-min and max of the totals, and the files that could not be graded.
+min and max of the totals, late submissions (what the late policy did), earlier submissions of students who handed in a later one (not
+graded), and the files that could not be graded.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from grader.models import BrokenSubmission, Status, SubmissionReport
+from grader.models import BrokenSubmission, Status, SubmissionReport, Superseded
 from grader.report.format import code_span, escape_text, fmt_percent, fmt_score
 
 TOP_WRONG = 3
@@ -82,6 +83,7 @@ def render_summary(
     parts: Sequence[PartInfo],
     reports: Sequence[SubmissionReport],
     broken: Sequence[BrokenSubmission] = (),
+    superseded: Sequence[Superseded] = (),
 ) -> str:
     total = sum(p.max_score for p in parts)
     stats = class_stats(reports)
@@ -124,6 +126,15 @@ def render_summary(
         lines += ["## Students with more than one submission", ""]
         lines += [f"- {code_span(s)}" for s in dupes] + [""]
 
+    late = sorted((r for r in reports if r.late is not None), key=lambda r: r.student)
+    if late:
+        lines += ["## Late submissions (the course's late policy applied)", ""]
+        lines += [f"- {code_span(r.student)}: {escape_text(r.late.note)}, {fmt_score(r.late.raw_score)} → {fmt_score(r.score)}" for r in late if r.late] + [""]
+
+    if superseded:
+        lines += ["## Earlier submissions not graded (the student handed in a later one)", ""]
+        lines += [f"- {code_span(s.source)} by {code_span(s.student)}: {code_span(s.graded)} was graded instead" for s in superseded] + [""]
+
     lines += ["## Files that could not be graded", ""]
     lines += [f"- {code_span(b.source)}: {escape_text(b.reason)}" for b in broken] or ["None."]
     return "\n".join(lines) + "\n"
@@ -136,9 +147,10 @@ def write_summary(
     parts: Sequence[PartInfo],
     reports: Sequence[SubmissionReport],
     broken: Sequence[BrokenSubmission] = (),
+    superseded: Sequence[Superseded] = (),
 ) -> Path:
     """OUT/<assignment>/summary.md"""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_summary(assignment, title, parts, reports, broken), encoding="utf-8", newline="\n")
+    path.write_text(render_summary(assignment, title, parts, reports, broken, superseded), encoding="utf-8", newline="\n")
     return path

@@ -25,12 +25,12 @@ from pathlib import Path
 from grader.course import Course
 from grader.keys.catalog import Catalog
 from grader.keys.variants import CACHE_FOLDER, VariantGraders
-from grader.models import BrokenSubmission, RunSummary, Submission, SubmissionReport
+from grader.models import BrokenSubmission, RunSummary, Submission, SubmissionReport, Superseded
 from grader.report.json_report import write_json
 from grader.run.matches import matches_markdown, staff_view
 from grader.run.writer import RunWriter
 from grader.scoring import AssignmentGrader, describe
-from grader.submission import discover, read_submission
+from grader.submission import STUDENT_LINE_WARNING, discover, one_per_student, read_submission
 from grader.variants.variant import Variant
 
 DEFAULT_BUDGET = 2.0  # seconds per part, as grader.run.pool's default
@@ -78,6 +78,8 @@ class ClassGrading:
         self.warnings: list[str] = list(dict.fromkeys(catalog.notes))
         self.errors: list[str] = list(catalog.errors)
         self._graders: dict[str, AssignmentGrader | VariantGraders | None] = {}
+        #: Earlier submissions of students who handed in a later one (grader.submission.one_per_student).
+        self.superseded: list[Superseded] = []
         self.items = [self.check(item) if isinstance(item, Submission) else item for item in items]
 
     @property
@@ -120,7 +122,9 @@ class ClassGrading:
         pending = dict(todo)
         for position, item in enumerate(self.items):
             if position in pending:
-                yield position, next(graded)
+                outcome = next(graded)
+                # the course's late policy, from submitted_at: the score every output shows
+                yield position, self.catalog.late_report(outcome) if isinstance(outcome, SubmissionReport) else outcome
             else:
                 yield position, item  # type: ignore[misc]
 
@@ -187,8 +191,12 @@ def grade_class(
         raise UsageError(f"submission folder {root} does not exist")
     if assignment is not None and assignment not in catalog.keys:
         raise UsageError(f"unknown assignment {assignment!r}; known: {', '.join(catalog.assignments)}")
-    items = [read_submission(path, assignment_override=assignment, root=root) for path in discover(root, exclude=exclude)]
-    return ClassGrading(catalog, items, budget=budget, workers=workers)
+    paths = discover(root, exclude=exclude)
+    items, superseded = one_per_student([read_submission(path, assignment_override=assignment, root=root) for path in paths], paths)
+    klass = ClassGrading(catalog, items, budget=budget, workers=workers)
+    klass.superseded = superseded
+    klass.warnings += [f"{sub.source}: {w}" for sub in items if isinstance(sub, Submission) for w in sub.warnings if w.startswith(STUDENT_LINE_WARNING)]
+    return klass
 
 
 def grade_directory(
@@ -258,7 +266,7 @@ def write_class(
         if progress is not None and position in planned:
             done += 1
             progress(done, len(todo))
-    summary = writer.finish(RunSummary(warnings=klass.warnings, errors=klass.errors))
+    summary = writer.finish(RunSummary(warnings=klass.warnings, errors=klass.errors, superseded=klass.superseded))
     write_staff_views(klass, writer, out)
     return summary
 

@@ -59,10 +59,32 @@ class Grading:
             done.set_result(self._unknown(sub))
             return done
         if self.pool is not None:
-            return self.pool.submit(sub, on_part)
+            return self._late(self.pool.submit(sub, on_part))
         if self._local is None:
             self._local = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grader-local")
-        return self._local.submit(self._grade_here, sub, on_part)
+        return self._late(self._local.submit(self._grade_here, sub, on_part))
+
+    def _late(self, graded: Future[Outcome]) -> Future[Outcome]:
+        """The outcome with the course's late policy applied (catalog.late_report), as `grader run` does."""
+        if self.catalog.course is None:
+            return graded
+        out: Future[Outcome] = Future()
+
+        def done(f: Future[Outcome]) -> None:
+            if out.cancelled():
+                return
+            if f.cancelled():
+                out.cancel()
+                out.set_running_or_notify_cancel()
+            elif f.exception() is not None:
+                out.set_exception(f.exception())  # type: ignore[arg-type]
+            else:
+                result = f.result()
+                out.set_result(self.catalog.late_report(result) if isinstance(result, SubmissionReport) else result)
+
+        graded.add_done_callback(done)
+        out.add_done_callback(lambda o: graded.cancel() if o.cancelled() else None)
+        return out
 
     def grade(self, sub: Submission) -> Outcome:
         """Grade `sub` and wait for the outcome."""

@@ -33,6 +33,7 @@ from grader.models import (
     Status,
     Submission,
     SubmissionReport,
+    Superseded,
 )
 from grader.report.gradebook import write_gradebook
 from grader.report.json_report import write_json, write_report
@@ -91,11 +92,12 @@ def write_class_files(
     parts: Sequence[PartInfo],
     reports: Sequence[SubmissionReport],
     broken: Sequence[BrokenSubmission],
+    superseded: Sequence[Superseded] = (),
 ) -> list[Path]:
     """An assignment's gradebook.csv and summary.md."""
     return [
         write_gradebook(folder / "gradebook.csv", [p.id for p in parts], reports),
-        write_summary(folder / "summary.md", assignment, title, parts, reports, broken),
+        write_summary(folder / "summary.md", assignment, title, parts, reports, broken, superseded),
     ]
 
 
@@ -219,7 +221,7 @@ class RunWriter:
             # Broken files of this assignment, and those no known assignment can claim.
             broken = [b for b in summary.broken if b.assignment == a or b.assignment not in keys]
             parts = [PartInfo(id=p.id, max_score=p.marks) for p in key.parts]
-            write_class_files(self.out / a, a, key.title, parts, reports, broken)
+            write_class_files(self.out / a, a, key.title, parts, reports, broken, [s for s in summary.superseded if s.assignment == a])
             entry = AssignmentSummary(
                 assignment=a,
                 title=key.title,

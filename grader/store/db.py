@@ -61,6 +61,7 @@ submissions = Table(
     Column("source", Text),
     Column("submitted_at", DateTime(timezone=True)),
     Column("warnings", JSON, nullable=False),
+    Column("late", JSON),  # grader.models.Late of a late submission (its score is the late-adjusted one)
     Column("variant", JSON),  # the student's own numbers (per-student variants): a regrade keeps them
     UniqueConstraint("run_id", "assignment", "student"),
     Index("ix_submissions_assignment_student", "assignment", "student"),

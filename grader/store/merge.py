@@ -58,7 +58,8 @@ def apply_adjustments(
     manual: Iterable[ManualScore] = (),
     overrides: Iterable[Override] = (),
 ) -> SubmissionReport:
-    """The report with manual scores and overrides applied and the total recomputed.
+    """The report with manual scores and overrides applied and the total recomputed (times
+    the late factor of a late submission, `report.late`).
 
     Entries for other students or for parts the report does not have are ignored.
     """
@@ -73,7 +74,12 @@ def apply_adjustments(
         if part.id in by_part_over:
             part = _with_override(part, by_part_over[part.id])
         parts.append(part)
-    return report.model_copy(update={"parts": parts, "score": round(math.fsum(p.score for p in parts), 6)})
+    raw = round(math.fsum(p.score for p in parts), 6)
+    if report.late is None:
+        return report.model_copy(update={"parts": parts, "score": raw})
+    # a late submission keeps its late factor: a manual score counts as late as the rest
+    late = report.late.model_copy(update={"raw_score": raw})
+    return report.model_copy(update={"parts": parts, "score": late.applied(raw), "late": late})
 
 
 def pending_manual(report: SubmissionReport) -> list[PartResult]:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
 from grader import __version__
-from grader.models import PartResult, Status, SubmissionReport
+from grader.models import Late, PartResult, Status, SubmissionReport
 from grader.store import db
 from grader.store.merge import apply_adjustments
 from grader.store.models import ManualScore, Override, RegradeRecord, RunInfo
@@ -335,6 +335,7 @@ def _report(row: Any, parts: list[PartResult]) -> SubmissionReport:
         source=row["source"],
         key_hash=row["key_hash"],
         grader_version=row["grader_version"],
+        late=Late.model_validate(row["late"]) if row.get("late") else None,
         variant=Variant.model_validate(row["variant"]) if row.get("variant") else None,
     )
 
@@ -369,6 +370,7 @@ def _submission_row(run_id: int, report: SubmissionReport, warnings: list[str]) 
         "source": report.source,
         "submitted_at": _to_store(report.submitted_at),
         "warnings": warnings,
+        "late": report.late.model_dump(mode="json") if report.late is not None else None,
         "variant": report.variant.model_dump(mode="json") if report.variant is not None else None,
     }
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from grader.keys.build import key_path, read_key
 from grader.report.html import write_class_report
+from grader.run.writer import read_run_file, safe_name
 
 
 def build_report(
@@ -24,4 +25,13 @@ def build_report(
             title = read_key(key_path(reference, assignment)).title
         except (OSError, ValueError):
             pass
-    return write_class_report(reports, out, assignment, title)
+    return write_class_report(reports, out, assignment, title, report_files(out, assignment, [r.student for r in reports]))
+
+
+def report_files(out: Path, assignment: str, students: list[str]) -> dict[str, str]:
+    """Each student's report file stem in OUT/<assignment>/, as the last run named it (its
+    run.json), else as the run's writer names a student's report."""
+    summary = read_run_file(out)
+    named = {e.student: PurePosixPath(e.file) for e in (summary.reports if summary else []) if e.assignment == assignment}
+    files = {s: named[s].stem for s in students if s in named and named[s].parent.as_posix() == assignment}
+    return {s: files.get(s, safe_name(s)) for s in students}

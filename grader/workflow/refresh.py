@@ -57,6 +57,7 @@ def refresh_reports(out: Path, db: str | None, assignment: str) -> list[Path]:
     for a in summary.assignments:
         if a.assignment == assignment:
             update_stats(a, reports)
-            written += write_class_files(folder, assignment, a.title, parts, reports, broken)
+            superseded = [s for s in summary.superseded if s.assignment == assignment]
+            written += write_class_files(folder, assignment, a.title, parts, reports, broken, superseded)
     written.append(write_run_file(summary, out))
     return written

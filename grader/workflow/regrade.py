@@ -111,7 +111,8 @@ def plan_regrade(
     workers: int | None = None,
     course: "Course | None" = None,
 ) -> RegradePlan:
-    """Grade the class below `root` (once) and compare with the store behind OUT."""
+    """Grade the class below `root` (once), with the course's assignments, and compare with the
+    store behind OUT."""
     from grader.store.loading import class_reports
     from grader.store.repository import Store
 

@@ -34,6 +34,8 @@ from grader.sampling import Count
 NUMBERS = [
     "0.9933", "9.933e-1", "1.2×10^-3", r"1.2 \times 10^{-3}", "3/4", "−6", "61 706", "61,706", "61_706",
     "1e999999", "9**9**9", "1,5", ".5", "5.", "1e-400", "0x1F", "١٢", "½", "∞", "NaN", "10^{-3}", "2.5E+3",
+    # issue 10 readings: LaTeX grouping, full-width digits, x and // between numbers
+    "61,\\!706", "61\\,706", "61{,}706", "６１，７０６", "６１７０６", "6x6x256", "3 x 4", "7//2", "0{,}5",
 ]
 SYMBOLS = [
     "x", "y", "z", "V", "h_i", "x_{i+j-1}", "ŷ", "yhat", "σ", "sigma", "w_i", "H", "K", "P", "S", "D", "W", "F",
@@ -42,12 +44,16 @@ SYMBOLS = [
 ]
 UNARY = ["-", "+", "−", ""]
 BINARY = ["+", "-", "*", "/", "^", "**", "·", "×", "−", "⋅", " ", r" \cdot ", r" \times ", "÷", "%", ", ", " x ", "; ", "\n", " & ", r" \\ "]
-FUNCS = ["exp", "log", "ln", "sqrt", "sigmoid", "s", "σ", "floor", "ceil", "relu", "sin", "tanh"]
-LATEX_FUNCS = [r"\log", r"\exp", r"\sqrt", r"\sigma", r"\ln", r"\hat", r"\mathbb"]
+FUNCS = ["exp", "log", "ln", "sqrt", "sigmoid", "s", "σ", "floor", "ceil", "relu", "sin", "tanh", "cosh", "sec", "cot"]
+LATEX_FUNCS = [r"\log", r"\exp", r"\sqrt", r"\sigma", r"\ln", r"\hat", r"\mathbb", r"\tanh", r"\cosh", r"\sec"]
 WRAPS = [
     "({})", r"\left( {} \right)", "[{}]", "{{{}}}", "⌊{}⌋", r"\lfloor {} \rfloor", "e^{{{}}}", "sum_{{i,j}} {}",
     r"\sum_{{k=1}}^{{4}} {}", r"\sum_{{k_1,k_2}} {}", "sum({}, i, j)", "dR/dw_i = {}", "${}$", "R^{{{}}}",
     r"\begin{{bmatrix}} {} \end{{bmatrix}}", "tensor([{}])",
+    # issue 10 readings: equality chains, labels and units, a final period, function powers
+    "a = b = {}", "{} = 3*3*64 + 64 = 640", "J ≈ {}", "Total params: {}", "{} parameters", "{}.", "{} by 7",
+    r"\tan^2 {}", r"\log^{{2}} {}", "log^2 {}", r"\sin^{{-1}} {}", "{}//3", "{}[i][j]", "({},)",
+    "{} — because h_t depends on h_{{t-1}}",
 ]
 
 
@@ -97,7 +103,14 @@ VALID = [
     "sum_{i,j} dZ[i,j,m]*X[i+k1,j+k2,n]", r"\sum_{k_1,k_2} W[k_1,k_2,n,m] dZ_{i-k_1,j-k_2,m}",
     "-2(y-z) sum_{i=1}^{4} w_i h_i (1-h_i) x_{i+j-1}", "x_{c,2(j-1)+k}", "smaller", "larger", "Same", "s",
     "dR/dw_i = -2(y-z)h_i", "σ(x)(1-σ(x))", "⌊(H-K)/S⌋+1", "$3V + 1$",
+    # issue 10 readings
+    "7 parameters", "7 parameters.", "J ≈ 0.8026", "Total params: 61,706", "3*3*64 + 64 = 576 + 64 = 640", "640.",
+    "46 by 62 by 20", "(2,)", "false — because h_t depends on h_{t-1}", "False, h_t depends on h_{t-1}", "３Ｖ＋１",
+    "６１，７０６", "４６×６２×２０", r"\tan^2 y", "log^2 n", r"\sin^{-1} x", "wx^2", "nm^(-1)", "dU[i][j][m]",
+    "σ(Z)(1-σ(Z)) dU", "cosh(0) + sec(0) + tanh(1)", "floor(7/2) + ceil(3.5)", "(H-K)//S + 1", "61,\\!706",
+    "3 x 4", "6x6x256", "exp(-1000)",
 ]
+FULL_WIDTH = {chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)}  # ASCII -> its full-width form
 INSERTS = list("()[]{}^_*/+-−,;.$\\ \n\t\x00\u202e\u200b×") + [r"\frac", r"\left(", "^{", "_{", "**", "1e309", "9**9"]
 
 
@@ -107,8 +120,10 @@ def mutated(rng: random.Random) -> str:
     for _ in range(rng.randint(1, 4)):
         i = rng.randint(0, len(text))
         j = rng.randint(i, min(len(text), i + 6))
-        op = rng.randrange(5)
-        if op == 0:
+        op = rng.randrange(6)
+        if op == 5:  # full-width: what an East Asian input method types
+            text = text[:i] + "".join(FULL_WIDTH.get(c, c) for c in text[i:j]) + text[j:]
+        elif op == 0:
             text = text[:i] + rng.choice(INSERTS) + text[i:]
         elif op == 1:
             text = text[:i] + text[j:]
@@ -121,7 +136,7 @@ def mutated(rng: random.Random) -> str:
     return text
 
 
-_PLANES = [(0x20, 0x7E), (0xA0, 0x24F), (0x370, 0x3FF), (0x590, 0x6FF), (0x2000, 0x2BFF), (0x1D400, 0x1D7FF), (0x0, 0x10FFFF)]
+_PLANES = [(0x20, 0x7E), (0xA0, 0x24F), (0xFF00, 0xFFEF), (0x370, 0x3FF), (0x590, 0x6FF), (0x2000, 0x2BFF), (0x1D400, 0x1D7FF), (0x0, 0x10FFFF)]
 
 
 def unicode_text(rng: random.Random) -> str:
@@ -202,9 +217,9 @@ def _by_echo(echo: Callable[[Any], str]) -> Callable[[Any, Any], bool]:
     return lambda a, b: echo(a) == echo(b)
 
 
-_EXPR = Expr(["y", "z", "h_i", "yhat", "V"])
+_EXPR = Expr(["y", "z", "h_i", "yhat", "V", "w", "x", "n", "m"], functions=["exp", "log", "sqrt", "tan", "sin", "tanh", "cosh", "sec"])
 _SHAPE_F = ShapeFormula({s: Count(1, 9) for s in "CHWKPSDF"})
-_INDEX = IndexExpr({"X": 3, "W": 4, "Z": 3, "dZ": 3, "w": 1, "h": 1, "x": 1}, free=("i", "j", "m"),
+_INDEX = IndexExpr({"X": 3, "W": 4, "Z": 3, "dZ": 3, "dU": 3, "w": 1, "h": 1, "x": 1}, free=("i", "j", "m"),
                    scalars=("y", "z"), indices=("k1", "k2", "n", "k", "c"))
 
 TARGETS = [
@@ -219,6 +234,7 @@ TARGETS = [
     _kind_target("shape-formula", _SHAPE_F, _by_echo(_SHAPE_F.canonical)),
     _kind_target("location", Location(base=0, name="Z")),
     _kind_target("choice", Choice(["smaller", "larger", "same"])),
+    _kind_target("choice-tf", Choice(["true", "false"])),
     _kind_target("expr", _EXPR, _by_echo(_EXPR.canonical)),
     _kind_target("index-expr", _INDEX, _by_echo(_INDEX.canonical)),
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from grader.errors import InvalidAnswer, TooComplex
-from grader.parsing import Limits, eval_exact, parse_math, parse_number, resolve_names
+from grader.parsing import Limits, canonical, eval_exact, parse_math, parse_number, resolve_names
 
 
 def caret_column(message: str) -> int:
@@ -109,9 +109,13 @@ def test_nul_rejected():
     assert "\x00" not in e.message
 
 
-def test_more_than_one_equals():
-    e = error(parse_math, "a = b = c")
-    assert "more than one '='" in e.message and "column 7" in e.message
+def test_a_chain_of_equalities_reads_its_last_side():
+    # issue 10 §5: the working before the last '=' is not read (the seed 004 answer to 1(c))
+    assert canonical(parse_math("a = b = c")) == "c"
+    assert canonical(parse_math(r"\frac{\partial R}{\partial v_j} = \frac{\partial R}{\partial z} = -2(y-z) h_i")) \
+        == "-2*(y - z)*h_i"
+    e = error(parse_math, "a = b =")
+    assert "nothing after '='" in e.message and "column 7" in e.message
 
 
 def test_sum_without_index():

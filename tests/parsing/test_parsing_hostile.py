@@ -107,6 +107,7 @@ HOSTILE = [
 
 SYMBOLS = ["x", "y", "z"]
 ENV = {"x": np.array([0.5, 2.0]), "y": np.array([1.0, -1.0]), "z": np.array([3.0, 0.0])}
+# CPU seconds of this process: a bound on the work an input costs, whatever the machine's load
 LIMIT_S = 0.5
 
 
@@ -168,7 +169,7 @@ def test_hostile_strings_are_rejected_quickly():
     with no_dynamic_code() as calls:
         for text in HOSTILE:
             for run in _pipelines(text):
-                start = time.perf_counter()
+                start = time.process_time()
                 try:
                     run()
                 except InvalidAnswer as e:
@@ -176,7 +177,7 @@ def test_hostile_strings_are_rejected_quickly():
                         silent.append(text[:40])
                 except BaseException as e:  # noqa: BLE001 - recorded, asserted below
                     escaped.append((text[:40], run.__name__, repr(e)[:200]))
-                elapsed = time.perf_counter() - start
+                elapsed = time.process_time() - start
                 if elapsed >= LIMIT_S:
                     slow.append((text[:40], run.__name__, elapsed))
     assert not calls, calls
@@ -207,14 +208,14 @@ def test_blowups_raise_too_complex_fast():
 
     for text in ["9**9**9", "1e999999", "2^2^2^2^2^2", "x" * (1 << 20), "(" * 10_000,
                  "-" * 10_000 + "1", "9" * 41, "10^10^10"]:
-        start = time.perf_counter()
+        start = time.process_time()
         with pytest.raises(TooComplex):
             parse_number(text)
-        assert time.perf_counter() - start < 0.05, text
-    start = time.perf_counter()
+        assert time.process_time() - start < 0.05, text
+    start = time.process_time()
     with pytest.raises(InvalidAnswer):
         eval_exact(resolve_names(parse_math("x**(9**9**9)"), symbols=["x"]))
-    assert time.perf_counter() - start < 0.05
+    assert time.process_time() - start < 0.05
 
 
 def test_error_messages_never_echo_control_characters():

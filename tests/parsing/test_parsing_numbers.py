@@ -136,7 +136,7 @@ def test_decimal_comma_is_rejected_with_hint(text, example):
         ("5%", "percentage"),
         ("5!", "factorial"),
         ("max(1,2)", "decimal comma"),
-        ("floor(2.5)", "not accepted"),
+        ("relu(2.5)", "not accepted"),
     ],
 )
 def test_rejected_numbers(text, fragment):

@@ -27,6 +27,7 @@ import threading
 import time
 import traceback
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -49,7 +50,7 @@ from grader.lms.gradescope.results import (
 from grader.models import BrokenSubmission, PartResult, Submission
 from grader.run.guard import Alarm
 from grader.scoring import describe
-from grader.submission import NoAnswerFile, find_answer_file, read_submission
+from grader.submission import STUDENT_LINE_WARNING, NoAnswerFile, find_answer_file, read_submission
 
 # -- options ---------------------------------------------------------------------------------------
 
@@ -96,24 +97,30 @@ class AutograderConfig(BaseModel):
         return self.reference or self.root / "source" / "reference"
 
 
+#: The student of an upload whose submission_metadata.json names nobody (a local test run).
+UNKNOWN_UPLOADER = "unknown uploader"
+
+
 class AutograderProblem(Exception):
     """Something the student (or staff) must fix; the message becomes the top-level output."""
 
 
 # -- reading the upload ------------------------------------------------------------------------
 
-def read_answers(submission_dir: Path, assignment: str) -> Submission:
-    """The submission in the upload, for `assignment`; an upload without one answer file, an
-    unreadable file or one written for another assignment is an `AutograderProblem` the
-    student can act on."""
+def read_answers(submission_dir: Path, assignment: str, handed_in_by: str | None = None) -> Submission:
+    """The submission in the upload, for `assignment`, as handed in by `handed_in_by` (the
+    uploader's account); an upload without one answer file, an unreadable file or one written
+    for another assignment is an `AutograderProblem` the student can act on."""
     try:
         path = find_answer_file(submission_dir)
     except NoAnswerFile as exc:
         raise AutograderProblem(str(exc)) from None
     # A file without an assignment line is for this one; one naming another is not graded as this.
-    sub = read_submission(path, root=submission_dir, assignment_default=assignment)
+    sub = read_submission(path, root=submission_dir, assignment_default=assignment, handed_in_by=handed_in_by or UNKNOWN_UPLOADER)
     if isinstance(sub, BrokenSubmission):
         raise AutograderProblem(f"Your answer file {path.name} could not be read: {sub.reason}.")
+    if handed_in_by is None:  # no metadata (a local test run): nobody to compare the student line with
+        sub = sub.model_copy(update={"warnings": [w for w in sub.warnings if not w.startswith(STUDENT_LINE_WARNING)]})
     if sub.assignment.strip().lower() != assignment.lower():
         raise AutograderProblem(
             f"Your file {path.name} says assignment = {sub.assignment!r}, but this Gradescope assignment grades "
@@ -170,6 +177,15 @@ def upload_identity(metadata: Path, roster: Path | None = None) -> str | None:
     return sid or email or None
 
 
+def upload_time(metadata: Path) -> datetime | None:
+    """When the submission was handed in: submission_metadata.json's `created_at` (ISO 8601)."""
+    try:
+        created = json.loads(metadata.read_text(encoding="utf-8")).get("created_at")
+        return datetime.fromisoformat(str(created).strip().replace("Z", "+00:00")) if created else None
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+
+
 def choose_assignment(known: list[str], assignment: str | None) -> str:
     if assignment:
         if assignment not in known:
@@ -195,12 +211,15 @@ def grade_upload(cfg: AutograderConfig, progress: Callable[[GradescopeResults], 
     assignment = choose_assignment(catalog.assignments, cfg.assignment)
     key = catalog.keys[assignment]
     notes = catalog.notes + catalog.errors
-    sub = read_answers(cfg.submission_dir, assignment)
-    if assignment in catalog.variants:  # per-student numbers: the uploader's, from Gradescope, never from the file
-        who = upload_identity(cfg.metadata_path, course.assignment(assignment).roster if course else None)
-        if who is None:
-            raise AutograderProblem(f"The autograder could not tell who uploaded this submission, so it cannot pick your numbers. {NOT_YOUR_FAULT}")
-        sub = sub.model_copy(update={"handed_in_by": who})
+    # Who it is, and when it was handed in, are Gradescope's (the uploader's account, the
+    # submission's created_at), never the file's student and submitted_at lines.
+    who = upload_identity(cfg.metadata_path, course.assignment(assignment).roster if course else None)
+    if who is None and assignment in catalog.variants:  # per-student numbers need the uploader
+        raise AutograderProblem(f"The autograder could not tell who uploaded this submission, so it cannot pick your numbers. {NOT_YOUR_FAULT}")
+    sub = read_answers(cfg.submission_dir, assignment, handed_in_by=who)
+    created = upload_time(cfg.metadata_path)
+    if created is not None:
+        sub = sub.model_copy(update={"submitted_at": created})
     grader = catalog.grader_for(sub)
     assert grader is not None
     manual = [p.manual for p in key.parts]
@@ -216,7 +235,7 @@ def grade_upload(cfg: AutograderConfig, progress: Callable[[GradescopeResults], 
     snapshot()
     alarm = Alarm(cfg.part_budget)
     grader.source.setup = alarm.setup  # importing the problem set and torch for follow-through is not the part's time
-    report = grader.grade(sub, guard=alarm, on_part=snapshot)
+    report = catalog.late_report(grader.grade(sub, guard=alarm, on_part=snapshot))
     return results_from_report(report, key, cfg.visibility, notes)
 
 

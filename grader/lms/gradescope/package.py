@@ -6,6 +6,8 @@ Layout of the zip (Gradescope unpacks it into /autograder/source):
                        CPU-only torch, the runtime requirements
     run_autograder     run per submission: `python3 -m grader gradescope --root /autograder ...`
     requirements.txt   runtime dependencies except torch
+    constraints.txt    the exact versions installed where the zip was built (torch included):
+                       setup.sh installs with `-c constraints.txt` (grader.lms.gradescope.constraints)
     grader/            the grader package, copied as it is installed here
     problems/          the assignment's problem-set module (and `_*.py` helpers beside it)
     reference/         the assignment's answer key, rebuilt here if the committed one is stale
@@ -28,6 +30,7 @@ import grader
 from grader.course import Course
 from grader.keys.build import load_or_build_key
 from grader.models import AnswerKey
+from grader.lms.gradescope.constraints import CONSTRAINTS_FILE, constraints_text
 from grader.lms.gradescope.driver import DEFAULT_PART_BUDGET
 from grader.problemset import ProblemSet, load_problem_sets
 from grader.variants import ensure_secret
@@ -35,9 +38,8 @@ from grader.variants import ensure_secret
 #: Runtime dependencies besides torch (kept equal to pyproject's by a test).
 REQUIREMENTS = (
     "numpy>=1.26", "sympy>=1.12", "pydantic>=2.12", "typer>=0.12", "rich>=13", "lark>=1.1", "PyYAML>=6", "SQLAlchemy>=2.0",
-    "markdown-it-py>=3",
+    "markdown-it-py>=3", "packaging>=23",
 )
-TORCH_VERSION = "2.13.0"
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 SKIP_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
@@ -63,9 +65,12 @@ fi
 # A venv: system pip is "externally managed" on newer Ubuntu images.
 "$py" -m venv "$root/venv"
 "$root/venv/bin/python" -m pip install --upgrade pip
-# CPU-only torch, named first: a bare torch requirement pulls several GB of CUDA wheels.
-"$root/venv/bin/python" -m pip install torch=={TORCH_VERSION} --index-url {TORCH_INDEX}
-"$root/venv/bin/python" -m pip install -r "$source_dir/requirements.txt"
+# Exactly the versions the key was built and tested with (constraints.txt, written by
+# `grader export gradescope`). The CPU-only torch first, alone: a bare torch requirement pulls
+# several GB of CUDA wheels. Then the rest, pinned; torch, already there, is not downloaded again.
+torch_pin="$(grep -i '^torch==' "$source_dir/constraints.txt")"
+"$root/venv/bin/python" -m pip install --no-deps "$torch_pin" --index-url {TORCH_INDEX}
+"$root/venv/bin/python" -m pip install -c "$source_dir/constraints.txt" -r "$source_dir/requirements.txt" "$torch_pin"
 
 # Fail the image build now, not every submission later.
 cd "$source_dir" && "$root/venv/bin/python" -m grader gradescope --help > /dev/null
@@ -170,6 +175,7 @@ def write_zip(
         (_info("setup.sh", True), SETUP_SH.encode()),
         (_info("run_autograder", True), RUN_AUTOGRADER.format(assignment=shlex.quote(assignment), part_budget=part_budget).encode()),
         (_info("requirements.txt"), ("\n".join(REQUIREMENTS) + "\n").encode()),
+        (_info(CONSTRAINTS_FILE), constraints_text().encode()),
     ]
     entries += [(_info(name), path.read_bytes()) for name, path in package_files(Path(grader.__file__).parent)]
     entries += [(_info(f"problems/{p.name}"), p.read_bytes()) for p in problem_files(ps)]

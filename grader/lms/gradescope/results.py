@@ -201,9 +201,14 @@ def results_from_report(report: SubmissionReport, key: AnswerKey, visibility: Vi
     parts = {p.id: p for p in key.parts}
     tests = [part_test(r, parts[r.id].manual, visibility) for r in report.parts]
     auto = [r for r in report.parts if not parts[r.id].manual]
+    score = marks_total(r.score for r in auto)
+    output = summary(key, report.parts, report.warnings, report.source)
+    if report.late is not None:  # the course's late policy, from Gradescope's created_at
+        output += f"\nLate: {report.late.note}; the auto-graded score {fmt_marks(score)} counts as {fmt_marks(report.late.applied(score))}."
+        score = report.late.applied(score)
     return GradescopeResults(
-        score=marks_total(r.score for r in auto),
-        output=summary(key, report.parts, report.warnings, report.source),
+        score=score,
+        output=output,
         visibility=visibility,
         tests=tests,
         extra_data={
@@ -215,6 +220,7 @@ def results_from_report(report: SubmissionReport, key: AnswerKey, visibility: Vi
             "key_hash": report.key_hash,
             "grader_version": report.grader_version,
             "notes": notes or [],
+            **({"late": report.late.model_dump(mode="json")} if report.late is not None else {}),
         },
     )
 
