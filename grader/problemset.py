@@ -130,10 +130,8 @@ class Part:
         return register
 
     def mistake(self, name: str, marks: float = 0.0, note: str = "") -> Callable[[Reference], Reference]:
-        """A recognisable wrong answer: earns `marks` (at most this part's own) and is named in
-        the feedback."""
-        if not 0 <= marks <= self.marks:
-            raise ValueError(f"part {self.id}: the mistake {name!r} earns {marks:g} marks; a mistake earns 0 to the part's {self.marks:g}")
+        """A recognisable wrong answer: earns `marks` (at most this part's own: scoring bounds it,
+        `grader key check` reports more) and is named in the feedback."""
 
         def register(fn: Reference) -> Reference:
             self.mistakes.append(NamedAnswer(name, fn, marks, note))

@@ -198,8 +198,9 @@ def test_a_mistake_declared_for_one_part_never_touches_another(grader: Assignmen
     # a mistake can never earn more than its own part's marks (it would take them from others)
     other = ProblemSet("bounds")
     part = other.part("p", 1, Num())(lambda: 1.0)
-    with pytest.raises(ValueError, match="earns 2 marks"):
-        part.mistake("too generous", marks=2)
+    part.mistake("too generous", marks=2)(lambda: 2.0)  # `grader key check` reports it; scoring bounds it
+    report = AssignmentGrader(other, build_key(other)).grade(Submission(assignment="bounds", student="s", answers={"p": "2"}, source="s"))
+    assert (report.parts[0].score, report.score, report.parts[0].matched) == (1, 1, "mistake: too generous")
 
 
 def test_follow_through_comes_before_named_mistakes(grader: AssignmentGrader) -> None:
