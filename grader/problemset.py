@@ -130,7 +130,8 @@ class Part:
         return register
 
     def mistake(self, name: str, marks: float = 0.0, note: str = "") -> Callable[[Reference], Reference]:
-        """A recognisable wrong answer: earns `marks` and is named in the feedback."""
+        """A recognisable wrong answer: earns `marks` (at most this part's own: scoring bounds it,
+        `grader key check` reports more) and is named in the feedback."""
 
         def register(fn: Reference) -> Reference:
             self.mistakes.append(NamedAnswer(name, fn, marks, note))
@@ -193,8 +194,12 @@ class Part:
                 [value(m.compute, f"{self.id}: mistake {m.name!r}") for m in self.mistakes],
             )
         seed = self.default_seed() if seed is None else seed
-        points = references.draw_points(self.kind, self.points or Points(), seed, names, f"part {self.id}")
-        reference = references.sample(self.kind, points, references.at_points(self.reference, points, names, f"part {self.id}"), seed)
+        spec = self.points or Points()
+        points = references.draw_points(self.kind, spec, seed, names, f"part {self.id}")
+        formula = self.solutions[0] if self.solutions and references.pools(self.kind, spec) else None
+        reference = references.sample(
+            self.kind, points, references.at_points(self.reference, points, names, f"part {self.id}"), seed, formula
+        )
         at = lambda a, what: self.kind.with_values(reference, references.at_points(a.compute, points, names, what))  # noqa: E731
         return Computed(
             reference,

@@ -17,7 +17,7 @@ import numpy as np
 
 from grader.calling import call, names_of
 from grader.kinds.base import Kind
-from grader.sampling import Count, Points, Real, Sample, draw
+from grader.sampling import Count, Points, Real, Sample, draw, edge_draw
 
 #: A torch generator for a set-up is seeded with this many bits drawn from the part's rng.
 TORCH_SEED_RANGE = 2**31
@@ -89,12 +89,24 @@ def draw_points(kind: Kind, points: Points, seed: int, names: Mapping[str, Any],
     if points.setup is not None:  # a set-up says which symbols it needs; it makes the rest
         wanted = set(names_of(points.setup))
         domains = {s: d for s, d in domains.items() if s in wanted}
-    symbols = draw(rng, domains, n)
-    while points.where is not None and not call(points.where, (), symbols, f"{what}: the points' condition"):
+
+    def block() -> dict[str, np.ndarray]:
         symbols = draw(rng, domains, n)
+        while points.where is not None and not call(points.where, (), symbols, f"{what}: the points' condition"):
+            symbols = draw(rng, domains, n)
+        return symbols
+
+    pooled = pools(kind, points)
+    if pooled:  # edge points, then the pool's blocks (see grader.sampling)
+        parts = [edge_draw(rng, domains)] + [block() for _ in range(points.pool)]
+        symbols = {s: np.concatenate([p[s] for p in parts]) for s in domains}
+        edge = len(next(iter(parts[0].values()), ()))
+    else:
+        symbols = block()
+    count = len(next(iter(symbols.values()))) if symbols else (edge + points.pool * n if pooled else n)
 
     per_point: list[dict[str, Any]] = [
-        {s: (int(v[p]) if isinstance(domains[s], Count) else _scalar(v[p])) for s, v in symbols.items()} for p in range(n)
+        {s: (int(v[p]) if isinstance(domains[s], Count) else _scalar(v[p])) for s, v in symbols.items()} for p in range(count)
     ]
     made: dict[str, list[np.ndarray]] = {}
     if points.setup is not None:
@@ -119,8 +131,18 @@ def draw_points(kind: Kind, points: Points, seed: int, names: Mapping[str, Any],
     meta: dict[str, Any] = {"method": points.method}
     if hasattr(kind, "tensors"):  # an index formula is checked on random draws of tensors
         meta["draws"] = n
+    if pooled:
+        meta.update(edge=edge, block=n, blocks=points.pool, check=points.checked)
+    # a part whose every symbol is a count may have integer values (then compared exactly)
+    meta["counts"] = bool(env) and all(isinstance(domains.get(s), Count) for s in env)
     meta.update(points.meta)
     return PointSet(per_point, env, meta)
+
+
+def pools(kind: Kind, points: Points) -> bool:
+    """Whether a part's key keeps a pool of points (a formula in symbols: expr, shape formulas);
+    an index formula's draws of random tensors are all checked, and few (they are large)."""
+    return not hasattr(kind, "tensors") and points.pool > 1
 
 
 def at_points(fn: Callable[..., Any], points: PointSet, names: Mapping[str, Any], what: str) -> np.ndarray:
@@ -128,9 +150,18 @@ def at_points(fn: Callable[..., Any], points: PointSet, names: Mapping[str, Any]
     return np.stack([np.asarray(_numpy(call(fn, (), {**names, **point}, what)), dtype=np.float64) for point in points.names])
 
 
-def sample(kind: Kind, points: PointSet, values: np.ndarray, seed: int) -> Sample:
-    """The reference: the points and the truth there, normalised by the kind."""
-    return kind.normalise(Sample(env=points.env, value=values, meta={**points.meta, "seed": seed}))
+def sample(kind: Kind, points: PointSet, values: np.ndarray, seed: int, formula: str | None = None) -> Sample:
+    """The reference: the points and the truth there, normalised by the kind. `integer`: every
+    symbol is a count and every true value an integer, so answers are compared exactly there.
+    `formula`: the part's model answer, the reference's symbolic form for a proof (its key
+    check shows it agrees with the truth at every point of the pool)."""
+    meta = {k: v for k, v in points.meta.items() if k != "counts"}
+    values = np.asarray(values, dtype=np.float64)
+    if points.meta.get("counts") and values.size and bool(np.all(np.isfinite(values) & (values == np.round(values)))):
+        meta["integer"] = True
+    if formula:
+        meta["formula"] = formula
+    return kind.normalise(Sample(env=points.env, value=values, meta={**meta, "seed": seed}))
 
 
 def _scalar(value: Any) -> Any:

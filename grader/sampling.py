@@ -3,6 +3,16 @@
 Formula parts (expr, shape with formula entries, index-expr) are never compared as text: both
 the student's formula and the truth are evaluated at the same sampled points. Seeds derive
 from the assignment and part id so every run and every regrade sees the same points.
+
+A formula part in symbols (expr, shape formulas) keeps a *pool* in its key: first its edge
+points (each count symbol at its smallest values, V = 1, 2, 3, the others drawn), then
+`Points.pool` blocks of `n` points spanning the whole domain (counts over a wide range are
+drawn half uniformly, half log-uniformly, so that small and middling values are there too;
+each block satisfies `Points.where` on its own). An answer is checked at every edge point
+and at `Points.checked` blocks chosen by a seed derived from the answer's text
+(`checked_indices`): a student cannot tune a formula to fixed points, two students typing the
+same formula get the same points, and a regrade is reproducible. The pool is computed once
+with the key, so grading still reads the key alone.
 """
 
 from __future__ import annotations
@@ -33,6 +43,13 @@ class Real:
         return rng.uniform(self.lo, self.hi, size=n)
 
 
+#: A count over more values than this is drawn half log-uniformly (small values matter most:
+#: a formula tuned to agree above V = 125 must meet V = 7 and V = 40 too).
+WIDE_COUNT = 64
+#: How many of a count's smallest values are edge points (V = 1, 2, 3).
+EDGE_VALUES = 3
+
+
 @dataclass(frozen=True)
 class Count:
     """An integer-valued symbol (a size, a count) drawn from [lo, hi] inclusive.
@@ -44,22 +61,59 @@ class Count:
     lo: int | Callable[..., Any] = 1
     hi: int = 64
 
-    def draw(self, rng: np.random.Generator, n: int, env: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    def lower(self, n: int, env: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """The lower bound at each of `n` points (a function of earlier symbols, or a number)."""
         if callable(self.lo):
-            lo = np.asarray(call(self.lo, (), env or {}, "a symbol's lower bound")).astype(int)
-            return rng.integers(lo, self.hi, endpoint=True).astype(np.float64)
-        return rng.integers(self.lo, self.hi, size=n, endpoint=True).astype(np.float64)
+            lo = np.asarray(call(self.lo, (), env or {}, "a symbol's lower bound")).astype(np.int64)
+            return np.broadcast_to(lo, (n,)).copy()
+        return np.full(n, int(self.lo), dtype=np.int64)
+
+    def draw(self, rng: np.random.Generator, n: int, env: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        lo = self.lower(n, env)
+        width = np.maximum(self.hi - lo + 1, 1)
+        uniform = rng.integers(lo, np.maximum(lo, self.hi), endpoint=True)
+        if int(width.max(initial=1)) <= WIDE_COUNT:
+            return uniform.astype(np.float64)
+        # log-uniform offsets from lo: every decade of the range gets its share of points
+        logged = lo + np.floor(width.astype(np.float64) ** rng.random(n)).astype(np.int64) - 1
+        pick = rng.random(n) < 0.5
+        return np.minimum(np.where(pick, logged, uniform), self.hi).astype(np.float64)
 
 
 Domain = Real | Count
 
 
-def draw(rng: np.random.Generator, domains: Mapping[str, Domain], n: int) -> dict[str, np.ndarray]:
-    """Independent draws of every symbol, `n` points each (in declaration order, so seeded)."""
+def draw(
+    rng: np.random.Generator, domains: Mapping[str, Domain], n: int, fixed: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None
+) -> dict[str, np.ndarray]:
+    """Independent draws of every symbol, `n` points each (in declaration order, so seeded).
+
+    `fixed[name] = (rows, offsets)` sets a count at those rows to its lower bound plus the
+    offset (clipped to its upper bound) before later symbols are drawn, so that bounds which
+    depend on it still hold (the edge points)."""
     env: dict[str, np.ndarray] = {}
     for name, dom in domains.items():
         env[name] = dom.draw(rng, n, env) if isinstance(dom, Count) else dom.draw(rng, n)
+        if fixed and name in fixed and isinstance(dom, Count):
+            rows, offsets = fixed[name]
+            lo = dom.lower(n, env)
+            env[name][rows] = np.minimum(lo[rows] + offsets, dom.hi).astype(np.float64)
     return env
+
+
+def edge_draw(rng: np.random.Generator, domains: Mapping[str, Domain]) -> dict[str, np.ndarray]:
+    """The edge points: for each count symbol, one point at each of its EDGE_VALUES smallest
+    values (V = 1, 2, 3; a bound that depends on other symbols: its least valid values), the
+    other symbols drawn. Empty (no points) when no symbol is a count."""
+    counts = [name for name, dom in domains.items() if isinstance(dom, Count)]
+    n = EDGE_VALUES * len(counts)
+    fixed = {
+        name: (np.arange(k * EDGE_VALUES, (k + 1) * EDGE_VALUES), np.arange(EDGE_VALUES))
+        for k, name in enumerate(counts)
+    }
+    if not n:
+        return {name: np.zeros(0) for name in domains}
+    return draw(rng, domains, n, fixed)
 
 
 @dataclass(frozen=True)
@@ -82,6 +136,10 @@ class Points:
     domains: Mapping[str, Domain] = field(default_factory=dict)
     method: str = "sampled points"
     meta: Mapping[str, Any] = field(default_factory=dict)
+    #: Formula parts in symbols: blocks of `n` points in the key's pool, and how many of them
+    #: an answer is checked at (chosen by the answer's seed), besides every edge point.
+    pool: int = 4
+    checked: int = 2
 
 
 @dataclass
@@ -100,6 +158,14 @@ class Sample:
     def n_points(self) -> int:
         return int(np.asarray(self.value).shape[0])
 
+    def subset(self, rows: np.ndarray) -> "Sample":
+        """The same sample at some of its points (rows of the first axis)."""
+        return Sample(
+            env={k: np.asarray(v)[rows] for k, v in self.env.items()},
+            value=np.asarray(self.value)[rows],
+            meta=self.meta,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "env": {k: np.asarray(v).tolist() for k, v in self.env.items()},
@@ -114,3 +180,19 @@ class Sample:
             value=np.asarray(data["value"], dtype=np.float64),
             meta=dict(data.get("meta", {})),
         )
+
+
+def checked_indices(meta: Mapping[str, Any], n_points: int, answer_text: str) -> tuple[np.ndarray, int | None]:
+    """The rows of a pooled sample an answer is checked at, and the seed that chose them.
+
+    Every edge point, then `check` of the `blocks` blocks, chosen by a seed derived from the
+    key's seed and the answer's canonical text. A sample without a pool (hand-made, or an
+    index formula's draws): every point, and no seed."""
+    blocks, block, check = meta.get("blocks"), meta.get("block"), meta.get("check")
+    if not blocks or not block or not check or check >= blocks:
+        return np.arange(n_points), None
+    edge = int(meta.get("edge", 0))
+    seed = seed_for("points", str(meta.get("seed")), answer_text)
+    chosen = np.sort(np.random.default_rng(seed).choice(int(blocks), size=int(check), replace=False))
+    rows = [np.arange(edge)] + [edge + b * int(block) + np.arange(int(block)) for b in chosen]
+    return np.concatenate(rows), seed

@@ -32,8 +32,9 @@ import numpy as np
 
 from grader import __version__
 from grader.errors import InvalidAnswer
-from grader.kinds.base import Kind
+from grader.kinds.base import Kind, numeric_value
 from grader.kinds.spec import kind_from_spec
+from grader.kinds.symbolic import sympy_module
 from grader.kinds.text import TEXT_LIMIT
 from grader.models import AnswerKey, PartKey, PartResult, Status, Submission, SubmissionReport
 from grader.notices import Warnings, shown
@@ -184,6 +185,9 @@ class PartGrader:
         self.reference = self.kind.decode(key.reference) if key.reference is not None else None
         self.alternatives = [(v, self._target(v.value)) for v in key.alternatives]
         self.mistakes = [(v, self._target(v.value)) for v in key.mistakes]
+        #: The graders of the other parts of the assignment (set by AssignmentGrader): what a
+        #: follow-through route reads is judged usable against that part's own key.
+        self.peers: dict[str, PartGrader] = {}
 
     def _target(self, data: Any) -> Any:
         """A decoded variant; a sampled one shares the reference's points (one object), so a
@@ -320,6 +324,8 @@ class PartGrader:
 
     # -- the order of targets ----------------------------------------------------------------
     def judge(self, answer: Any, ctx: GradingContext) -> "Verdict":
+        if "sympy" not in sys.modules and isinstance(self.reference, Sample) and self.reference.meta.get("formula"):
+            self.source.setup(sympy_module)  # a formula's proof needs sympy: imported outside the part's budget
         best = self.kind.compare(answer, self.reference)
         if best.full:
             return Verdict(Status.correct, 1.0, join("Correct.", best.feedback), "reference", best.details)
@@ -337,15 +343,20 @@ class PartGrader:
             m = self.kind.compare(answer, target)
             if m.full:
                 # A named mistake earns what the marking scheme states for it (0 unless stated),
-                # not per-entry credit for entries that happen to coincide.
-                credit = named.marks / self.marks if self.marks else 0.0
+                # bounded by this part's own marks, and never less than the same answer's ordinary
+                # partial credit (the entries that are right keep their share): the higher stands.
+                credit = min(max(named.marks, 0.0), self.marks) / self.marks if self.marks else 0.0
+                fraction = max(credit, best.fraction)
                 text = f"Not quite: this is the answer you get with a known mistake — {named.name}."
                 if named.note:
                     text += f" {named.note}"
-                if credit > 0:
-                    text += f" Earns {fmt_marks(credit * self.marks)} of {fmt_marks(self.marks)}."
-                status = Status.partial if credit > 0 else Status.incorrect
-                return Verdict(status, credit, text, f"mistake: {named.name}", m.details)
+                if best.fraction > credit and best.feedback:
+                    text += f" {best.feedback}"
+                if fraction > 0:
+                    text += f" Earns {fmt_marks(fraction * self.marks)} of {fmt_marks(self.marks)}."
+                status = Status.partial if fraction > 0 else Status.incorrect
+                details = m.details if fraction == credit else best.details
+                return Verdict(status, fraction, text, f"mistake: {named.name}", details)
         status = Status.partial if best.fraction > 0 else Status.incorrect
         lead = "Partly correct." if best.fraction > 0 else "Incorrect."
         part = self.source.part(self.id) if self.key.has_hints else None
@@ -358,8 +369,12 @@ class PartGrader:
             if not uses or any(u not in ctx.parsed for u in uses):
                 continue
             wrong = [u for u in uses if not ctx.correct.get(u, False)]
-            if not wrong:
-                continue  # earlier answers were right: the reference already covers this route
+            # accepted within a tolerance but not the reference's own value: recompute from it
+            rounded = [u for u in uses if ctx.correct.get(u, False) and not self._exact(u, ctx.parsed[u])]
+            if not wrong and not rounded:
+                continue  # earlier answers were exactly right: the reference already covers this route
+            if not self._usable(uses, answer, ctx):
+                continue
             try:
                 self.source.ready_to_compute()  # the first import of the problem set and torch happens here
                 route = self.part.routes[number]
@@ -368,12 +383,39 @@ class PartGrader:
                 continue
             m = self.kind.compare(answer, target)
             if m.full:
-                text = (
-                    f"Correct by follow-through: consistent with your own answer to {', '.join(wrong)}, "
-                    f"which differ{'s' if len(wrong) == 1 else ''} from the reference."
-                )
+                if wrong:
+                    text = (
+                        f"Correct by follow-through: consistent with your own answer to {', '.join(wrong)}, "
+                        f"which differ{'s' if len(wrong) == 1 else ''} from the reference."
+                    )
+                else:
+                    text = f"Correct by follow-through: consistent with your own rounded answer to {', '.join(rounded)}."
                 return Verdict(Status.correct, 1.0, text, f"follow-through: {', '.join(uses)}", m.details)
         return None
+
+    def _exact(self, part_id: str, value: Any) -> bool:
+        """Whether an earlier answer is its part's reference value itself (not just within the
+        tolerance), so recomputing from it would only give the reference again."""
+        peer = self.peers.get(part_id)
+        return True if peer is None else peer.kind.exactly(value, peer.reference)
+
+    def _usable(self, uses: list[str], answer: Any, ctx: GradingContext) -> bool:
+        """Follow-through needs earlier answers a fair TA would carry forward: each of the shape
+        its own part asks for (a 4×4 matrix, not a 1×1 that would broadcast), and not one
+        constant typed into every part (a layer maps 0s to 0s: that is no work carried forward)."""
+        for u in uses:
+            peer = self.peers.get(u)
+            if peer is not None and not peer.kind.usable(ctx.parsed[u], peer.reference):
+                return False
+        typed = constant_of(answer)
+        if typed is None or any(constant_of(ctx.parsed[u]) != typed for u in uses):
+            return True
+        # One constant here and in every answer it follows from: usable only where this part's
+        # own values are one constant too (a chain of -40s), not where the work has structure
+        # (0s typed into a convolution and its pooling). It depends on nothing but these
+        # answers and the key, so a remembered verdict stays right (grader.run.cache).
+        reference = numeric_value(self.reference)
+        return reference is None or reference.size <= 1 or constant_of(reference) is not None
 
 
 class Reading(NamedTuple):  # a tuple: made for every part graded, it must cost next to nothing
@@ -404,6 +446,15 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 def _numbers(text: str) -> list[str]:
     """The numbers written in a text, decimal commas read as points."""
     return [n.replace(",", ".") for n in _NUMBER.findall(text[:ANSWER_ECHO_LIMIT])]
+
+
+def constant_of(value: Any) -> float | None:
+    """The one number every entry of a numeric answer equals (`0`, a matrix of 0s), else None."""
+    arr = numeric_value(value)
+    if arr is None or arr.size == 0 or not np.all(np.isfinite(arr)):
+        return None
+    first = float(arr.flat[0])
+    return first if bool(np.all(arr == first)) else None
 
 
 def join(*texts: str) -> str:
@@ -458,6 +509,9 @@ class AssignmentGrader:
         # graders of one problem set may share its source (per-student variants: one import, one set-up hook)
         self.source = problem if isinstance(problem, ProblemSource) else ProblemSource(problem)
         self.graders = [PartGrader(part_key, key.assignment, self.source, key.variant) for part_key in key.parts]
+        peers = {pg.id: pg for pg in self.graders}
+        for pg in self.graders:
+            pg.peers = peers
         self.part_ids = {pk.id for pk in key.parts}
         #: Per part, the parts its follow-through routes read; and every part some route reads
         #: (their parsed value and correctness are what a resumed grading must carry over).

@@ -70,7 +70,7 @@ def test_key_build_and_check(tutorial) -> None:
     assert refs["q1"] == 16 and refs["q2"] == [2.5, 4.0] and refs["q3"] == 6.5  # W·[3, -1, 1] + b by hand
     assert [(i["text"], i["marks"]) for i in key["parts"][-1]["rubric"]][0] == ("Linear layers compose to one linear map", 1.0)
     sheet = (tutorial["dir"] / "reference" / "mlp-hw1.md").read_text()
-    assert "**Answer:** `1 - tanh(z)^2` (checked at 16 sampled points" in sheet
+    assert "**Answer:** `1 - tanh(z)^2` (checked at 32 of a pool of 64 sampled points"  # 2 of 4 blocks of 16 in sheet
     assert "1. Linear layers compose to one linear map (+1)" in sheet and "Model answer:" in sheet  # for graders
     assert "ok" in tutorial["results"]["grader key check"].stdout
 

@@ -14,7 +14,7 @@ from grader.keys.build import build_key
 from grader.kinds import Expr, Int, Number, ShapeFormula, Vector
 from grader.kinds.index_expr import IndexExpr
 from grader.problemset import MAX_DEALS, ProblemSet
-from grader.sampling import Count, Points, Real, draw
+from grader.sampling import Count, Points, Real, draw, edge_draw
 from grader.variants import Integer, IntVector, OneOf, variant_code
 
 f64 = torch.float64
@@ -131,7 +131,7 @@ def test_symbols_are_drawn_as_before_and_given_one_point_at_a_time():
     hw = ProblemSet("formulas")
     symbols = {"V": Count(1, 5000)}
 
-    @hw.part("params", 1, Expr(symbols))
+    @hw.part("params", 1, Expr(symbols), points=Points(pool=1))  # no pool: one draw, as of old
     def params(V):
         assert isinstance(V, int)
         return torch.nn.Conv1d(V, 1, 3, device="meta").weight.numel() + 1
@@ -145,14 +145,39 @@ def test_symbols_are_drawn_as_before_and_given_one_point_at_a_time():
     np.testing.assert_array_equal(computed.reference.env["V"], env["V"])
     np.testing.assert_array_equal(computed.reference.value, 3 * env["V"] + 1)
     np.testing.assert_array_equal(computed.mistakes[0].value, 3 * env["V"])
-    assert computed.reference.meta == {"method": "sampled points", "seed": 42}
+    # every symbol a count and every value an integer: compared exactly
+    assert computed.reference.meta == {"method": "sampled points", "seed": 42, "integer": True}
     assert computed.mistakes[0].env is computed.reference.env  # every target shares the points
+
+
+def test_a_formula_part_keeps_a_pool_edge_points_first_then_blocks_spanning_the_domain():
+    hw = ProblemSet("pool")
+    symbols = {"V": Count(1, 5000), "y": Real(0, 1)}
+
+    @hw.part("params", 1, Expr(symbols), solutions=("3V + 1",))
+    def params(V):
+        return 3 * V + 1
+
+    s = hw.parts["params"].compute(seed=42).reference
+    assert s.meta == {
+        "method": "sampled points", "seed": 42, "edge": 3, "block": 24, "blocks": 4, "check": 2, "formula": "3V + 1",
+    }  # y is real: no exact comparison
+    assert s.n_points == 3 + 4 * 24
+    assert s.env["V"][:3].tolist() == [1, 2, 3]  # the count's smallest values, always checked
+    np.testing.assert_array_equal(s.value, 3 * s.env["V"] + 1)
+    # the same stream as by hand: the edge points, then each block
+    rng = np.random.default_rng(42)
+    parts = [edge_draw(rng, symbols)] + [draw(rng, symbols, 24) for _ in range(4)]
+    np.testing.assert_array_equal(s.env["V"], np.concatenate([p["V"] for p in parts]))
+    # a wide count is drawn log-uniformly too: small and middling values are in the pool
+    pool = s.env["V"][3:]
+    assert (pool < 100).sum() >= 10 and (pool > 1000).sum() >= 20
 
 
 def test_where_redraws_and_bounds_may_depend_on_earlier_symbols():
     hw = ProblemSet("conditions")
     symbols = {"K": Count(1, 5), "H": Count(1, 40), "y": Real(0, 1)}
-    points = Points(8, domains={"H": Count(lambda K: K, 40)}, where=lambda K: (K > 3).any(), method="conv sizes")
+    points = Points(8, domains={"H": Count(lambda K: K, 40)}, where=lambda K: (K > 3).any(), method="conv sizes", pool=1)
 
     @hw.part("out", 1, ShapeFormula(symbols), points=points)
     def out(K, H):

@@ -311,8 +311,11 @@ def test_q2_mistakes_named(grade, part, answer, name):
     _, parts = grade({part: matrix_text(answer)})
     r = parts[part]
     assert r.matched == f"mistake: {name}" and name in r.feedback
-    # the marking scheme states no marks for these mistakes: incorrect, not per-entry partial credit
-    assert r.status is Status.incorrect and r.score == 0
+    # the marking scheme states no marks for these mistakes, but a named mistake never scores below
+    # the same answer's per-entry credit (q2a: 3 marks over 16 entries; q2b has no per-entry credit)
+    right = sum(a == t for ra, rt in zip(answer, correlate(X, K, 1, BIAS)) for a, t in zip(ra, rt)) if part == "q2a" and len(answer) == 4 else 0
+    assert r.score == pytest.approx(3 * right / 16)
+    assert r.status is (Status.partial if right else Status.incorrect)
 
 
 def test_q2a_per_entry_credit_and_padding_hint(grade):

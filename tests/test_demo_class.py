@@ -131,7 +131,7 @@ MATCHED = [
     ("ai6126-hw1", "a3003", "q3.ii", "incorrect", "mistake: sign missing"),
     ("ai6126-hw1", "a3003", "q3.iii", "incorrect", "mistake: summed instead of averaged"),
     ("ai6126-hw1", "a3003", "q3.iv", "incorrect", None),
-    ("ai6126-hw1", "a3004", "q2.matrix", "incorrect", "mistake: kernel flipped"),  # a named mistake earns 0
+    ("ai6126-hw1", "a3004", "q2.matrix", "partial", "mistake: kernel flipped"),  # named, and its right entries keep their share
     ("ai6126-hw1", "a3004", "q2.result", "correct", "follow-through: q2.matrix"),
     ("ai6126-hw1", "a3004", "q2.output", "correct", "follow-through: q2.result"),
     ("ai6126-hw1", "a3004", "q3.ii", "incorrect", "mistake: negative-class term missing"),

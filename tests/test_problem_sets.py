@@ -450,7 +450,7 @@ def test_a4_q1b_dR_dw():
     _, ps = load("assignment4")
     s = sample(ps, "q1b")
     y, z, h = s.env["y"], s.env["z"], s.env["h_i"]
-    assert y.shape == z.shape == (24, 1) and h.shape == (24, 4)
+    assert y.shape == z.shape == (4 * 24, 1) and h.shape == (4 * 24, 4)  # a pool of 4 blocks of 24 networks
     np.testing.assert_allclose(s.value, -2 * (y - z) * h, rtol=1e-12)
 
 

@@ -171,10 +171,36 @@ def test_a_named_mistake_earns_its_stated_marks(grader: AssignmentGrader) -> Non
     )
 
 
-def test_a_zero_mark_mistake_is_incorrect_even_where_entries_coincide(grader: AssignmentGrader) -> None:
-    _, parts = grade(grader, v="1 2 4")  # 2 of 3 entries equal the reference's
-    assert (parts["v"].status, parts["v"].score, parts["v"].matched) == (Status.incorrect, 0, "mistake: last entry off")
-    assert "Earns" not in parts["v"].feedback
+def test_a_named_mistake_never_scores_below_the_same_answers_partial_credit(grader: AssignmentGrader) -> None:
+    _, parts = grade(grader, v="1 2 4")  # 2 of 3 entries equal the reference's; the mistake earns 0
+    assert (parts["v"].status, parts["v"].score, parts["v"].matched) == (Status.partial, 2, "mistake: last entry off")
+    assert parts["v"].feedback == (
+        "Not quite: this is the answer you get with a known mistake — last entry off. 2 of 3 entries right. Earns 2 of 3."
+    )
+    _, parts = grade(grader, v="-1 -2 -3")  # no entry right: the mistake's stated mark stands
+    assert (parts["v"].status, parts["v"].score, parts["v"].matched) == (Status.partial, 1, "mistake: all negated")
+
+
+def test_a_zero_mark_mistake_with_nothing_right_is_incorrect(grader: AssignmentGrader) -> None:
+    _, parts = grade(grader, a="30", b="40")  # b = 40 is b's mistake "forty" (a = 30 is an alternative)
+    assert (parts["b"].status, parts["b"].score, parts["b"].matched) == (Status.incorrect, 0, "mistake: forty")
+    assert "Earns" not in parts["b"].feedback
+
+
+def test_a_mistake_declared_for_one_part_never_touches_another(grader: AssignmentGrader) -> None:
+    # -3 is a's named mistake; typed into c it is just wrong there, and a's mistake costs c nothing:
+    _, parts = grade(grader, a="-3", b="-30", c="-29")  # b and c follow from a's mistaken value
+    assert (parts["a"].score, parts["a"].matched) == (1, "mistake: sign flipped")
+    assert (parts["b"].status, parts["b"].score, parts["b"].matched) == (Status.correct, 1, "follow-through: a")
+    assert (parts["c"].status, parts["c"].matched) == (Status.correct, "follow-through: b")
+    _, parts = grade(grader, c="-3")
+    assert (parts["c"].status, parts["c"].matched) == (Status.incorrect, None)
+    # a mistake can never earn more than its own part's marks (it would take them from others)
+    other = ProblemSet("bounds")
+    part = other.part("p", 1, Num())(lambda: 1.0)
+    part.mistake("too generous", marks=2)(lambda: 2.0)  # `grader key check` reports it; scoring bounds it
+    report = AssignmentGrader(other, build_key(other)).grade(Submission(assignment="bounds", student="s", answers={"p": "2"}, source="s"))
+    assert (report.parts[0].score, report.score, report.parts[0].matched) == (1, 1, "mistake: too generous")
 
 
 def test_follow_through_comes_before_named_mistakes(grader: AssignmentGrader) -> None:
@@ -325,3 +351,77 @@ def test_read_says_how_an_answer_is_read_without_grading_it(grader: AssignmentGr
     assert grader.read("essay", "Because.").status == "ok"
     with pytest.raises(LookupError):
         grader.read("nope", "1")
+
+
+# -- follow-through needs a usable earlier answer ------------------------------------------------
+from grader.kinds import Number, Vector  # noqa: E402
+
+ft = ProblemSet("usable", title="Follow-through from usable answers")
+
+
+@ft.part("x", 1, Vector(3))
+def x():
+    return [1.0, 2.0, 3.0]
+
+
+@ft.part("total", 1, Number(), uses=["x"])
+def total(x):
+    return x.sum()
+
+
+@ft.part("double", 1, Vector(3), uses=["x"])
+def double(x):
+    return 2 * x
+
+
+@ft.part("mean", 1, Vector(3), uses=["x"])  # one constant by construction
+def mean(x):
+    return x.mean() * (x * 0 + 1)
+
+
+@ft.part("y", 1, Number())  # accepted within 0.5%
+def y():
+    return 2 / 3
+
+
+@ft.part("y3000", 1, Number(rel_tol=1e-6), uses=["y"])  # a tight tolerance downstream
+def y3000(y):
+    return 3000 * y
+
+
+@pytest.fixture(scope="module")
+def ft_grader() -> AssignmentGrader:
+    return AssignmentGrader(ft, build_key(ft))
+
+
+def ft_parts(grader: AssignmentGrader, **answers: object):
+    report = grader.grade(Submission(assignment="usable", student="s", answers=answers, source="s.toml"))
+    return {p.id: p for p in report.parts}
+
+
+def test_follow_through_needs_the_earlier_answers_shape(ft_grader: AssignmentGrader) -> None:
+    parts = ft_parts(ft_grader, x="1 2 4", total="7")  # a usable wrong x: 7 follows from it
+    assert (parts["total"].status, parts["total"].matched) == (Status.correct, "follow-through: x")
+    parts = ft_parts(ft_grader, x="7", total="7")  # one number where three are asked: 7 sums to 7
+    assert parts["x"].status is Status.incorrect
+    assert (parts["total"].status, parts["total"].matched) == (Status.incorrect, None)
+
+
+def test_follow_through_refuses_one_constant_typed_into_every_part(ft_grader: AssignmentGrader) -> None:
+    parts = ft_parts(ft_grader, x="0 0 0", double="0 0 0", mean="0 0 0")  # 0s typed everywhere
+    assert (parts["double"].status, parts["double"].matched) == (Status.incorrect, None)  # 2x has structure
+    # where the part's own values are one constant, a chain of one value is real work carried forward
+    assert (parts["mean"].status, parts["mean"].matched) == (Status.correct, "follow-through: x")
+    parts = ft_parts(ft_grader, x="1 0 0", double="2 0 0")  # not a constant: carried forward
+    assert (parts["double"].status, parts["double"].matched) == (Status.correct, "follow-through: x")
+
+
+def test_follow_through_from_an_answer_accepted_within_the_tolerance(ft_grader: AssignmentGrader) -> None:
+    parts = ft_parts(ft_grader, y="0.6667", y3000="2000.1")  # 3000 × 0.6667, not 3000 × 2/3 (2000)
+    assert (parts["y"].status, parts["y"].matched) == (Status.correct, "reference")
+    assert (parts["y3000"].status, parts["y3000"].matched) == (Status.correct, "follow-through: y")
+    assert parts["y3000"].feedback == "Correct by follow-through: consistent with your own rounded answer to y."
+    parts = ft_parts(ft_grader, y="2/3", y3000="2000.1")  # y exactly right: nothing to recompute from
+    assert (parts["y3000"].status, parts["y3000"].matched) == (Status.incorrect, None)
+    parts = ft_parts(ft_grader, y="0.6667", y3000="2000")  # the reference itself is still right
+    assert parts["y3000"].matched == "reference"

@@ -226,6 +226,9 @@ def self_test(ps: ProblemSet, key: AnswerKey, typed: bool = True, debug: bool = 
                 finding(part.id, f"only {finite} valid sample points")
         if not candidates:
             finding(part.id, "no model answer to self-test (add solutions=...)")
+        if kind.sampled and isinstance(pg.reference, Sample) and pg.reference.meta.get("blocks"):
+            for found in whole_pool(part.id, kind, pg.reference, part.solutions):
+                finding(part.id, found.problem)
         for form in candidates:
             forms += 1
             result = _graded(grader, key, index, part.id, form)
@@ -261,10 +264,12 @@ def self_test(ps: ProblemSet, key: AnswerKey, typed: bool = True, debug: bool = 
                 result = _graded(grader, key, index, part.id, form)
                 if result.matched == "reference":
                     continue  # a target of several answers (locations) typed as one the reference has too: inconclusive
-                if abs(result.score - variant.marks) > 1e-9 or result.matched != f"mistake: {variant.name}":
+                # a named mistake earns its marks, or the same answer's partial credit where higher
+                earns = max(variant.marks, kind.compare(kind.parse(form), pg.reference).fraction * pg.marks)
+                if abs(result.score - earns) > 1e-6 or result.matched != f"mistake: {variant.name}":
                     finding(
                         part.id,
-                        f"the named mistake '{variant.name}' typed as {form!r} is graded {_verdict(result)}, not as that mistake ({variant.marks:g} marks)",
+                        f"the named mistake '{variant.name}' typed as {form!r} is graded {_verdict(result)}, not as that mistake ({earns:g} marks)",
                         fn,
                     )
 
@@ -293,6 +298,22 @@ def total_findings(ps: ProblemSet) -> list[Finding]:
 
 def _module(ps: ProblemSet) -> str | None:
     return where_file(ps.module_file) if ps.module_file is not None else None
+
+
+def whole_pool(part_id: str, kind: Kind, sample: Sample, solutions: tuple[str, ...]) -> list[Finding]:
+    """Each model answer agrees with the truth at every point of the pool, not only at those an
+    answer is checked at: the first is the reference's symbolic form in a proof."""
+    everywhere = Sample(sample.env, sample.value, {k: v for k, v in sample.meta.items() if k not in ("blocks", "formula")})
+    findings = []
+    for text in solutions:
+        try:
+            match = kind.compare(kind.parse(text), everywhere)
+        except InvalidAnswer as exc:
+            findings.append(Finding(part=part_id, problem=f"the model answer {text!r} cannot be read: {exc.feedback()}"))
+            continue
+        if not match.full:
+            findings.append(Finding(part=part_id, problem=f"the model answer {text!r} disagrees with the truth in the pool: {match.feedback}"))
+    return findings
 
 
 def check_key(ps: ProblemSet, stored: AnswerKey | None, debug: bool = False) -> KeyCheckReport:

@@ -9,6 +9,7 @@ import numpy as np
 
 from grader.models import AnswerKey
 from grader.kinds.base import Kind
+from grader.kinds.sampled import points_phrase
 from grader.problemset import ProblemSet
 from grader.sampling import Sample
 
@@ -22,7 +23,7 @@ def _value(kind: Kind, value: Any, formula: str | None = None) -> tuple[str, str
     """A value as (inline text, block text or None): a matrix goes in a block, a row per line;
     a formula is its model answer's text, with the points it is checked at."""
     if isinstance(value, Sample):
-        where = f"checked at {value.n_points} sampled points, seed {value.meta.get('seed')}"
+        where = f"{points_phrase(value)}, seed {value.meta.get('seed')}"
         return (f"`{formula}` ({where})" if formula else f"a formula ({where})"), None
     if isinstance(value, np.ndarray) and value.ndim == 2:
         return "", "[" + ",\n ".join(kind.canonical(row) for row in value) + "]"

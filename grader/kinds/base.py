@@ -11,6 +11,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Match:
@@ -83,6 +85,21 @@ class Kind(ABC):
         write (a formula part's model answers are its `solutions`), nor does free text."""
         return []
 
+    def usable(self, answer: Any, reference: Any) -> bool:
+        """Whether a parsed answer can stand in for `reference` when a later part is recomputed
+        from it (follow-through): numbers of the reference's shape, all finite."""
+        shaped = numeric_value(answer), numeric_value(reference)
+        if shaped[0] is None or shaped[1] is None:
+            return True  # not numbers (a shape, a choice): the kind's own compare decides
+        return shaped[0].shape == shaped[1].shape and bool(np.all(np.isfinite(shaped[0])))
+
+    def exactly(self, answer: Any, reference: Any) -> bool:
+        """Whether a parsed answer is the reference's own value, not just within a tolerance."""
+        shaped = numeric_value(answer), numeric_value(reference)
+        if shaped[0] is None or shaped[1] is None:
+            return True  # no numbers to round: an accepted answer is the reference
+        return shaped[0].shape == shaped[1].shape and bool(np.array_equal(shaped[0], shaped[1]))
+
     def mismatch(self, value: Any) -> str | None:
         """What is wrong when a normalised reference does not fit what the kind declares (a
         `Matrix(4, 2)` whose reference is 3×2): an authoring error `grader key check` reports.
@@ -92,3 +109,15 @@ class Kind(ABC):
     def describe(self) -> str:
         """A short phrase for feedback and templates, e.g. 'a 4×4 matrix'."""
         return self.name
+
+
+def numeric_value(value: Any) -> Any:
+    """A parsed answer or a reference as a float array, or None when it is not numbers (a
+    formula, a choice; a tuple of sizes is numbers)."""
+    if isinstance(value, (str, bytes, bool)) or value is None:
+        return None
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return arr

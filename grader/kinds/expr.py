@@ -17,8 +17,10 @@ import numpy as np
 
 from grader.errors import InvalidAnswer
 from grader.kinds.base import Match
-from grader.kinds.sampled import SampledKind, evaluate, pick_miss, point_text, sample_details
-from grader.kinds.tolerance import within
+from grader.kinds.sampled import (
+    SampledKind, agree, checked_points, shown, evaluate, pick_miss, point_text, points_phrase, sample_details,
+)
+from grader.kinds.symbolic import prove
 from grader.parsing import VOCABULARY
 from grader.parsing import canonical as formula_text
 from grader.parsing.formula import function_table, read_formula
@@ -76,27 +78,31 @@ class Expr(SampledKind):
             return read_formula(raw, list(self.symbols), self.functions)
 
     def compare(self, answer: Any, target: Any) -> Match:
-        sample: Sample = target
+        checked = checked_points(target, self.canonical(answer))
+        sample: Sample = checked.sample
         truth = np.asarray(sample.value, dtype=np.float64)
-        details = sample_details(sample)
+        details = sample_details(target, checked)
         evaluated = evaluate(answer, sample.env, truth)
         if isinstance(evaluated, str):
             return Match(0.0, f"Your formula could not be evaluated: {evaluated}.", details)
         got, truth = evaluated
-        ok = within(got, truth, AGREE_REL, AGREE_ABS)
+        ok = agree(got, truth, sample.meta, AGREE_REL, AGREE_ABS)
         if ok.all():
-            return Match(1.0, "", details)
+            return self.agreed(answer, target, sample, details)
         where = pick_miss(ok, sample.env)
         return Match(
             0.0,
-            f"At {point_text(sample.env, where, sample.meta.get('index'))}: yours is {fmt_number(got[where])}, which is not the right value.",
+            f"At {point_text(sample.env, where, sample.meta.get('index'))}: yours is {shown(got[where], sample.meta)}, which is not the right value.",
             details,
             reveals=f"The right value there is {fmt_number(truth[where])}.",
         )
 
+    def prove(self, answer: Any, reference: Any, points: list[dict[str, float]]) -> Any:
+        return prove(answer, reference, list(self.symbols), self.symbols, points)
+
     def canonical(self, value: Any) -> str:
         if isinstance(value, Sample):
-            return f"a formula checked at {value.n_points} sampled points"
+            return f"a formula {points_phrase(value)}"
         return formula_text(value)
 
     def describe(self) -> str:

@@ -17,8 +17,10 @@ import numpy as np
 
 from grader.errors import InvalidAnswer
 from grader.kinds.base import Kind, Match
-from grader.kinds.sampled import SampledKind, evaluate, pick_miss, point_text, sample_details
-from grader.kinds.tolerance import within
+from grader.kinds.sampled import (
+    SampledKind, agree, checked_points, shown, evaluate, pick_miss, point_text, points_phrase, sample_details,
+)
+from grader.kinds.symbolic import prove
 from grader.kinds.values import scalar_of, untensor
 from grader.parsing import VOCABULARY
 from grader.parsing import canonical as formula_text
@@ -318,11 +320,12 @@ class ShapeFormula(SampledKind):
         return sample
 
     def compare(self, answer: Any, target: Any) -> Match:
-        sample: Sample = target
+        checked = checked_points(target, self.canonical(answer))
+        sample: Sample = checked.sample
         truth = np.asarray(sample.value, dtype=np.float64)
         if truth.ndim == 1:
             truth = truth.reshape(-1, 1)
-        details = sample_details(sample)
+        details = sample_details(target, checked)
         ndim = truth.shape[1]
         if len(answer) != ndim:
             return Match(0.0, f"Expected {_plural(ndim, 'dimension')}, got {len(answer)}.", details)
@@ -332,21 +335,30 @@ class ShapeFormula(SampledKind):
             if isinstance(evaluated, str):
                 return Match(0.0, f"Dimension {d + 1} could not be evaluated: {evaluated}.", details)
             got, column = evaluated
-            ok = within(got, column, SIZE_TOL, SIZE_TOL)  # sizes are integers: exact up to float noise
+            ok = agree(got, column, sample.meta, SIZE_TOL, SIZE_TOL)  # integer sizes: exactly
             if not ok.all():
                 where = pick_miss(ok, sample.env)
                 return Match(
                     0.0,
                     f"Dimension {d + 1} disagrees at {point_text(sample.env, where[:1])}: "
-                    f"you give {fmt_number(got[where])}, which is not the size there.",
+                    f"you give {shown(got[where], sample.meta)}, which is not the size there.",
                     details,
                     reveals=f"The true size there is {fmt_number(column[where])}.",
                 )
-        return Match(1.0, "", details)
+        return self.agreed(answer, target, sample, details)
+
+    def prove(self, answer: Any, reference: Any, points: list[dict[str, float]]) -> Any:
+        """Equal when every dimension is; different when one is shown to differ."""
+        if len(answer) != len(reference):
+            return None
+        verdicts = [prove(a, r, list(self.symbols), self.symbols, points) for a, r in zip(answer, reference)]
+        if "different" in verdicts:
+            return "different"
+        return "equal" if all(v == "equal" for v in verdicts) else None
 
     def canonical(self, value: Any) -> str:
         if isinstance(value, Sample):
-            return f"a shape checked at {value.n_points} sampled settings"
+            return f"a shape {points_phrase(value, 'settings')}"
         return " × ".join(formula_text(n) for n in value)
 
     def describe(self) -> str:

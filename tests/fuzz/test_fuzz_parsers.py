@@ -37,3 +37,47 @@ def test_parser_invariants(target: Target, data: object) -> None:
 def test_formula_parsers_on_text(target: Target, text: str) -> None:
     outcome = check(target, text)
     assert outcome.problem is None, f"{target.name}({text!r}): {outcome.problem}"
+
+
+_PROOF_BUDGET = 3.0  # seconds; sympy on a fuzzed formula of a few hundred nodes at most
+
+
+@pytest.fixture(scope="module")
+def sympy_cleared():
+    """sympy's expression cache, filled by the fuzzed proofs, is emptied afterwards: a heap that
+    large makes a garbage collection inside a later timed test (the hostile strings) slow."""
+    yield
+    import gc
+
+    from sympy.core.cache import clear_cache
+
+    clear_cache()
+    gc.collect()
+
+
+@pytest.mark.usefixtures("sympy_cleared")
+@given(text=TEXT)
+def test_a_formula_is_never_proved_different_from_itself(text: str) -> None:
+    """The second method for formula parts (grader.kinds.symbolic) on fuzzed formulas: the sympy
+    expression is built from the parse tree without an unhandled exception (only Unsupported),
+    within a bound, and a formula is never shown to differ from itself."""
+    import time
+
+    from grader.errors import InvalidAnswer
+    from grader.kinds.symbolic import prove, sympy_module
+    from grader.parsing.symbolic import Unsupported, to_symbolic
+
+    from fuzz_targets import _EXPR
+
+    try:
+        node = _EXPR.parse(text)
+    except InvalidAnswer:
+        return
+    sp = sympy_module()
+    t0 = time.perf_counter()
+    try:
+        to_symbolic(node, sp, {name: sp.Symbol(name, real=True) for name in _EXPR.symbols})
+    except Unsupported:
+        pass
+    assert prove(node, node, list(_EXPR.symbols), _EXPR.symbols, [{name: 0.5 for name in _EXPR.symbols}]) != "different"
+    assert time.perf_counter() - t0 < _PROOF_BUDGET, text
