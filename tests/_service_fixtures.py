@@ -4,6 +4,7 @@ past; keys built in the fixture; tokens for two students and one member of staff
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -114,3 +115,39 @@ def start(course_dir: Path, **limits: object) -> Iterator[Service]:
 @pytest.fixture
 def svc(course_dir: Path) -> Iterator[Service]:
     yield from start(course_dir)
+
+
+# -- a course with code parts: nyu-dl-hw2-code as the repository has it -------------------------
+REPO = Path(__file__).resolve().parents[1]
+CODE_COURSE = '''
+[course]
+title = "Service code course"
+secret = "course.secret"
+
+[assignments.nyu-dl-hw2-code]
+title = "HW2 implementation"
+due = 2999-01-01T00:00:00Z
+'''
+
+
+def make_code_course(root: Path) -> Path:
+    """nyu-dl-hw2-code's problem set and committed key, due in the future (the default policy)."""
+    import shutil
+
+    (root / "problems").mkdir(parents=True)
+    (root / "reference").mkdir()
+    shutil.copy(REPO / "problems" / "nyu_dl_hw2_code.py", root / "problems")
+    shutil.copy(REPO / "reference" / "nyu-dl-hw2-code.json", root / "reference")
+    (root / "grader.toml").write_text(textwrap.dedent(CODE_COURSE))
+    return root
+
+
+def demo_sections(student: str) -> dict[str, str]:
+    """A demo student's .py file of submissions/nyu-dl-hw2-code cut at its `# grader: ID` lines
+    (read here with a plain split, not the grader's reader): part id -> the section's code with
+    the file's shared imports in front, as a student pastes one part into its text area."""
+    text = (REPO / "submissions" / "nyu-dl-hw2-code" / student / "hw2_impl.py").read_text()
+    chunks = re.split(r"^# grader: (\S+)\n", text, flags=re.M)
+    sections = dict(zip(chunks[1::2], chunks[2::2]))
+    common = sections.pop("common", "")
+    return {part: common + code for part, code in sections.items()}

@@ -376,7 +376,7 @@ def create_app(
         drafts = cw.service.drafts(assignment, who.student)
         used = cw.service.count(assignment, who.student)
         return page(
-            request, "assignment.html", who, info=info, sheet=sheet, keys=keys, drafts=drafts, used=used,
+            request, "assignment.html", who, info=info, sheet=sheet, keys=keys, drafts=drafts, used=used, code=cw.code_signatures(assignment),
             submission_key=secrets.token_urlsafe(16),
         )
 

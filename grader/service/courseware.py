@@ -17,8 +17,10 @@ from typing import Any
 
 from anyio import to_thread
 
+from grader.code.notebook import _MARKER as MARKER
 from grader.course import Assignment, Course
 from grader.keys.catalog import Catalog
+from grader.kinds.spec import kind_from_spec
 from grader.keys.variants import VariantGraders, VariantKeys, student_prompts
 from grader.lms.roster import Roster, read_roster
 from grader.models import BrokenSubmission, PartKey, Submission, SubmissionReport
@@ -118,6 +120,10 @@ class Courseware:
     async def check(self, assignment: str, part_id: str, answer: Any) -> Reading:
         if assignment not in self.catalog.keys:
             raise NoSuchThing(f"no assignment {assignment!r}")
+        if part_id in self.code_parts(assignment) and isinstance(answer, str) and answer.strip():
+            # code is never run on a check (only a submission runs it, in the sandbox)
+            lines = len(answer.strip("\n").split("\n"))
+            return Reading("ok", f"Python code, {lines} line{'s' if lines != 1 else ''}", "(it runs in the sandbox when you submit)")
         try:
             return await to_thread.run_sync(self.grading.read, assignment, part_id, answer)
         except LookupError as exc:
@@ -138,12 +144,33 @@ class Courseware:
             if used >= info.attempts:
                 raise Refused(f"no attempts left: {assignment} allows {info.attempts} submission(s) and you have made {used}")
         sub = Submission(
-            assignment=assignment, student=student, answers=answers, submitted_at=utcnow(), source=f"web:{student}", handed_in_by=student
+            assignment=assignment, student=student, answers=answers, submitted_at=utcnow(), source=f"web:{student}", handed_in_by=student,
+            code=self.code_files(assignment, answers),
         )
         outcome = await asyncio.wrap_future(self.grading.submit(sub))
         if isinstance(outcome, BrokenSubmission):
             raise NoSuchThing(outcome.reason)
         return await to_thread.run_sync(self.service.record_submission, outcome, answers, idempotency_key)
+
+    def code_parts(self, assignment: str) -> set[str]:
+        return {p.id for p in self.part_keys(assignment) if p.kind == "code"}
+
+    def code_signatures(self, assignment: str) -> dict[str, str]:
+        """What each code part asks for (from its kind): `an nn.Module, class RNN(nn.Module) with forward(x)`."""
+        return {p.id: kind_from_spec(p.kind_spec).describe().removeprefix("code: ") for p in self.part_keys(assignment) if p.kind == "code"}
+
+    def code_files(self, assignment: str, answers: dict[str, Any]) -> dict[str, str]:
+        """A code part's answer is its source text: handed to the engine as one .py file per
+        part whose first line tags it (`# grader: ID`), as a .py file handed in to `grader run`
+        is read, so the one part loop runs it in the pool's sandbox (never in this process).
+        A marker line inside the text is neutralised: a part's text area is that part's code."""
+        files = {}
+        for part in sorted(self.code_parts(assignment)):
+            text = answers.get(part)
+            if isinstance(text, str) and text.strip():
+                body = "\n".join("# (marker not used here)" if MARKER.match(line) else line for line in text.split("\n"))
+                files[f"{part}.py"] = f"# grader: {part}\n{body}"
+        return files
 
     # -- what people see ---------------------------------------------------------------------------
     def adjusted(self, report: SubmissionReport) -> SubmissionReport:

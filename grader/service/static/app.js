@@ -69,6 +69,51 @@
     });
   }
 
+  // An assignment with code parts: grading runs the code in the sandbox and takes seconds, so
+  // the form is posted by fetch while the page says so (with the time spent), then the report
+  // page opens. The form's submission key makes a retry safe (graded once).
+  function submitWithProgress(form) {
+    const box = document.getElementById("grading");
+    const button = form.querySelector("button[type=submit]");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (button.disabled) return;
+      button.disabled = true;
+      box.hidden = false;
+      box.className = "grading";
+      box.querySelector("progress").hidden = false;
+      const text = box.querySelector(".grading-text");
+      const started = Date.now();
+      const tick = () => { text.textContent = "Grading: running your code… " + Math.floor((Date.now() - started) / 1000) + " s"; };
+      tick();
+      const timer = setInterval(tick, 1000);
+      try {
+        const response = await fetch(form.action, { method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin", headers: { "Accept": "application/json" } });
+        if (response.ok && response.redirected) { window.location.assign(response.url); return; }
+        let detail = "";
+        try { detail = (await response.json()).detail; } catch (e) { /* not JSON */ }
+        throw new Error(detail || ("the server answered " + response.status));
+      } catch (e) {
+        clearInterval(timer);
+        box.className = "grading failed";
+        box.querySelector("progress").hidden = true;
+        text.textContent = "Not submitted: " + e.message;
+        button.disabled = false;
+      }
+    });
+  }
+
+  function codeAreas(form) {  // Tab indents in a code area (Shift+Tab still leaves it)
+    form.querySelectorAll("textarea.code").forEach((area) => {
+      area.addEventListener("keydown", (event) => {
+        if (event.key !== "Tab" || event.shiftKey) return;
+        event.preventDefault();
+        area.setRangeText("    ", area.selectionStart, area.selectionEnd, "end");
+        area.dispatchEvent(new Event("input"));
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     if (window.renderMathInElement) {
       window.renderMathInElement(document.body, { delimiters: [{ left: "$$", right: "$$", display: true }, { left: "$", right: "$", display: false }], throwOnError: false });
@@ -79,5 +124,6 @@
     });
     const form = document.getElementById("answers");
     if (form) setup(form);
+    if (form && form.dataset.code) { codeAreas(form); submitWithProgress(form); }
   });
 })();
