@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _service_fixtures import make_course
+from _service_fixtures import demo_sections, make_code_course, make_course
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
@@ -33,14 +33,14 @@ def shot(page, name: str) -> None:
 class Live:
     """`grader serve`'s app on a loopback port, in a thread of this process."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, budget: float | None = None) -> None:
         import uvicorn
 
         from grader.course import load_course
         from grader.service.app import create_app
         from grader.service.courseware import Courseware
 
-        self.cw = Courseware(load_course(root), budget=None)
+        self.cw = Courseware(load_course(root), budget=budget)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -203,5 +203,37 @@ def test_each_student_sees_their_own_numbers(browser, tmp_path) -> None:
                 shot(page, "student-variant-sheet")
             ctx.close()
         assert seen["v1"] != seen["v2"]
+    finally:
+        server.stop()
+
+
+def test_code_parts_show_progress_then_the_score(browser, tmp_path) -> None:
+    """nyu-dl-hw2-code over the grading pool (as `grader serve` runs it): code typed into the
+    code areas, a preview that only counts lines, "Grading: running your code…" while the
+    sandbox runs it, then the report's score."""
+    server = Live(make_code_course(tmp_path), budget=2.0)
+    try:
+        ctx = browser.new_context(viewport={"width": 1100, "height": 900})
+        page = ctx.new_page()
+        page.goto(server.link("coder"))
+        page.goto(server.url + "/assignments/nyu-dl-hw2-code")
+        right = demo_sections("c6001")
+        forward = page.get_by_label("2.1.forward", exact=True)
+        assert forward.evaluate("e => e.tagName + ' ' + getComputedStyle(e).fontFamily").startswith("TEXTAREA")
+        assert "monospace" in forward.evaluate("e => getComputedStyle(e).fontFamily")
+        forward.fill(right["2.1.forward"])
+        lines = len(right["2.1.forward"].strip("\n").split("\n"))
+        page.locator("#preview-1.ok").get_by_text(f"Python code, {lines} lines").wait_for()
+        page.get_by_label("2.3", exact=True).fill(right["2.3"])
+        shot(page, "student-code-sheet")
+        page.get_by_role("button", name="Submit").click()
+        page.get_by_text("Grading: running your code").wait_for()
+        assert page.locator("#grading progress").is_visible()
+        shot(page, "student-code-grading")
+        page.get_by_text(re.compile(r"Score: \d+(\.\d+)? / 50")).wait_for(timeout=120_000)
+        assert "Score: 15 / 50" in page.content()  # 2.1.forward (10) and 2.3 (5) right; 2.1.backward, 2.2 not answered
+        assert page.locator("tr.status-correct").count() == 2
+        shot(page, "student-code-report")
+        ctx.close()
     finally:
         server.stop()
