@@ -76,7 +76,7 @@ def draft_round_trip(svc: Service, who: str, text: str) -> str:
 
 
 def test_a_named_mistake_is_named(code_svc) -> None:
-    answers = {"2.1.forward": demo_sections("c6003")["2.1.forward"]}  # kernel flipped
+    answers = {"2.1.forward": demo_sections("c6003")["2.1.forward"], "2.2": 42}  # kernel flipped; 2.2 not code at all
     r = code_svc.client.post(f"{URL}/submissions", json={"answers": answers}, headers=code_svc.as_("flipped"))
     assert r.status_code == 201, r.text
     parts = _parts(r.json())

@@ -103,17 +103,6 @@
     });
   }
 
-  function codeAreas(form) {  // Tab indents in a code area (Shift+Tab still leaves it)
-    form.querySelectorAll("textarea.code").forEach((area) => {
-      area.addEventListener("keydown", (event) => {
-        if (event.key !== "Tab" || event.shiftKey) return;
-        event.preventDefault();
-        area.setRangeText("    ", area.selectionStart, area.selectionEnd, "end");
-        area.dispatchEvent(new Event("input"));
-      });
-    });
-  }
-
   document.addEventListener("DOMContentLoaded", () => {
     if (window.renderMathInElement) {
       window.renderMathInElement(document.body, { delimiters: [{ left: "$$", right: "$$", display: true }, { left: "$", right: "$", display: false }], throwOnError: false });
@@ -124,6 +113,6 @@
     });
     const form = document.getElementById("answers");
     if (form) setup(form);
-    if (form && form.dataset.code) { codeAreas(form); submitWithProgress(form); }
+    if (form && form.dataset.code) submitWithProgress(form);
   });
 })();
