@@ -160,3 +160,36 @@ def test_course_check_reports_every_mistake_and_a_roster_without_students(course
 def test_course_check_without_any_course_is_a_usage_error(course: Path) -> None:
     result = invoke("course", "check")
     assert result.exit_code == 2 and "no grader.toml here" in result.output
+
+
+def test_manual_refresh_applies_the_named_courses_feedback_policy(tmp_path, monkeypatch):
+    """`grader manual override --course C` rewrites the reports at C's feedback level, not at
+    that of the course found from the current directory (the repository's, whose due dates
+    are past and so shows everything)."""
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from grader.cli import app
+
+    root = Path(__file__).resolve().parents[1]
+    course = tmp_path / "course"
+    (course / "submissions" / "csc321-hw4").mkdir(parents=True)
+    shutil.copytree(root / "submissions" / "csc321-hw4" / "s1001", course / "submissions" / "csc321-hw4" / "s1001")
+    (course / "grader.toml").write_text(
+        f'[course]\nproblems = "{root / "problems"}"\nreference = "{root / "reference"}"\n'
+        '[assignments.csc321-hw4]\ndue = 2999-01-01T00:00:00Z\nfeedback = { before_due = "score", after_due = "reference" }\n'
+    )
+    runner = CliRunner()
+    ran = runner.invoke(app, ["run", "--course", str(course), "--budget", "0", "--quiet"])
+    assert ran.exit_code == 0, ran.output
+    report = course / "out" / "csc321-hw4" / "s1001.json"
+    before = json.loads(report.read_text())
+    assert before["parts"] == []  # score only, before the due date
+    monkeypatch.chdir(root)  # the repository's own grader.toml is the nearest course here
+    done = runner.invoke(app, ["manual", "override", "csc321-hw4", "s1001", "q2a", "1", "--reason", "checked", "--course", str(course)])
+    assert done.exit_code == 0, done.output
+    refreshed = json.loads(report.read_text())
+    assert refreshed["parts"] == []  # still score only
+    assert refreshed["score"] != before["score"]  # and the refresh did happen: the override counts

@@ -41,6 +41,7 @@ from grader.workflow.manual import (
 
 if TYPE_CHECKING:
     from grader.store.repository import Store
+    from grader.course import Course
 
 
 def open_store(out: Path, db: str | None) -> Store:
@@ -234,12 +235,12 @@ def default_grader() -> str:
         return "grader"
 
 
-def _refresh(out: Path, db: str | None, assignment: str) -> None:
-    """Rewrite the assignment's reports so they show the scores just recorded."""
-    from grader.cli.options import course_of
+def _refresh(out: Path, db: str | None, assignment: str, course: "Course") -> None:
+    """Rewrite the assignment's reports so they show the scores just recorded, at the feedback
+    level the command's own course (its --course, as `grader run` finds it) sets now."""
     from grader.workflow.refresh import refresh_reports
 
-    refresh_reports(out, db, assignment, course_of(None))  # the course's feedback policy, as `grader run` finds it
+    refresh_reports(out, db, assignment, course)
 
 
 @manual_app.command("grade")
@@ -280,7 +281,7 @@ def grade_command(
         + (f"; {result.remaining} left for next time." if result.quit else ".")
     )
     if result.scored:
-        _refresh(out, db, assignment)
+        _refresh(out, db, assignment, the_course)
 
 
 @manual_app.command("import")
@@ -325,7 +326,7 @@ def import_command(
     else:
         console.print(f"Imported {len(result.imported)} score(s) for {escape(assignment)}.")
     if result.imported:
-        _refresh(out, db, assignment)
+        _refresh(out, db, assignment, the_course)
     if result.bad:
         raise typer.Exit(1)
 
@@ -356,4 +357,4 @@ def override_command(
             console.print(f"[red]{escape(str(exc))}[/]")
             raise typer.Exit(2)
     console.print(("Removed the override on " if remove else f"Set {score:g} on ") + f"{escape(student)} · {escape(part)}.")
-    _refresh(out, db, assignment)
+    _refresh(out, db, assignment, the_course)
