@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from _store_fixtures import pg_database
 
 PROBLEMS = '''
 from grader.kinds.integer import Int
@@ -92,15 +93,16 @@ def course_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_course(tmp_path_factory.mktemp("course"))
 
 
-def start(course_dir: Path, **limits: object) -> Iterator[Service]:
+def start(course_dir: Path, db_url: str | None = None, **limits: object) -> Iterator[Service]:
+    """The service over a store of its own (a new SQLite file unless `db_url` is given)."""
     from grader.course import load_course
     from grader.service.app import create_app
     from grader.service.courseware import Courseware
 
     import uuid
 
-    db = course_dir / f"service-{uuid.uuid4().hex[:8]}.sqlite"
-    cw = Courseware(load_course(course_dir), str(db), budget=None)
+    db = db_url or str(course_dir / f"service-{uuid.uuid4().hex[:8]}.sqlite")
+    cw = Courseware(load_course(course_dir), db, budget=None)
     tokens = {
         "alice": cw.service.issue_token("alice", "student"),
         "bob": cw.service.issue_token("bob", "student"),
@@ -112,9 +114,14 @@ def start(course_dir: Path, **limits: object) -> Iterator[Service]:
     cw.close()
 
 
-@pytest.fixture
-def svc(course_dir: Path) -> Iterator[Service]:
-    yield from start(course_dir)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def svc(course_dir: Path, request: pytest.FixtureRequest) -> Iterator[Service]:
+    """The service on each store backend in turn: SQLite, and a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield from start(course_dir)
+    else:
+        with pg_database("grader_service") as url:
+            yield from start(course_dir, url)
 
 
 # -- a course with code parts: nyu-dl-hw2-code as the repository has it -------------------------

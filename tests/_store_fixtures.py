@@ -145,9 +145,11 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request, tmp_path) -> str:
+def store_url(request, tmp_path) -> Iterator[str]:
     """The grade store's URL on each backend in turn: a SQLite file in the test's folder, and
     a fresh PostgreSQL database."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.sqlite'}"
-    return request.getfixturevalue("pg_url")
+        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
+    else:
+        with pg_database() as url:
+            yield url

@@ -20,7 +20,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, create_engine, inspect, text
 from typer.testing import CliRunner
 
-from _store_fixtures import ASSIGNMENT, grade_class, pg_url, store_url, write_problem  # noqa: F401 (fixtures)
+from _store_fixtures import ASSIGNMENT, grade_class, store_url, write_problem  # noqa: F401 (fixtures)
 from grader.cli import app
 from grader.errors import StoreError
 from grader.store import Store

@@ -219,3 +219,20 @@ def test_a_hostile_answer_costs_its_part_never_the_server(svc) -> None:
     assert parts["q2"]["status"] == "invalid" and parts["q1"]["status"] in ("invalid", "incorrect")
     check = svc.client.post("/api/v1/assignments/svc-hw/check", json={"part": "q2", "answer": nested}, headers=svc.as_("alice"))
     assert check.status_code == 200 and check.json()["status"] == "invalid"
+
+
+def test_text_no_database_can_store_costs_only_itself(svc) -> None:
+    # a NUL, as a JSON body can carry it (PostgreSQL's text refuses it): the draft and the
+    # submission are stored, the NUL shown as reports show it, never a 500
+    h = svc.as_("alice")
+    body = '{"part": "q1", "answer": "7\\u0000"}'
+    r = svc.client.put("/api/v1/assignments/svc-hw/drafts", content=body, headers={**h, "content-type": "application/json"})
+    assert r.status_code == 204, r.text
+    assert svc.client.get("/api/v1/assignments/svc-hw/drafts", headers=h).json() == {"q1": "7\\0"}
+    body = '{"answers": {"q1": "7\\u0000", "q3": "why \\u0000"}}'
+    r = svc.client.post("/api/v1/assignments/svc-hw/submissions", content=body, headers={**h, "content-type": "application/json"})
+    assert r.status_code == 201, r.text
+    parts = {p["id"]: p for p in r.json()["report"]["parts"]}
+    assert parts["q1"]["status"] == "invalid" and parts["q3"]["status"] == "manual"
+    stored = svc.courseware.store.latest_reports("svc-hw")[0]
+    assert stored.parts[2].answer == "why \\0" and svc.courseware.service.submissions("svc-hw", "alice")[0].answers["q3"] == "why \x00"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import inspect
 
-from _store_fixtures import ASSIGNMENT, grade_class, write_problem
+from _store_fixtures import ASSIGNMENT, grade_class, store_url, write_problem  # noqa: F401 (fixtures)
 from grader import __version__
 from grader.models import Status
 from grader.store import ManualScore, Override, RegradeRecord, RunRecorder, Store, apply_adjustments, class_reports
@@ -23,8 +24,9 @@ def reports(tmp_path_factory):
 
 
 @pytest.fixture
-def store(tmp_path):
-    with Store.open(tmp_path) as s:
+def store(store_url):
+    """A fresh store on each backend (SQLite, PostgreSQL)."""
+    with Store.open(db_url=store_url) as s:
         yield s
 
 
@@ -132,14 +134,14 @@ def test_manual_scores_are_upserted_and_never_touched_by_runs(store, reports):
     assert ann.score == 2 + 3 + 4 and by_id(ann)["q3"].feedback == "better on second look"
 
 
-def test_recorder_stores_the_raw_report_and_returns_it_merged(tmp_path, reports):
-    with Store.open(tmp_path) as s:
+def test_recorder_stores_the_raw_report_and_returns_it_merged(tmp_path, store_url, reports):
+    with Store.open(tmp_path, store_url) as s:
         s.set_manual_score(ManualScore(assignment=ASSIGNMENT, student="ann", part_id="q3", score=5, comment="Exactly.", grader="ta", at=AT))
-    with RunRecorder.open(tmp_path, command="grader run subs") as rec:
+    with RunRecorder.open(tmp_path, store_url, command="grader run subs") as rec:
         written = {r.student: rec.record(r) for r in reports}
     assert written["ann"].score == 10 and by_id(written["ann"])["q3"].status is Status.correct
     assert written["bob"] == by_student(reports)["bob"]
-    with Store.open(tmp_path) as s:
+    with Store.open(tmp_path, store_url) as s:
         stored = by_student(s.latest_reports(ASSIGNMENT))
         assert by_id(stored["ann"])["q3"].status is Status.manual  # the run keeps what the autograder said
         assert s.runs()[-1].command == "grader run subs" and s.runs()[-1].finished_at is not None
@@ -153,14 +155,14 @@ def test_regrade_history_round_trip(store, reports):
     assert store.regrade_history("other") == []
 
 
-def test_class_reports_fall_back_to_json_reports_on_disk(tmp_path, reports):
+def test_class_reports_fall_back_to_json_reports_on_disk(tmp_path, store_url, reports):
     folder = tmp_path / ASSIGNMENT
     folder.mkdir()
     for r in reports:
         (folder / f"{r.student}.json").write_text(r.model_dump_json())
     (folder / "summary.json").write_text('{"not": "a report"}')
     assert [r.student for r in reports_on_disk(tmp_path, ASSIGNMENT)] == ["ann", "bob", "cat", "dan"]
-    with Store.open(tmp_path) as s:
+    with Store.open(tmp_path, store_url) as s:
         s.set_manual_score(ManualScore(assignment=ASSIGNMENT, student="bob", part_id="q3", score=1, comment="thin", at=AT))
         got = by_student(class_reports(s, tmp_path, ASSIGNMENT))
     assert got["bob"].score == 3 + 1 and got["ann"].score == 5
@@ -224,3 +226,52 @@ def test_a_store_written_before_columns_were_added_opens_and_keeps_the_new_field
         s.record_report(run, report)
         back = s.latest_reports(report.assignment)[0]
     assert back.variant == report.variant and back.parts[0].reveals == "The expected value is 42."
+
+
+def test_text_no_database_can_store_is_stored_shown_never_failing_the_batch(store, reports):
+    """A NUL (PostgreSQL's text refuses it) and a lone surrogate (no UTF-8 for it: every driver
+    refuses it) in a report's text or a manual comment: the batch is stored, the NUL shown as
+    `\\0` (as reports show it), the surrogate as U+FFFD; the rest of the class is untouched."""
+    ann = reports[0]
+    hostile = ann.model_copy(update={
+        "source": "ann\x00.toml",
+        "parts": [ann.parts[0].model_copy(update={"answer": "3\x00\ud800", "feedback": "Read \x00 as \ud83d."})] + ann.parts[1:],
+    })
+    run = store.begin_run()
+    store.record_reports(run, [hostile] + reports[1:])
+    store.set_manual_score(ManualScore(assignment=ASSIGNMENT, student="bob", part_id="q3", score=1, comment="ok\x00", at=AT))
+    back = by_student(store.reports(ASSIGNMENT))
+    assert len(back) == len(reports)
+    q1 = back["ann"].parts[0]
+    assert (q1.answer, q1.feedback, back["ann"].source) == ("3\\0\ufffd", "Read \\0 as \ufffd.", "ann\\0.toml")
+    assert store.manual_scores(ASSIGNMENT, "bob")[0].comment == "ok\\0"
+    assert back["bob"].model_dump(exclude={"parts", "score"}) == reports[1].model_dump(exclude={"parts", "score"})
+
+
+def test_the_same_new_row_written_at_once_by_many_is_one_row(store):
+    """Staff scoring one part at once, a student's two tabs saving one draft: on PostgreSQL an
+    update-then-insert lets both insert and one fail on the key; the upsert never fails."""
+    from grader.store.service import ServiceStore
+
+    service = ServiceStore(store)
+    n = 8
+    barrier = threading.Barrier(n)
+    failures: list[BaseException] = []
+
+    def write(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            store.set_override(Override(assignment=ASSIGNMENT, student="bob", part_id="q1", score=i, reason=f"r{i}", grader="prof", at=AT))
+            service.save_draft(ASSIGNMENT, "bob", "q1", f"draft {i}")
+        except BaseException as exc:  # noqa: BLE001 (every failure is the finding)
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert failures == [] and not any(t.is_alive() for t in threads)
+    [override] = store.overrides(ASSIGNMENT)
+    assert override.reason == f"r{int(override.score)}"  # one writer's row, whole
+    assert service.drafts(ASSIGNMENT, "bob")["q1"] in {f"draft {i}" for i in range(n)}

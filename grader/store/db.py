@@ -12,6 +12,8 @@ tests/test_migrations.py checks that the migrated schema is exactly this `metada
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,17 +31,46 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     create_engine,
     event,
     make_url,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 
 from grader.errors import StoreError
 
 #: The store's file name when no `--db` is given: next to the reports.
 DEFAULT_DB_NAME = "grades.sqlite"
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Text every backend stores: a NUL (PostgreSQL's text refuses it) shown as `\\0`, as
+    reports show it; a lone surrogate (no UTF-8 for it: every driver refuses it) as U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text).replace("\x00", "\\0")
+
+
+class StoredString(TypeDecorator[str]):
+    """A VARCHAR whose values are made `storable`: a hostile string costs its own text, never
+    the transaction (a batch of reports, a submission)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return storable(value) if isinstance(value, str) else value
+
+
+class StoredText(StoredString):
+    """TEXT, its values made `storable`."""
+
+    impl = Text
+    cache_ok = True
+
 
 metadata = MetaData()
 
@@ -49,10 +80,10 @@ runs = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
-    Column("grader_version", String(32), nullable=False),
+    Column("grader_version", StoredString(32), nullable=False),
     Column("key_hashes", JSON, nullable=False),  # {assignment: answer-key source hash}
-    Column("command", Text, nullable=False),
-    Column("kind", String(16), nullable=False),  # "run" or "regrade"
+    Column("command", StoredText, nullable=False),
+    Column("kind", StoredString(16), nullable=False),  # "run" or "regrade"
 )
 
 # One row per graded submission in a run: what a report says besides its parts.
@@ -61,13 +92,13 @@ submissions = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    Column("assignment", String(200), nullable=False),
-    Column("student", String(200), nullable=False),
+    Column("assignment", StoredString(200), nullable=False),
+    Column("student", StoredString(200), nullable=False),
     Column("score", Float, nullable=False),
     Column("max_score", Float, nullable=False),
-    Column("key_hash", String(64)),
-    Column("grader_version", String(32)),
-    Column("source", Text),
+    Column("key_hash", StoredString(64)),
+    Column("grader_version", StoredString(32)),
+    Column("source", StoredText),
     Column("submitted_at", DateTime(timezone=True)),
     Column("warnings", JSON, nullable=False),
     Column("late", JSON),  # grader.models.Late of a late submission (its score is the late-adjusted one)
@@ -81,20 +112,20 @@ results = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    Column("assignment", String(200), nullable=False),
-    Column("student", String(200), nullable=False),
+    Column("assignment", StoredString(200), nullable=False),
+    Column("student", StoredString(200), nullable=False),
     Column("position", Integer, nullable=False),  # the part's place in the problem set
-    Column("part_id", String(200), nullable=False),
+    Column("part_id", StoredString(200), nullable=False),
     Column("score", Float, nullable=False),
     Column("max_score", Float, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("feedback", Text, nullable=False),
-    Column("answer", Text),
-    Column("canonical", Text),
-    Column("kind", String(32), nullable=False),
-    Column("matched", Text),
+    Column("status", StoredString(16), nullable=False),
+    Column("feedback", StoredText, nullable=False),
+    Column("answer", StoredText),
+    Column("canonical", StoredText),
+    Column("kind", StoredString(32), nullable=False),
+    Column("matched", StoredText),
     Column("details", JSON, nullable=False),
-    Column("reveals", Text),  # feedback that states the reference (withheld by the feedback policy)
+    Column("reveals", StoredText),  # feedback that states the reference (withheld by the feedback policy)
     UniqueConstraint("run_id", "assignment", "student", "part_id"),
     Index("ix_results_assignment_student", "assignment", "student"),
 )
@@ -102,12 +133,12 @@ results = Table(
 manual_scores = Table(
     "manual_scores",
     metadata,
-    Column("assignment", String(200), primary_key=True),
-    Column("student", String(200), primary_key=True),
-    Column("part_id", String(200), primary_key=True),
+    Column("assignment", StoredString(200), primary_key=True),
+    Column("student", StoredString(200), primary_key=True),
+    Column("part_id", StoredString(200), primary_key=True),
     Column("score", Float, nullable=False),
-    Column("comment", Text, nullable=False),
-    Column("grader", String(200), nullable=False),
+    Column("comment", StoredText, nullable=False),
+    Column("grader", StoredString(200), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
@@ -116,21 +147,21 @@ manual_scores = Table(
 manual_rubric_items = Table(
     "manual_rubric_items",
     metadata,
-    Column("assignment", String(200), primary_key=True),
-    Column("student", String(200), primary_key=True),
-    Column("part_id", String(200), primary_key=True),
+    Column("assignment", StoredString(200), primary_key=True),
+    Column("student", StoredString(200), primary_key=True),
+    Column("part_id", StoredString(200), primary_key=True),
     Column("items", JSON, nullable=False),  # [{"number": 1, "text": ..., "marks": ...}, ...]
 )
 
 overrides = Table(
     "overrides",
     metadata,
-    Column("assignment", String(200), primary_key=True),
-    Column("student", String(200), primary_key=True),
-    Column("part_id", String(200), primary_key=True),
+    Column("assignment", StoredString(200), primary_key=True),
+    Column("student", StoredString(200), primary_key=True),
+    Column("part_id", StoredString(200), primary_key=True),
     Column("score", Float, nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("grader", String(200), nullable=False),
+    Column("reason", StoredText, nullable=False),
+    Column("grader", StoredString(200), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
@@ -140,8 +171,8 @@ regrade_history = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("previous_run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL")),
-    Column("assignment", String(200), nullable=False),
-    Column("student", String(200), nullable=False),
+    Column("assignment", StoredString(200), nullable=False),
+    Column("student", StoredString(200), nullable=False),
     Column("old_score", Float),  # None: the student had no earlier result
     Column("new_score", Float, nullable=False),
     Column("delta", Float, nullable=False),
@@ -196,14 +227,35 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+#: A database server's connections per process: GRADER_DB_POOL_SIZE kept open, up to
+#: GRADER_DB_MAX_OVERFLOW more at a peak (docs/deploy.md: processes x (both) must stay below
+#: the server's max_connections).
+POOL_SIZE_ENV, MAX_OVERFLOW_ENV = "GRADER_DB_POOL_SIZE", "GRADER_DB_MAX_OVERFLOW"
+CONNECT_TIMEOUT = 10  # seconds to reach a database server before saying it is down
+
+
 def make_engine(url: str) -> Engine:
     """An engine on the store (the schema is brought up to date by grader.store.migrate)."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
-    if engine.dialect.name == "sqlite":
+    if url.startswith("sqlite:"):
+        engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+        return engine
+    # a server: a connection it closed (a restart, an idle timeout) is replaced, not handed out
+    options: dict = {"pool_pre_ping": True, "pool_size": _env_int(POOL_SIZE_ENV, 5), "max_overflow": _env_int(MAX_OVERFLOW_ENV, 10)}
+    if url.startswith("postgresql") and "connect_timeout" not in url:
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+    return create_engine(url, **options)
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    return int(value)
 
 
 # -- the web service (`grader serve`): identities, drafts and its own submissions ---------------
@@ -212,9 +264,9 @@ def make_engine(url: str) -> Engine:
 service_tokens = Table(
     "service_tokens",
     metadata,
-    Column("token_hash", String(64), primary_key=True),
-    Column("subject", String(200), nullable=False),  # a roster student id, or a staff name
-    Column("role", String(16), nullable=False),  # "student" or "staff"
+    Column("token_hash", StoredString(64), primary_key=True),
+    Column("subject", StoredString(200), nullable=False),  # a roster student id, or a staff name
+    Column("role", StoredString(16), nullable=False),  # "student" or "staff"
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
     Index("ix_service_tokens_subject", "subject", "role"),
@@ -224,10 +276,10 @@ service_tokens = Table(
 service_drafts = Table(
     "service_drafts",
     metadata,
-    Column("assignment", String(200), primary_key=True),
-    Column("student", String(200), primary_key=True),
-    Column("part_id", String(200), primary_key=True),
-    Column("answer", Text, nullable=False),
+    Column("assignment", StoredString(200), primary_key=True),
+    Column("student", StoredString(200), primary_key=True),
+    Column("part_id", StoredString(200), primary_key=True),
+    Column("answer", StoredText, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
@@ -238,10 +290,10 @@ service_drafts = Table(
 service_submissions = Table(
     "service_submissions",
     metadata,
-    Column("id", String(40), primary_key=True),
-    Column("assignment", String(200), nullable=False),
-    Column("student", String(200), nullable=False),
-    Column("idempotency_key", String(200)),
+    Column("id", StoredString(40), primary_key=True),
+    Column("assignment", StoredString(200), nullable=False),
+    Column("student", StoredString(200), nullable=False),
+    Column("idempotency_key", StoredString(200)),
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("answers", JSON, nullable=False),  # as handed in (a regrade grades them again)
     Column("report", JSON, nullable=False),
@@ -254,6 +306,6 @@ service_submissions = Table(
 service_settings = Table(
     "service_settings",
     metadata,
-    Column("name", String(100), primary_key=True),
-    Column("value", Text, nullable=False),
+    Column("name", StoredString(100), primary_key=True),
+    Column("value", StoredText, nullable=False),
 )

@@ -20,6 +20,7 @@ from grader.models import Late, PartResult, Status, SubmissionReport
 from grader.store import db, migrate
 from grader.store.merge import apply_adjustments
 from grader.store.models import ManualScore, Override, RegradeRecord, RunInfo
+from grader.store.upsert import upsert
 from grader.variants.variant import Variant
 
 
@@ -256,17 +257,9 @@ class Store:
         return self._delete_keyed(db.overrides, assignment, student, part_id)
 
     def _upsert(self, table: Any, values: dict[str, Any], changing: tuple[str, ...], conn: Connection | None = None) -> None:
-        # Portable upsert (SQLite and PostgreSQL alike): update, and insert when nothing matched.
         values = {**values, "at": _to_store(values["at"])}
-        key = and_(
-            table.c.assignment == values["assignment"],
-            table.c.student == values["student"],
-            table.c.part_id == values["part_id"],
-        )
         with self._transaction(conn) as conn:
-            done = conn.execute(update(table).where(key).values({c: values[c] for c in changing}))
-            if done.rowcount == 0:
-                conn.execute(insert(table).values(values))
+            upsert(conn, table, values, changing)
 
     @contextmanager
     def _transaction(self, conn: Connection | None) -> Iterator[Connection]:

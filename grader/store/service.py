@@ -22,6 +22,7 @@ from grader import __version__
 from grader.models import SubmissionReport
 from grader.store import db
 from grader.store.repository import Store, _jsonable, _result_rows, _submission_row, _to_store, _utc, utcnow
+from grader.store.upsert import upsert
 
 
 class Principal(BaseModel):
@@ -100,12 +101,9 @@ class ServiceStore:
 
     # -- drafts ----------------------------------------------------------------------------------
     def save_draft(self, assignment: str, student: str, part_id: str, answer: str) -> None:
-        t = db.service_drafts
-        key = and_(t.c.assignment == assignment, t.c.student == student, t.c.part_id == part_id)
-        at = _to_store(utcnow())
+        values = {"assignment": assignment, "student": student, "part_id": part_id, "answer": answer, "at": _to_store(utcnow())}
         with self.engine.begin() as conn:
-            if conn.execute(update(t).where(key).values(answer=answer, at=at)).rowcount == 0:
-                conn.execute(insert(t).values(assignment=assignment, student=student, part_id=part_id, answer=answer, at=at))
+            upsert(conn, db.service_drafts, values, ("answer", "at"))
 
     def drafts(self, assignment: str, student: str) -> dict[str, str]:
         t = db.service_drafts
