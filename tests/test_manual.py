@@ -8,7 +8,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from _store_fixtures import ASSIGNMENT, write_problem, write_submissions
+from _store_fixtures import ASSIGNMENT, store_url, write_problem, write_submissions  # noqa: F401 (fixture)
 from grader.cli import app
 from grader.cli.manual import QUIT, SKIP, parse_entry
 from grader.store import Store
@@ -17,15 +17,17 @@ runner = CliRunner(env={"COLUMNS": "200"})  # wide enough that rich tables do no
 
 
 @pytest.fixture
-def course(tmp_path):
-    """A class folder graded once by `grader run` (which records into OUT/grades.sqlite)."""
+def course(tmp_path, store_url, monkeypatch):
+    """A class folder graded once by `grader run`, on each store backend in turn (every grader
+    command finds the store in GRADER_DB, as a deployment's processes do)."""
+    monkeypatch.setenv("GRADER_DB", store_url)
     problems = write_problem(tmp_path / "problems").parent
     subs = write_submissions(tmp_path / "subs")
     out = tmp_path / "out"
     args = ["run", str(subs), "--out", str(out), "--problems", str(problems), "--reference", str(tmp_path / "reference"), "--budget", "0", "-q"]  # in-process: isolation is not under test here
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    return {"out": out, "run": args, "tmp": tmp_path}
+    return {"out": out, "run": args, "tmp": tmp_path, "db": store_url}
 
 
 def report_on_disk(out, student):
@@ -70,7 +72,7 @@ def test_interactive_queue_stores_each_entry_and_resumes(course):
     assert "Weights are shared so features are detected anywhere." in result.output  # ann's answer shown
     assert "start with a score" in result.output and "between 0 and 5" in result.output
     assert "Scored 2, skipped 0; 1 left for next time." in result.output
-    with Store.open(out) as s:
+    with Store.open(out, course["db"]) as s:
         got = {(m.student, m.part_id): (m.score, m.comment, m.grader) for m in s.manual_scores(ASSIGNMENT)}
     assert got == {("ann", "q3"): (4, "Good point", "ta1"), ("bob", "q3"): (2, "too brief", "ta1")}
     # the reports on disk were brought up to date
@@ -101,7 +103,7 @@ def test_manual_scores_survive_a_rerun(course):
     assert "Exactly right" in (out / ASSIGNMENT / "ann.md").read_text()
     gradebook = {row[0]: row for row in csv.reader((out / ASSIGNMENT / "gradebook.csv").open())}
     assert gradebook["ann"][3:5] == ["5", "10"] and gradebook["bob"][3] == ""  # bob's q3 still awaits a grader
-    with Store.open(out) as s:
+    with Store.open(out, course["db"]) as s:
         assert len(s.runs()) == 2 and len(s.manual_scores(ASSIGNMENT)) == 1
 
 
@@ -127,12 +129,12 @@ def test_csv_import_checks_every_row_first_and_imports_all_or_none(course):
     assert "Nothing imported" in result.output and "6 bad row(s)" in result.output
     for reason in ("unknown part id 'q9'", "is autograded", "between 0 and 5", "'abc' is not a number", "no graded submission for student 'zed'", "duplicate of line 2"):
         assert reason in result.output
-    with Store.open(out) as s:
+    with Store.open(out, course["db"]) as s:
         assert s.manual_scores(ASSIGNMENT) == []  # not half imported
     sheet.write_text(GOOD_ROWS)  # fixed: the good rows only
     result = manual(course, "import", str(sheet), "--grader", "prof")
     assert result.exit_code == 0 and "Imported 2 score(s)" in result.output, result.output
-    with Store.open(out) as s:
+    with Store.open(out, course["db"]) as s:
         got = {m.student: (m.score, m.comment, m.grader) for m in s.manual_scores(ASSIGNMENT)}
     assert got == {"ann": (4, "Nice", "prof"), "cat": (5, "Full marks, well argued", "prof")}
     assert report_on_disk(out, "cat")["score"] == 5
@@ -155,7 +157,7 @@ def test_a_malformed_or_oversized_row_imports_nothing(course, case):
     sheet.write_bytes((GOOD_ROWS + bad).encode("latin-1" if case == "not utf-8" else "utf-8"))
     before = report_on_disk(out, "ann")
     result = manual(course, "import", str(sheet))
-    with Store.open(out) as s:
+    with Store.open(out, course["db"]) as s:
         assert s.manual_scores(ASSIGNMENT) == []  # the good rows above the bad one were not stored either
     if case == "not utf-8":
         assert result.exit_code == 2 and "not UTF-8 text" in result.output, result.output

@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 from typer.testing import CliRunner
 
-from _store_fixtures import ASSIGNMENT, PROBLEM_SOURCE, write_submissions
+from _store_fixtures import ASSIGNMENT, PROBLEM_SOURCE, store_url, write_submissions  # noqa: F401 (fixture)
 from grader.cli import app
 from grader.cli.manual import QUIT, SKIP, Entry, read_entry, show_answer
 from grader.store import Store
@@ -35,7 +35,9 @@ LONG = "Weights are shared. " * 90 + "THE-END-OF-THE-ANSWER"  # 1,800 characters
 
 
 @pytest.fixture
-def course(tmp_path):
+def course(tmp_path, store_url, monkeypatch):
+    """Graded once, on each store backend in turn (every grader command finds it in GRADER_DB)."""
+    monkeypatch.setenv("GRADER_DB", store_url)
     problems = tmp_path / "problems"
     problems.mkdir()
     (problems / "tiny_hw.py").write_text("Q1 = 3.0\n" + RUBRIC_SOURCE)
@@ -51,7 +53,7 @@ def course(tmp_path):
     args = ["run", str(subs), "--out", str(out), "--problems", str(problems), "--reference", str(reference), "--budget", "0", "-q"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    return {"out": out, "reference": reference, "run": args, "tmp": tmp_path}
+    return {"out": out, "reference": reference, "run": args, "tmp": tmp_path, "db": store_url}
 
 
 def manual(course, *args, input=None):
@@ -121,7 +123,7 @@ def test_session_shows_everything_and_stores_the_picked_items(course):
     assert "c2  An example would have helped." in out
     assert "there is no item 9" in out
     assert "Scored 3, skipped 0." in out
-    with Store.open(course["out"]) as s:
+    with Store.open(course["out"], course["db"]) as s:
         got = {m.student: (m.score, [i.number for i in m.items], m.comment) for m in s.manual_scores(ASSIGNMENT)}
     assert got == {
         "ann": (4, [1, 2], "An example would have helped. nicely put"),
@@ -146,7 +148,7 @@ def test_session_shows_everything_and_stores_the_picked_items(course):
 
 def test_record_manual_score_is_the_api(course):
     part = manual_parts(course["reference"], ASSIGNMENT)["q3"]
-    with Store.open(course["out"]) as s:
+    with Store.open(course["out"], course["db"]) as s:
         entry = record_manual_score(s, ASSIGNMENT, "bob", part, items=[1, 2, 3], comment_numbers=[1], comment="Full.", grader="web")
         assert entry.score == 5 and entry.comment == "See lecture 5, slide 12. Full."
         assert s.manual_scores(ASSIGNMENT, "bob") == [entry]
@@ -176,7 +178,7 @@ def test_csv_import_reads_item_numbers(course):
     sheet.write_text("".join(sheet.read_text().splitlines(keepends=True)[:3]))  # the good rows
     result = manual(course, "import", str(sheet), "--grader", "prof")
     assert result.exit_code == 0 and "Imported 2 score(s)" in result.output, result.output
-    with Store.open(course["out"]) as s:
+    with Store.open(course["out"], course["db"]) as s:
         got = {m.student: (m.score, [i.number for i in m.items]) for m in s.manual_scores(ASSIGNMENT)}
     assert got == {"ann": (4, [1, 2]), "bob": (2, [3])}
     assert q3(course, "ann")[1]["details"]["manual"]["rubric"][1]["text"] == "Says a feature is detected anywhere"
@@ -186,8 +188,9 @@ def test_a_store_from_before_rubrics_still_opens(tmp_path):
     path = tmp_path / "grades.sqlite"
     with Store.open(db_url=str(path)) as s:
         s.set_manual_score(ManualScore(assignment=ASSIGNMENT, student="ann", part_id="q3", score=3, comment="ok", grader="ta", at=utcnow()))
-    with sqlite3.connect(path) as conn:  # the previous version's schema: no table of rubric items
+    with sqlite3.connect(path) as conn:  # the previous version's store: no table of rubric items, no migrations
         conn.execute("DROP TABLE manual_rubric_items")
+        conn.execute("DROP TABLE alembic_version")
     with Store.open(db_url=str(path)) as s:
         assert [(m.score, m.items) for m in s.manual_scores(ASSIGNMENT)] == [(3, [])]
         s.set_manual_score(ManualScore(assignment=ASSIGNMENT, student="bob", part_id="q3", score=2, at=utcnow(),

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from _store_fixtures import ASSIGNMENT, write_problem, write_submissions
+from _store_fixtures import ASSIGNMENT, store_url, write_problem, write_submissions  # noqa: F401 (fixture)
 from grader.cli import app
 from grader.models import PartResult, Status, SubmissionReport
 from grader.workflow.regrade import compare
@@ -18,16 +18,18 @@ runner = CliRunner(env={"COLUMNS": "200"})
 
 
 @pytest.fixture
-def course(tmp_path):
+def course(tmp_path, store_url, monkeypatch):
+    """Graded once, a TA's score entered; on each store backend in turn (found in GRADER_DB)."""
+    monkeypatch.setenv("GRADER_DB", store_url)
     problems = write_problem(tmp_path / "problems").parent
     subs = write_submissions(tmp_path / "subs")
     out = tmp_path / "out"
     common = [str(subs), "--out", str(out), "--problems", str(problems), "--reference", str(tmp_path / "reference"), "--budget", "0"]
     result = runner.invoke(app, ["run", *common, "-q"])
     assert result.exit_code == 0, result.output
-    with Store.open(out) as s:  # a TA's score must not count as a change
+    with Store.open(out, store_url) as s:  # a TA's score must not count as a change
         s.set_manual_score(ManualScore(assignment=ASSIGNMENT, student="ann", part_id="q3", score=5, comment="Yes.", grader="ta", at=utcnow()))
-    return {"out": out, "problems": problems, "common": common}
+    return {"out": out, "problems": problems, "common": common, "db": store_url}
 
 
 def score_on_disk(out, student):
@@ -46,7 +48,7 @@ def rows(output):
 
 def test_key_edit_is_previewed_then_recorded(course):
     out = course["out"]
-    with Store.open(out) as s:
+    with Store.open(out, course["db"]) as s:
         first_run = s.latest_run_ids(ASSIGNMENT)["ann"]
     write_problem(course["problems"], q1=4.0)  # the instructor fixes Q1's reference: 3 -> 4
 
@@ -57,7 +59,7 @@ def test_key_edit_is_previewed_then_recorded(course):
     assert rows(dry.output) == expected
     assert "4 of 4 submission(s) change" in dry.output and "Dry run: nothing was replaced." in dry.output
     assert score_on_disk(out, "bob") == 3
-    with Store.open(out) as s:
+    with Store.open(out, course["db"]) as s:
         assert len(s.runs()) == 1 and s.regrade_history() == []
 
     real = runner.invoke(app, ["regrade", *course["common"]])
@@ -66,7 +68,7 @@ def test_key_edit_is_previewed_then_recorded(course):
     # the table comes before the replacement is reported
     assert real.output.index("Regrade: students whose grade changes") < real.output.index("Recorded regrade run")
     assert (score_on_disk(out, "bob"), score_on_disk(out, "ann")) == (5, 8)
-    with Store.open(out) as s:
+    with Store.open(out, course["db"]) as s:
         runs = s.runs()
         assert [r.kind for r in runs] == ["run", "regrade"]
         assert runs[1].key_hashes[ASSIGNMENT] != runs[0].key_hashes[ASSIGNMENT]  # the edit is on record
