@@ -209,6 +209,7 @@ class QueueSection(_Settings):
     lease: float = Field(30.0, ge=1, le=3600, description="Seconds a worker's claim on a job lasts unless renewed (a dead worker's job is re-queued after it).")
     attempts: int = Field(3, ge=1, le=20, description="Claims of one job before it is failed.")
     sweep_every: float = Field(10.0, gt=0, le=3600, description="Seconds between a worker's sweeps for jobs whose lease ran out.")
+    time_limit: float | None = Field(None, gt=0, le=86400, description="Seconds: a cap on every task's soft time limit (default: each assignment's worst case from its parts and the budget).")
     lost_after: float = Field(120.0, gt=0, le=86400, description="Seconds after which a queued job not taken is sent again, when the broker's queue is empty (a broker restarted without its messages).")
 
 

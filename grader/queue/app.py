@@ -33,7 +33,7 @@ from celery import Celery
 from grader.course import Course
 from grader.models import AnswerKey
 
-from grader.queue.limits import GRACE, START_ALLOWANCE, TaskLimits, task_limits, visibility_timeout
+from grader.queue.limits import GRACE, START_ALLOWANCE, TaskLimits, capped, task_limits, visibility_timeout
 from grader.queue.tasks import TASK, register
 
 #: Worker processes are replaced after this many tasks (memory a long life may gather).
@@ -84,7 +84,7 @@ def queue_config(course: Course, broker: str, keys: Mapping[str, AnswerKey], bud
     q = course.queue
     return QueueConfig(
         broker=broker, name=q.name, prefix=q.prefix, lease=q.lease, attempts=q.attempts, sweep_every=q.sweep_every, lost_after=q.lost_after,
-        limits={a: task_limits(key, budget) for a, key in keys.items()}, max_tasks_per_child=max_tasks_per_child,
+        limits={a: capped(task_limits(key, budget), q.time_limit) for a, key in keys.items()}, max_tasks_per_child=max_tasks_per_child,
     )
 
 

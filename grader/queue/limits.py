@@ -52,6 +52,14 @@ def task_limits(key: AnswerKey, budget: float) -> TaskLimits:
     return TaskLimits(soft=soft, hard=soft + GRACE)
 
 
+def capped(limits: TaskLimits, soft_cap: float | None) -> TaskLimits:
+    """`limits` with the soft limit at most `soft_cap` (a course's `[queue] time_limit`), the
+    grace after it shortened to half of it for a short cap."""
+    if soft_cap is None or limits.soft <= soft_cap:
+        return limits
+    return TaskLimits(soft=soft_cap, hard=soft_cap + min(GRACE, soft_cap / 2))
+
+
 def visibility_timeout(limits: Iterable[TaskLimits]) -> float:
     """The broker's visibility timeout for tasks with these limits."""
     return max((lim.hard for lim in limits), default=START_ALLOWANCE + GRACE) + VISIBILITY_MARGIN
