@@ -65,7 +65,7 @@ def courseware_on_queue(root: Path, db: str, broker: str) -> Any:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def queue(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Queue]:
     for prefix in redis_prefix():
-        root = queue_course(tmp_path_factory.mktemp("queue-course"), prefix)
+        root = queue_course(tmp_path_factory.mktemp("queue-course"), prefix, lost_after=3.0)
         dbs = pg_database() if request.param == "postgresql" else iter([str(root / "grades.sqlite")])
         for db in dbs:
             cw = courseware_on_queue(root, db, REDIS)
@@ -124,6 +124,20 @@ def test_a_job_whose_worker_died_is_requeued_by_the_sweeper_and_graded_once(queu
     queue.worker.wait_for(f"job {job.id} re-queued", 5)
     assert len([s for s in queue.courseware.service.submissions("svc-hw", "carol")]) == 1
     assert queue.courseware.service.submission(job.id).report.score == 2
+
+
+def test_a_job_whose_message_was_lost_is_sent_again_and_graded_once(queue: Queue) -> None:
+    from grader.models import Submission
+
+    # the job was made and its message lost (a broker that restarted empty): nothing waits in
+    # the broker's queue, so after `lost_after` a sweeper sends its id again
+    sub = Submission(assignment="svc-hw", student="faye", answers={"q2": "3.25 4.5 6.75"}, source="web:faye", handed_in_by="faye")
+    job, _ = queue.courseware.jobs.create(sub, {"q2": "3.25 4.5 6.75"}, key_hash="k")
+    done = queue.graded(job.id, timeout=30)
+    assert done.state == "graded" and done.attempts == 1
+    queue.worker.wait_for("queued job(s) sent again", 5)
+    assert queue.courseware.service.submission(job.id).report.score == 1
+    assert len(queue.courseware.service.submissions("svc-hw", "faye")) == 1
 
 
 def test_a_hostile_answer_costs_its_part_only(queue: Queue) -> None:
