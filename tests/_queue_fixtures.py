@@ -1,5 +1,4 @@
-"""Shared pieces of the queue's tests: a store on SQLite or on the machine's PostgreSQL (a
-database of its own, dropped after), a unique Redis key prefix (its keys deleted after), and
+"""Shared pieces of the queue's tests (the store on PostgreSQL: _store_fixtures.pg_database): a unique Redis key prefix (its keys deleted after), and
 real `grader worker` subprocesses (stopped, and their process group ended, after)."""
 
 from __future__ import annotations
@@ -16,27 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from _store_fixtures import pg_database  # noqa: F401 (the shared PostgreSQL databases)
+
 REDIS_DB = 3
 REDIS = f"redis://127.0.0.1:6379/{REDIS_DB}"
 RABBIT = "amqp://guest:guest@127.0.0.1:5672//"
-PG_ADMIN = "postgresql://root@127.0.0.1/postgres"
 READY_TIMEOUT = 90.0  # a worker: the course loaded, connected, its processes forked
-
-
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database's SQLAlchemy URL (skipped without a server); dropped after."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL on 127.0.0.1: {exc}")
-    name = f"grader_queue_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://root@127.0.0.1/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def redis_client():  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from _queue_fixtures import pg_database
+from _store_fixtures import pg_database
 from grader.models import PartResult, Status, Submission, SubmissionReport
 from grader.store import db
 from grader.store.jobs import GAVE_UP, JobStore
@@ -20,8 +20,9 @@ from grader.store.repository import Store, utcnow
 
 
 @pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    yield from pg_database()
+def pg_module_url() -> Iterator[str]:
+    with pg_database("grader_queue") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -31,9 +32,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield s
         s.close()
     else:  # the module's database, emptied after each test
-        s = Store.open(None, request.getfixturevalue("pg_url"))
+        s = Store.open(None, request.getfixturevalue("pg_module_url"))
         yield s
         db.metadata.drop_all(s.engine)
+        with s.engine.begin() as conn:  # the next test's store is made anew by the migrations
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         s.close()
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from _queue_fixtures import RABBIT, REDIS, Worker, pg_database, queue_course, redis_prefix, start_worker, wait_until
+from _queue_fixtures import RABBIT, REDIS, Worker, queue_course, redis_prefix, start_worker, wait_until
+from _store_fixtures import pg_database
 from _service_fixtures import Q1
 
 pytest.importorskip("celery")
@@ -66,8 +68,7 @@ def courseware_on_queue(root: Path, db: str, broker: str) -> Any:
 def queue(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Queue]:
     for prefix in redis_prefix():
         root = queue_course(tmp_path_factory.mktemp("queue-course"), prefix, lost_after=3.0)
-        dbs = pg_database() if request.param == "postgresql" else iter([str(root / "grades.sqlite")])
-        for db in dbs:
+        with pg_database("grader_queue") if request.param == "postgresql" else nullcontext(str(root / "grades.sqlite")) as db:
             cw = courseware_on_queue(root, db, REDIS)
             worker = start_worker(root, db, REDIS, root / "worker.log", concurrency=2)
             try:
