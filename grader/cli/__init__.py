@@ -12,13 +12,14 @@ itself failed somewhere (a part with status `error`, or a key that could not be 
     gradescope, export gradescope                grader.cli.gradescope
     sheets, course init  grader.cli.variants
     serve, token, check  grader.cli.serve        db upgrade|current          grader.cli.db
+    worker               grader.cli.worker
 """
 
 from __future__ import annotations
 
 import typer
 
-from grader.cli import db, export, gradescope, keys, manual, regrade, report, run, serve, variants
+from grader.cli import db, export, gradescope, keys, manual, regrade, report, run, serve, variants, worker
 
 app = typer.Typer(
     name="grader",
@@ -48,3 +49,4 @@ app.command("regrade")(regrade.regrade_command)
 app.command("report")(report.report_command)
 variants.register(app)  # sheets, course init
 serve.register(app)  # serve, token, check
+app.command("worker")(worker.worker_command)
