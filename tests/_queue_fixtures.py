@@ -234,6 +234,20 @@ class Worker:
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    def wait_ready(self, timeout: float = 90.0) -> "Worker":
+        """Until Celery says the worker consumes (`... ready.` in its log); fails if it exited."""
+
+        def ready() -> bool:
+            assert self.alive(), f"worker {self.name} exited ({self.proc.poll()}):\n{self.output()[-3000:]}"
+            return " ready." in self.output()
+
+        wait_until(ready, timeout=timeout, interval=0.2, what=f"worker {self.name} ready")
+        return self
+
+    def members(self) -> list[int]:
+        """Its processes: the Celery main process, its pool processes, their grading processes."""
+        return session_members(self.pid)
+
     def kill(self) -> None:
         """SIGKILL the worker and everything it started (its whole process group) at once: no
         handler runs, nothing is acknowledged, as when a machine dies."""
@@ -260,7 +274,9 @@ class Workers:
         return [sys.executable, "-m", "grader", "worker", "--course", str(self.course), "--broker", self.broker, "--db", self.db, *extra]
 
     def start(self, name: str | None = None, *extra: str) -> Worker:
+        """`grader worker ... --hostname NAME@faults EXTRA` in a session of its own (not waited for)."""
         name = name or f"w{len(self.started) + 1}"
+        extra = ("--hostname", f"{name}@faults", *extra)
         log = self.folder / f"worker-{name}-{len(self.started)}.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(
@@ -291,3 +307,94 @@ def workers_for(course: Path, broker: str, db: str, folder: Path, env: dict[str,
             workers.close()
         finally:
             print(workers.logs())
+
+
+# -- a course whose checks can be made slow or stuck on purpose -----------------------------------
+#: The course's one assignment: q1 a number (42) whose answer `slow SECONDS TAG` is read as 42
+#: after leaving a marker file `TAG.<pid>` in $GRADER_TEST_MARKERS and sleeping (a check
+#: observably in flight), and `hang TAG` never returns (a check stuck past every limit); q2 an
+#: ordinary number (7). Sleeping costs no CPU: the per-part CPU budget never stops it, only
+#: wall-clock limits do.
+FAULT_PROBLEMS = '''
+import os
+import time
+from pathlib import Path
+
+from grader.errors import InvalidAnswer
+from grader.kinds.base import Kind, Match
+from grader.problemset import ProblemSet
+
+
+def _mark(tag):
+    folder = os.environ.get("GRADER_TEST_MARKERS")
+    if folder:
+        (Path(folder) / f"{tag}.{os.getpid()}").touch()
+
+
+class Num(Kind):
+    name = "num"
+    examples = ("42",)
+
+    def parse(self, raw):
+        text = str(raw).strip()
+        if text.startswith("slow "):
+            _, seconds, tag = text.split()
+            _mark(tag)
+            time.sleep(float(seconds))
+            return 42.0
+        if text.startswith("hang "):
+            _mark(text.split()[1])
+            while True:
+                time.sleep(1)
+        try:
+            return float(text)
+        except ValueError:
+            raise InvalidAnswer("cannot read this as a number", example="42") from None
+
+    def compare(self, answer, target):
+        return Match(1.0 if answer == target else 0.0)
+
+    def canonical(self, value):
+        return f"{value:g}"
+
+
+faults = ProblemSet("faults-hw", title="Fault homework")
+
+
+@faults.part("q1", 3, Num())
+def q1():
+    return 42
+
+
+@faults.part("q2", 2, Num())
+def q2():
+    return 7
+'''
+
+FAULT_COURSE = '''
+[course]
+title = "Fault test course"
+secret = "course.secret"
+
+[assignments.faults-hw]
+title = "Fault homework"
+due = 2999-01-01T00:00:00Z
+'''
+
+
+def make_fault_course(root: Path) -> Path:
+    import textwrap
+
+    from conftest import build_keys_without_torch
+
+    (root / "problems").mkdir(parents=True)
+    (root / "problems" / "faults_hw.py").write_text(textwrap.dedent(FAULT_PROBLEMS))
+    (root / "grader.toml").write_text(textwrap.dedent(FAULT_COURSE))
+    (root / "markers").mkdir()
+    build_keys_without_torch(root / "problems", root / "reference")
+    return root
+
+
+def markers(course: Path, tag: str) -> list[str]:
+    """The marker files a check left for `tag`: one per time it started (with its process id)."""
+    return sorted(p.name for p in (course / "markers").glob(f"{tag}.*"))
