@@ -6,6 +6,10 @@ service's own path (`Courseware.submit` with the Celery dispatcher).
   the pool process grading, as the OOM killer): the job is graded in the end, exactly once —
   one service submission, one graded row in the grade store, the right report — and a
   duplicate delivery of its message changes nothing.
+- Redis restarted mid-run (SIGKILLed, in memory only, so every message it held is lost, then
+  started again on its port): every submission is graded exactly once in the end; while it is
+  down the service answers 503 with Retry-After to a submission, never 500, and still shows
+  the submissions it has.
 - A check that hangs is stopped and reported as that part's verdict; the worker goes on.
 
 A check is made observably mid-flight by the test course's kind (tests/_queue_fixtures.py): an
@@ -99,7 +103,7 @@ def queue(tmp_path: Path, private_redis: RedisServer) -> Iterator[Queue]:
     cw = None
     try:
         c = load_course(course)
-        cw = Courseware(c, url, budget=None)
+        cw = Courseware(c, url, budget=None, wait=c.queue.wait)
         cfg = queue_config(c, private_redis.url, cw.catalog.keys, 2.0)
         cw.dispatcher = CeleryDispatcher(make_app(cfg), cfg)
         env = {"GRADER_TEST_MARKERS": str(course / "markers")}
@@ -207,3 +211,67 @@ def test_a_hanging_check_is_stopped_reported_and_the_worker_goes_on(queue: Queue
     assert q.wait_done(nxt, timeout=60).state == "graded"
     assert_graded_once(q, nxt, "eve", 5.0)
     assert w.alive()
+
+
+def test_redis_restarted_mid_run_loses_no_submission_and_the_service_answers_503(queue: Queue) -> None:
+    from fastapi.testclient import TestClient
+
+    from grader.service.app import create_app
+    from grader.service.limits import Rate
+
+    q = queue
+    students = [f"s{i:02d}" for i in range(16)]
+    tokens = {s: q.cw.service.issue_token(s, "student") for s in students}
+    # even students answer q2 right (5 marks), odd ones wrong (3); each check takes 0.4 s, so
+    # with one worker process most submissions still wait in the broker when it dies
+    answers = {s: {"q1": f"slow 0.4 {s}", "q2": "7" if i % 2 == 0 else "8"} for i, s in enumerate(students)}
+    expected = {s: 5.0 if i % 2 == 0 else 3.0 for i, s in enumerate(students)}
+    statuses: list[int] = []
+    ids: dict[str, str] = {}
+    w = q.workers.start("w1", "--concurrency", "1").wait_ready()
+
+    with TestClient(create_app(q.cw, identity_ttl=0.0, submit_rate=Rate(1000, 1000))) as client:
+
+        def post(student: str) -> Any:
+            r = client.post(
+                f"/api/v1/assignments/{ASSIGNMENT}/submissions", json={"answers": answers[student]},
+                headers={"Authorization": f"Bearer {tokens[student]}", "Idempotency-Key": f"{student}-1"},
+            )
+            statuses.append(r.status_code)
+            if r.status_code in (201, 202):
+                ids[student] = r.json()["id"]
+            return r
+
+        for s in students[:8]:
+            assert post(s).status_code in (201, 202)
+        wait_until(lambda: q.cw.jobs.counts().get("graded", 0) >= 1, timeout=60, what="a first submission graded")
+        pending = [s for s in students[:8] if q.job(ids[s]).pending]
+        assert len(pending) >= 3  # the run is mid-way: these are queued (or one running)
+
+        q.redis.stop()  # a crash: nothing saved, every message in it lost
+        down = post(students[8])
+        assert down.status_code == 503
+        assert down.headers["content-type"].startswith("application/json") and "try again" in down.json()["detail"]
+        assert int(down.headers["Retry-After"]) > 0
+        assert students[8] not in ids and q.cw.jobs.by_idempotency_key(students[8], f"{students[8]}-1") is None  # not taken, so not kept
+        shown = client.get(f"/api/v1/submissions/{ids[pending[-1]]}", headers={"Authorization": f"Bearer {tokens[pending[-1]]}"})
+        assert shown.status_code == 200 and shown.json()["status"] in ("queued", "running")
+
+        q.redis.start()  # the same port, empty
+        for s in students[8:]:
+            # as a client follows Retry-After: try again until taken (the service reconnects)
+            wait_until(lambda: post(s).status_code in (201, 202), timeout=30, interval=1.0, what=f"{s}'s submission taken after the restart")
+
+        for s in students:
+            done = q.wait_done(ids[s], timeout=120)
+            assert done.state == "graded", (s, done.reason)
+        for s in students:
+            got = client.get(f"/api/v1/submissions/{ids[s]}", headers={"Authorization": f"Bearer {tokens[s]}"}).json()
+            assert got["status"] == "graded" and got["report"]["score"] == expected[s]
+
+    assert set(statuses) <= {201, 202, 503} and 503 in statuses
+    assert q.cw.jobs.counts() == {"graded": len(students)}
+    for s in students:
+        assert_graded_once(q, ids[s], s, expected[s])
+    assert w.alive()
+    assert "sent again" in w.output()  # the sweeper found the lost messages' jobs and sent them
