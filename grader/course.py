@@ -198,10 +198,26 @@ class CourseSection(_Settings):
         return value
 
 
+class QueueSection(_Settings):
+    """`[queue]`: grading on workers through a message broker (`grader serve --broker`,
+    `grader worker`; docs/service.md). Without a broker everything is graded in-process."""
+
+    broker: str | None = Field(None, description="Celery broker URL: redis://HOST:6379/0 (or amqp://USER:PASS@HOST:5672//); $GRADER_BROKER_URL and --broker win over it.")
+    prefix: str = Field("", max_length=100, pattern=r"^[A-Za-z0-9_.:-]*$", description="Redis: a prefix of every key the queue writes (several courses on one Redis database).")
+    name: str = Field("grader", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$", description="The broker queue the course's jobs go through.")
+    wait: float = Field(3.0, ge=0, le=60, description="Seconds a submission waits for its grade before it is answered 202 (queued).")
+    lease: float = Field(30.0, ge=1, le=3600, description="Seconds a worker's claim on a job lasts unless renewed (a dead worker's job is re-queued after it).")
+    attempts: int = Field(3, ge=1, le=20, description="Claims of one job before it is failed.")
+    sweep_every: float = Field(10.0, gt=0, le=3600, description="Seconds between a worker's sweeps for jobs whose lease ran out.")
+    time_limit: float | None = Field(None, gt=0, le=86400, description="Seconds: a cap on every task's soft time limit (default: each assignment's worst case from its parts and the budget).")
+    lost_after: float = Field(120.0, gt=0, le=86400, description="Seconds after which a queued job not taken is sent again, when the broker's queue is empty (a broker restarted without its messages).")
+
+
 class CourseFile(_Settings):
     """`grader.toml` as written."""
 
     course: CourseSection = CourseSection()
+    queue: QueueSection = QueueSection()
     defaults: AssignmentSettings = AssignmentSettings()
     assignments: dict[str, AssignmentSettings] = Field(default_factory=dict)
 
@@ -261,6 +277,7 @@ class Course(BaseModel):
     secret: Path
     defaults: Assignment
     assignments: dict[str, Assignment] = Field(default_factory=dict)
+    queue: QueueSection = QueueSection()
 
     def assignment(self, assignment_id: str) -> Assignment:
         """The settings of an assignment; one the file does not list takes the defaults."""
@@ -396,4 +413,5 @@ def resolve(parsed: CourseFile, root: Path, file: Path | None) -> Course:
         secret=absolute(section.secret),
         defaults=defaults,
         assignments=assignments,
+        queue=parsed.queue,
     )

@@ -4,12 +4,17 @@
 from __future__ import annotations
 
 import gc
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from grader.cli.options import CourseOpt, DbOpt, course_of
+from grader.cli.worker import BrokerOpt
+
+if TYPE_CHECKING:
+    from grader.service.courseware import Courseware
 
 
 def serve_command(
@@ -21,6 +26,11 @@ def serve_command(
     budget: Annotated[float, typer.Option("--budget", min=0.1, help="Seconds allowed per part before it is stopped.")] = 2.0,
     check_limit: Annotated[float, typer.Option("--check-limit", min=0.01, help="Live checks per second per person (bursts of twice that).")] = 20.0,
     submit_limit: Annotated[float, typer.Option("--submit-limit", min=0.01, help="Submissions per second per person (bursts of 5 at least).")] = 1.0,
+    broker: BrokerOpt = None,
+    wait: Annotated[
+        float | None,
+        typer.Option("--wait", min=0, max=60, help="On the queue: seconds a submission waits for its grade before it is answered 202 [default: the course file's [queue] wait, 3].", show_default=False),
+    ] = None,
 ) -> None:
     """Serve the course: students check and submit on a web page, staff grade and watch (docs/service.md)."""
     try:
@@ -34,10 +44,11 @@ def serve_command(
     from grader.service.limits import Rate
 
     c = course_of(course)
-    cw = Courseware(c, db, budget=budget, workers=workers)
+    cw = Courseware(c, db, budget=budget, workers=workers, wait=c.queue.wait if wait is None else wait)
     for note in cw.catalog.notes + cw.catalog.errors:
         typer.echo(f"note: {note}", err=True)
-    typer.echo(f"Serving {c.title or c.root} ({len(cw.catalog.assignments)} assignments) on http://{host}:{port}/", err=True)
+    on_queue = _connect_queue(cw, broker, budget)
+    typer.echo(f"Serving {c.title or c.root} ({len(cw.catalog.assignments)} assignments) on http://{host}:{port}/{on_queue}", err=True)
     typer.echo("Give each student a link with `grader token STUDENT` (staff: `grader token --staff NAME`).", err=True)
     try:
         # what was loaded at start lives as long as the server: keep it out of the collector's
@@ -47,6 +58,28 @@ def serve_command(
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         cw.close()
+
+
+def _connect_queue(cw: "Courseware", broker: str | None, budget: float) -> str:
+    """With a broker (--broker, $GRADER_BROKER_URL or [queue] broker), submissions go to the
+    workers; what to say about it when the service starts."""
+    c = cw.course
+    try:
+        from grader.queue.app import broker_url, make_app, queue_config
+        from grader.queue.dispatch import CeleryDispatcher
+    except ImportError as exc:
+        if broker or os.environ.get("GRADER_BROKER_URL") or c.queue.broker:
+            typer.echo(f"error: grading on the queue needs its extras ({exc.name} is missing): pip install 'grader[queue]'", err=True)
+            raise typer.Exit(2) from None
+        return ""
+    url = broker_url(c, broker)
+    if url is None:
+        return ""
+    from grader.store.db import shown_url
+
+    cfg = queue_config(c, url, cw.catalog.keys, budget)
+    cw.dispatcher = CeleryDispatcher(make_app(cfg), cfg)
+    return f"; submissions go to the workers of queue {cfg.name!r} on {shown_url(url)} (start them with `grader worker`)"
 
 
 def token_command(

@@ -27,7 +27,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from grader.models import SubmissionReport
 from grader.submission import MAX_DEPTH
-from grader.service.courseware import Courseware, NoSuchThing, Refused
+from grader.service.courseware import Courseware, NoSuchThing, QueueDown, Refused
+from grader.store.jobs import Job
 from grader.service.identity import Identities, Identity, check_csrf, csrf_token
 from grader.service.limits import DEFAULT_BODY_CAP, BodyCap, Rate, RateLimit
 from grader.service.overview import overview
@@ -87,7 +88,11 @@ class SubmissionIn(BaseModel):
 
 class SubmissionOut(BaseModel):
     id: str
-    report: SubmissionReport
+    status: Literal["graded", "queued", "running", "failed"] = Field(
+        "graded", description="graded: `report` holds the report; queued or running: waiting for a worker (ask again); failed: `reason` says why."
+    )
+    report: SubmissionReport | None = Field(None, description="The report (as the feedback policy lets the student see it), once graded.")
+    reason: str | None = Field(None, description="Why a failed submission could not be graded.")
 
 
 class SubmissionSummary(BaseModel):
@@ -110,6 +115,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": Problem, "description": "Request body too large."},
     429: {"model": Problem, "description": "Too many requests; see Retry-After."},
 }
+QUEUE_DOWN: dict[int | str, dict[str, Any]] = {503: {"model": Problem, "description": "The grading queue cannot be reached; see Retry-After."}}
+#: Retry-After of a 503 when the grading queue cannot be reached.
+QUEUE_RETRY_AFTER = 5
 
 
 class SecurityHeaders:
@@ -222,11 +230,19 @@ def create_app(
             raise HTTPException(404, str(exc)) from None
 
     def own_submission(sid: str, who: Identity) -> Any:
-        found = cw.service.submission(sid)
+        """The recorded submission `sid`, or its job while it waits for a worker."""
+        found: Any = cw.service.submission(sid)
+        if found is None and cw.dispatcher is not None:
+            found = cw.pending(sid)
         # another student's submission is "not found", never "forbidden": its id says nothing
         if found is None or (found.student != who.student and not who.staff):
             raise HTTPException(404, "no such submission")
         return found
+
+    def submission_out(found: Any, who: Identity) -> SubmissionOut:
+        if isinstance(found, Job):
+            return SubmissionOut(id=found.id, status=found.state, reason=found.reason if found.state == "failed" else None)
+        return SubmissionOut(id=found.id, report=shown(found.report, who))
 
     def shown(report: SubmissionReport, who: Identity) -> SubmissionReport:
         return cw.adjusted(report) if who.staff else cw.student_view(report)
@@ -296,7 +312,17 @@ def create_app(
         cw.service.save_draft(assignment, who.student, body.part, body.answer)
         return Response(status_code=204)
 
-    @app.post("/api/v1/assignments/{assignment}/submissions", status_code=201, response_model=SubmissionOut, responses={**ERRORS, 409: {"model": Problem, "description": "Refused by the course's rules (no attempts left)."}})
+    @app.post(
+        "/api/v1/assignments/{assignment}/submissions",
+        status_code=201,
+        response_model=SubmissionOut,
+        responses={
+            **ERRORS,
+            **QUEUE_DOWN,
+            202: {"model": SubmissionOut, "description": "Taken, not graded yet (on the queue): ask GET /api/v1/submissions/{id} for it."},
+            409: {"model": Problem, "description": "Refused by the course's rules (no attempts left)."},
+        },
+    )
     async def submit(
         assignment: str,
         body: SubmissionIn,
@@ -304,12 +330,14 @@ def create_app(
         who: Annotated[Identity, Depends(identity)],
         idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY_CHARS)] = None,
     ) -> Response:
-        """Grade all parts; the report as the feedback policy lets the student see it."""
+        """Grade all parts; the report as the feedback policy lets the student see it. On the
+        queue, a submission not graded within a few seconds is answered 202 with its status."""
         check_csrf(request, who, None)
         known(assignment)
         recorded, new = await _submit(assignment, body.answers, who, idempotency_key)
-        out = SubmissionOut(id=recorded.id, report=await to_thread.run_sync(shown, recorded.report, who))
-        return Response(out.model_dump_json(), status_code=201 if new else 200, media_type="application/json")
+        out = await to_thread.run_sync(submission_out, recorded, who)
+        code = 202 if out.status != "graded" else 201 if new else 200
+        return Response(out.model_dump_json(), status_code=code, media_type="application/json")
 
     async def _submit(assignment: str, answers: dict[str, Any], who: Identity, key: str | None) -> Any:
         # (the store is read on a thread: nothing in an async route may wait on the database)
@@ -321,6 +349,11 @@ def create_app(
             raise HTTPException(404, str(exc)) from None
         except Refused as exc:
             raise HTTPException(409, str(exc)) from None
+        except QueueDown:
+            raise HTTPException(
+                503, f"submissions cannot be taken just now (the grading queue is unreachable): try again in {QUEUE_RETRY_AFTER} s",
+                headers={"Retry-After": str(QUEUE_RETRY_AFTER)},
+            ) from None
 
     @app.get("/api/v1/submissions", response_model=list[SubmissionSummary], responses=ERRORS)
     def list_submissions(who: Annotated[Identity, Depends(identity)], assignment: str | None = None) -> list[SubmissionSummary]:
@@ -333,8 +366,8 @@ def create_app(
 
     @app.get("/api/v1/submissions/{sid}", response_model=SubmissionOut, responses=ERRORS)
     def get_submission(sid: str, who: Annotated[Identity, Depends(identity)]) -> SubmissionOut:
-        found = own_submission(sid, who)
-        return SubmissionOut(id=found.id, report=shown(found.report, who))
+        """A submission: its report once graded; on the queue, its status until then."""
+        return submission_out(own_submission(sid, who), who)
 
     # -- pages ---------------------------------------------------------------------------------
     def page(request: Request, name: str, who: Identity | None, status_code: int = 200, **context: Any) -> Response:
@@ -401,6 +434,8 @@ def create_app(
     @app.get("/submissions/{sid}", response_class=HTMLResponse, include_in_schema=False)
     def submission_page(request: Request, sid: str, who: Annotated[Identity, Depends(identity)]) -> Response:
         found = own_submission(sid, who)
+        if isinstance(found, Job):  # on the queue, not graded yet: the page looks again shortly
+            return page(request, "submission_pending.html", who, job=found, info=cw.info(found.assignment), refresh=2 if found.pending else None)
         report = shown(found.report, who)
         return page(request, "submission.html", who, sub=found, report=report, info=cw.info(found.assignment), keys={p.id: p for p in cw.part_keys(found.assignment)})
 

@@ -11,9 +11,11 @@ that moment; staff see the whole report.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from anyio import to_thread
 
@@ -29,6 +31,7 @@ from grader.run.grading import Grading
 from grader.scoring import Reading
 from grader.store.merge import apply_adjustments
 from grader.store.repository import Store
+from grader.store.jobs import Job, JobStore
 from grader.store.service import ServiceStore, ServiceSubmission
 
 
@@ -38,6 +41,24 @@ class NoSuchThing(LookupError):
 
 class Refused(Exception):
     """A submission the course's rules refuse (no attempts left): a 409 with this message."""
+
+
+class QueueDown(Exception):
+    """The grading queue's broker cannot be reached: the submission is not taken (a 503 with
+    Retry-After; nothing is kept, so a retry makes it anew)."""
+
+
+class Dispatcher(Protocol):
+    """Hands a job's id to the workers (grader.queue.dispatch.CeleryDispatcher)."""
+
+    def send(self, job_id: str, assignment: str) -> None:
+        """Raises QueueDown when the broker cannot be reached."""
+
+    def close(self) -> None: ...
+
+
+#: How often a submission waiting for its worker looks at its job (seconds, growing to the last).
+POLL = (0.02, 0.05, 0.1, 0.2)
 
 
 @dataclass(frozen=True)
@@ -56,18 +77,41 @@ def utcnow() -> datetime:
 class Courseware:
     """One course served: its catalog of keys, the grading engine, and the store."""
 
-    def __init__(self, course: Course, db_url: str | None = None, *, budget: float | None = 2.0, workers: int = 1) -> None:
+    def __init__(
+        self,
+        course: Course,
+        db_url: str | None = None,
+        *,
+        budget: float | None = 2.0,
+        workers: int = 1,
+        dispatcher: Dispatcher | None = None,
+        wait: float = 3.0,
+    ) -> None:
         self.course = course
         self.catalog = Catalog(course.problems, course.reference, course)
+        self.budget, self.workers = budget, workers
         self.grading = Grading(self.catalog, budget=budget, workers=workers)
         self.store = Store.open(course.out, db_url or course.store)
         self.service = ServiceStore(self.store)
+        self.jobs = JobStore(self.store.engine)
+        # with a dispatcher a submission becomes a job graded by a worker (`grader worker`),
+        # waited for up to `wait` seconds; without one it is graded here, as it always was
+        self.dispatcher = dispatcher
+        self.wait = wait
         self.roster: Roster = read_roster(course.roster) if course.roster is not None and course.roster.is_file() else {}
         self._sheets: dict[tuple[str, str | None], dict[str, Any]] = {}
+        self._on_recorded: list[Callable[[SubmissionReport], None]] = []
 
     def close(self) -> None:
         self.grading.close()
+        if self.dispatcher is not None:
+            self.dispatcher.close()
         self.store.close()
+
+    def restart_grading(self) -> None:
+        """A fresh engine (the old one's pool is ended with whatever it was grading)."""
+        self.grading.close()
+        self.grading = Grading(self.catalog, budget=self.budget, workers=self.workers)
 
     # -- assignments -----------------------------------------------------------------------------
     def settings(self, assignment: str) -> Assignment:
@@ -129,28 +173,104 @@ class Courseware:
         except LookupError as exc:
             raise NoSuchThing(str(exc)) from None
 
-    async def submit(self, assignment: str, student: str, answers: dict[str, Any], idempotency_key: str | None = None) -> tuple[ServiceSubmission, bool]:
+    async def submit(
+        self, assignment: str, student: str, answers: dict[str, Any], idempotency_key: str | None = None
+    ) -> tuple[ServiceSubmission | Job, bool]:
         """Grade and record a submission; (the submission, whether it is new). A retry with an
-        idempotency key already used returns the submission recorded then, graded once."""
+        idempotency key already used returns the submission recorded then, graded once. On the
+        queue, a submission not graded within `wait` seconds is returned as its job."""
         if idempotency_key is not None:
-            found = await to_thread.run_sync(self.service.by_idempotency_key, student, idempotency_key)
+            found: ServiceSubmission | Job | None = await to_thread.run_sync(self.service.by_idempotency_key, student, idempotency_key)
+            if found is None and self.dispatcher is not None:
+                found = await to_thread.run_sync(self.jobs.by_idempotency_key, student, idempotency_key)
             if found is not None:
                 if found.assignment != assignment:
                     raise Refused("this Idempotency-Key was already used for another assignment")
+                if isinstance(found, Job):
+                    return await self.wait_for(found.id, self.wait), False
                 return found, False
         info = self.info(assignment)
         if info.attempts is not None:
-            used = await to_thread.run_sync(self.service.count, assignment, student)
+            used = await to_thread.run_sync(self.used_attempts, assignment, student)
             if used >= info.attempts:
                 raise Refused(f"no attempts left: {assignment} allows {info.attempts} submission(s) and you have made {used}")
         sub = Submission(
             assignment=assignment, student=student, answers=answers, submitted_at=utcnow(), source=f"web:{student}", handed_in_by=student,
             code=self.code_files(assignment, answers),
         )
+        if self.dispatcher is not None:
+            return await self._submit_to_queue(sub, answers, idempotency_key)
         outcome = await asyncio.wrap_future(self.grading.submit(sub))
         if isinstance(outcome, BrokenSubmission):
             raise NoSuchThing(outcome.reason)
-        return await to_thread.run_sync(self.service.record_submission, outcome, answers, idempotency_key)
+        recorded, new = await to_thread.run_sync(self.service.record_submission, outcome, answers, idempotency_key)
+        if new:
+            await to_thread.run_sync(self.recorded, recorded.report)
+        return recorded, new
+
+    async def _submit_to_queue(self, sub: Submission, answers: dict[str, Any], idempotency_key: str | None) -> tuple[ServiceSubmission | Job, bool]:
+        """The submission as a job, its id sent to the workers; the recorded submission if it
+        is graded within `wait` seconds, else the job (still queued or running)."""
+        assert self.dispatcher is not None
+        key = self.catalog.keys[sub.assignment]
+        job, new = await to_thread.run_sync(lambda: self.jobs.create(sub, answers, key_hash=key.source_hash, idempotency_key=idempotency_key))
+        if new:
+            try:
+                await to_thread.run_sync(self.dispatcher.send, job.id, job.assignment)
+            except QueueDown:
+                await to_thread.run_sync(self.jobs.discard, job.id)  # not taken: a retry makes it anew
+                raise
+        return await self.wait_for(job.id, self.wait), new
+
+    async def wait_for(self, job_id: str, seconds: float) -> ServiceSubmission | Job:
+        """The job's recorded submission once graded, waiting up to `seconds`; else the job."""
+        deadline = time.monotonic() + seconds
+        for step in range(10**6):
+            state = await to_thread.run_sync(self.jobs.state, job_id)
+            if state == "graded":
+                found = await to_thread.run_sync(self.service.submission, job_id)
+                if found is not None:
+                    return found
+            left = deadline - time.monotonic()
+            if state not in ("queued", "running") or left <= 0:
+                break
+            await asyncio.sleep(min(POLL[min(step, len(POLL) - 1)], left))
+        job = await to_thread.run_sync(self.jobs.get, job_id)
+        if job is None:
+            raise NoSuchThing(f"no submission {job_id}")
+        return job
+
+    def pending(self, job_id: str) -> Job | None:
+        """A submission not graded yet (queued, running, or failed), by its id."""
+        job = self.jobs.get(job_id)
+        return job if job is not None and job.state != "graded" else None
+
+    def grade_job(self, job: Job) -> tuple[ServiceSubmission | None, bool]:
+        """Grade a job a worker has claimed and record it (once: a job recorded before is
+        returned as it was); (the submission, whether this call recorded it), or (None, False)
+        for a submission that cannot be graded (the job is failed with the reason)."""
+        outcome = self.grading.grade(job.submission)
+        if isinstance(outcome, BrokenSubmission):
+            self.jobs.fail(job.id, outcome.reason)
+            return None, False
+        recorded, new = self.jobs.record_graded(job, outcome)
+        if new:
+            self.recorded(recorded.report)
+        return recorded, new
+
+    def on_recorded(self, hook: Callable[[SubmissionReport], None]) -> None:
+        """Call `hook(report)` after each service submission is recorded (score passback)."""
+        self._on_recorded.append(hook)
+
+    def recorded(self, report: SubmissionReport) -> None:
+        """Called once after each service submission is recorded, graded here or by a worker:
+        every hook registered with `on_recorded` gets the report as recorded."""
+        for hook in self._on_recorded:
+            hook(report)
+
+    def used_attempts(self, assignment: str, student: str) -> int:
+        """Submissions made: those recorded and those still waiting for a worker."""
+        return self.service.count(assignment, student) + (self.jobs.pending_count(assignment, student) if self.dispatcher is not None else 0)
 
     def code_parts(self, assignment: str) -> set[str]:
         return {p.id for p in self.part_keys(assignment) if p.kind == "code"}

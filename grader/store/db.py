@@ -272,3 +272,33 @@ service_settings = Table(
     Column("name", String(100), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+
+# -- grading jobs (`grader serve --broker`, `grader worker`): submissions waiting for a worker ----
+# A service submission handed to the queue is a row here before it is graded; the broker's
+# message carries only its id. `state` moves queued -> running (a worker's claim, with a lease
+# it renews while it grades) -> graded (its report recorded as the service submission of the
+# same id, once) or failed (with a reason a student can read). A lease that runs out means the
+# worker died: the sweeper puts the job back to queued, `attempts` bounding how often.
+grading_jobs = Table(
+    "grading_jobs",
+    metadata,
+    Column("id", String(40), primary_key=True),  # the service submission's id once graded
+    Column("assignment", String(200), nullable=False),
+    Column("student", String(200), nullable=False),
+    Column("idempotency_key", String(200)),
+    Column("submission", JSON, nullable=False),  # grader.models.Submission: answers, code files, submitted_at, source
+    Column("answers", JSON, nullable=False),  # as handed in (recorded with the report)
+    Column("key_hash", String(64)),  # the key version asked for; once graded, the one that graded it
+    Column("state", String(16), nullable=False),  # queued | running | graded | failed
+    Column("attempts", Integer, nullable=False),  # claims so far
+    Column("lease_until", DateTime(timezone=True)),  # while running: the claim ends then unless renewed
+    Column("worker", String(200)),  # who holds (or last held) the claim, for the logs
+    Column("reason", Text),  # failed: what the student reads
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("enqueued_at", DateTime(timezone=True), nullable=False),  # the last time its id was sent
+    Column("finished_at", DateTime(timezone=True)),
+    UniqueConstraint("student", "idempotency_key", name="uq_grading_jobs_student_key"),
+    Index("ix_grading_jobs_state_lease", "state", "lease_until"),
+    Index("ix_grading_jobs_assignment_student", "assignment", "student"),
+)

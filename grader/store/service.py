@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from grader import __version__
@@ -119,37 +119,9 @@ class ServiceStore:
         row). With an idempotency key already used by this student, nothing is written and the
         submission recorded then is returned; the flag says whether it is new."""
         sid = secrets.token_hex(12)
-        now = utcnow()
-        payload = json.loads(report.model_dump_json())
         try:
             with self.engine.begin() as conn:
-                run = conn.execute(
-                    insert(db.runs).values(
-                        started_at=_to_store(now),
-                        finished_at=_to_store(now),
-                        grader_version=report.grader_version or __version__,
-                        key_hashes={report.assignment: report.key_hash} if report.key_hash else {},
-                        command=f"serve: submission {sid}",
-                        kind="serve",
-                    )
-                )
-                run_id = int(run.inserted_primary_key[0])
-                conn.execute(insert(db.submissions), [_submission_row(run_id, report, list(report.warnings))])
-                rows = _result_rows(run_id, report)
-                if rows:
-                    conn.execute(insert(db.results), rows)
-                conn.execute(
-                    insert(db.service_submissions).values(
-                        id=sid,
-                        assignment=report.assignment,
-                        student=report.student,
-                        idempotency_key=idempotency_key,
-                        answers=_jsonable(answers),
-                        run_id=run_id,
-                        report=payload,
-                        created_at=_to_store(now),
-                    )
-                )
+                made = write_service_submission(conn, sid, report, answers, idempotency_key)
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -157,9 +129,6 @@ class ServiceStore:
             if found is None:
                 raise
             return found, False
-        made = ServiceSubmission(
-            id=sid, assignment=report.assignment, student=report.student, idempotency_key=idempotency_key, answers=answers, report=report, created_at=now
-        )
         return made, True
 
     def replace_report(self, sid: str, report: SubmissionReport) -> None:
@@ -194,6 +163,44 @@ class ServiceStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(db.service_submissions).where(where)).mappings().first()
         return _service_submission(row) if row is not None else None
+
+
+def write_service_submission(
+    conn: Connection, sid: str, report: SubmissionReport, answers: dict[str, Any], idempotency_key: str | None = None
+) -> ServiceSubmission:
+    """Write a graded service submission on `conn` (the caller's transaction): a run of kind
+    `serve`, its report's rows, and the service row `sid`."""
+    now = utcnow()
+    run = conn.execute(
+        insert(db.runs).values(
+            started_at=_to_store(now),
+            finished_at=_to_store(now),
+            grader_version=report.grader_version or __version__,
+            key_hashes={report.assignment: report.key_hash} if report.key_hash else {},
+            command=f"serve: submission {sid}",
+            kind="serve",
+        )
+    )
+    run_id = int(run.inserted_primary_key[0])
+    conn.execute(insert(db.submissions), [_submission_row(run_id, report, list(report.warnings))])
+    rows = _result_rows(run_id, report)
+    if rows:
+        conn.execute(insert(db.results), rows)
+    conn.execute(
+        insert(db.service_submissions).values(
+            id=sid,
+            assignment=report.assignment,
+            student=report.student,
+            idempotency_key=idempotency_key,
+            answers=_jsonable(answers),
+            run_id=run_id,
+            report=json.loads(report.model_dump_json()),
+            created_at=_to_store(now),
+        )
+    )
+    return ServiceSubmission(
+        id=sid, assignment=report.assignment, student=report.student, idempotency_key=idempotency_key, answers=answers, report=report, created_at=now
+    )
 
 
 def _service_submission(row: Any) -> ServiceSubmission:
