@@ -11,6 +11,8 @@ service's own path (`Courseware.submit` with the Celery dispatcher).
   down the service answers 503 with Retry-After to a submission, never 500, and still shows
   the submissions it has.
 - A check that hangs is stopped and reported as that part's verdict; the worker goes on.
+- A task stuck past its time limit (soft: the task is told; hard: its process is killed) is
+  failed with a reason the student reads, its grading processes end, and the worker goes on.
 
 A check is made observably mid-flight by the test course's kind (tests/_queue_fixtures.py): an
 answer `slow S TAG` leaves a marker file named after the grading process and sleeps S seconds.
@@ -90,7 +92,13 @@ class Queue:
 
 
 @pytest.fixture
-def queue(tmp_path: Path, private_redis: RedisServer) -> Iterator[Queue]:
+def extra_settings() -> str:
+    """More `[queue]` lines for one test (parametrize it to change them)."""
+    return ""
+
+
+@pytest.fixture
+def queue(tmp_path: Path, private_redis: RedisServer, extra_settings: str) -> Iterator[Queue]:
     from grader.course import load_course
     from grader.queue.app import make_app, queue_config
     from grader.queue.dispatch import CeleryDispatcher
@@ -98,7 +106,7 @@ def queue(tmp_path: Path, private_redis: RedisServer) -> Iterator[Queue]:
 
     course = make_fault_course(tmp_path / "course")
     with open(course / "grader.toml", "a") as f:
-        f.write(textwrap.dedent(QUEUE_SETTINGS.format(prefix=f"faults-{uuid.uuid4().hex[:6]}:")))
+        f.write(textwrap.dedent(QUEUE_SETTINGS.format(prefix=f"faults-{uuid.uuid4().hex[:6]}:")) + extra_settings + "\n")
     url, drop = fresh_database("faults")
     cw = None
     try:
@@ -275,3 +283,72 @@ def test_redis_restarted_mid_run_loses_no_submission_and_the_service_answers_503
         assert_graded_once(q, ids[s], s, expected[s])
     assert w.alive()
     assert "sent again" in w.output()  # the sweeper found the lost messages' jobs and sent them
+
+
+def student_view(q: Queue, student: str, job_id: str) -> dict[str, Any]:
+    """GET /api/v1/submissions/{id} as the student sees it."""
+    from fastapi.testclient import TestClient
+
+    from grader.service.app import create_app
+
+    token = q.cw.service.issue_token(student, "student")
+    with TestClient(create_app(q.cw, identity_ttl=0.0)) as client:
+        r = client.get(f"/api/v1/submissions/{job_id}", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.mark.parametrize("extra_settings", ["time_limit = 8"])
+def test_a_task_past_its_soft_time_limit_is_failed_and_the_worker_goes_on(queue: Queue) -> None:
+    """A check that waits without end (no CPU, so its CPU budget never stops it; its wall-clock
+    limit, 20 s at the budget of 2 s, lies beyond the task's): the task's soft time limit (the
+    course caps it at 8 s) ends the task, the job is failed with a reason the student can read,
+    the grading pool that held the check is replaced, and the same worker grades the next job."""
+    q = queue
+    w = q.workers.start("w1", "--concurrency", "1").wait_ready()
+    stuck = q.submit("fay", {"q1": "hang fay", "q2": "7"})
+    nxt = q.submit("gus", {"q1": "42", "q2": "8"})
+    [hung] = started_checks(q, "fay")
+    done = q.wait_done(stuck, timeout=60)
+    assert done.state == "failed"
+    assert done.reason == "This submission could not be graded within 8 s; staff have been told."
+    assert student_view(q, "fay", stuck) == {"id": stuck, "status": "failed", "report": None, "reason": done.reason}
+    wait_until(lambda: hung not in w.members(), timeout=20, what="the stuck check's process ended")
+    assert q.cw.service.submissions(ASSIGNMENT, "fay") == [] and q.graded_rows("fay") == (0, 0)
+
+    assert q.wait_done(nxt, timeout=60).state == "graded"
+    assert_graded_once(q, nxt, "gus", 3.0)
+    assert w.alive() and f"job {stuck} failed" in w.output()
+
+
+def test_a_task_past_its_hard_time_limit_is_killed_failed_and_the_worker_goes_on(queue: Queue) -> None:
+    """The hard limit, which kills the pool process: a message whose soft and hard limits are
+    both 10 s (the worker applies a message's limits as sent, the hard one counted from the soft),
+    so the kill comes before the task can act on its soft limit, for a check that never
+    returns. The job is failed with a reason, nothing of the killed process is left (its grading
+    pool, the check), and the worker grades the next job in a fresh pool process."""
+    from grader.models import Submission
+    from grader.queue.tasks import TASK
+    from grader.service.courseware import utcnow
+
+    q = queue
+    w = q.workers.start("w1", "--concurrency", "1").wait_ready()
+    key = q.cw.catalog.keys[ASSIGNMENT]
+    answers = {"q1": "hang hal", "q2": "7"}
+    sub = Submission(assignment=ASSIGNMENT, student="hal", answers=answers, submitted_at=utcnow(), source="web:hal", handed_in_by="hal")
+    job, _ = q.cw.jobs.create(sub, sub.answers, key_hash=key.source_hash)
+    q.cw.dispatcher.app.send_task(TASK, args=[job.id], queue=q.cw.dispatcher.cfg.name, time_limit=10, soft_time_limit=10, retry=False)
+    [hung] = started_checks(q, "hal")
+    pool_process = hung
+    while parent_of(pool_process) != w.pid:
+        pool_process = parent_of(pool_process)
+    done = q.wait_done(job.id, timeout=60)
+    assert done.state == "failed"
+    assert done.reason.startswith("This submission could not be graded within") and done.reason.endswith("staff have been told.")
+    wait_until(lambda: hung not in w.members() and pool_process not in w.members(), timeout=20, what="the killed process and its check gone")
+    assert "hard time limit" in w.output()
+
+    nxt = q.submit("ida", {"q1": "42", "q2": "7"})
+    assert q.wait_done(nxt, timeout=60).state == "graded"
+    assert_graded_once(q, nxt, "ida", 5.0)
+    assert w.alive()
