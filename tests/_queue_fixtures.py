@@ -185,23 +185,6 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
 PG_ADMIN = "postgresql://root@127.0.0.1/postgres"
 
 
-@pytest.fixture(scope="module")
-def queue_pg_url() -> Iterator[str]:
-    """A database of this module's own on the machine's PostgreSQL, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL on 127.0.0.1: {exc}")
-    name = f"grader_queue_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://root@127.0.0.1/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.close()
-
-
 def fresh_database(tag: str) -> tuple[str, Callable[[], None]]:
     """A new database (its URL) and the function that drops it: for one test of its own."""
     import psycopg
