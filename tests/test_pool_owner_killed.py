@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from _queue_fixtures import end_session, make_fault_course, markers, session_members, wait_until
+from _fault_fixtures import end_session, make_fault_course, markers, session_members, wait_until
 
 OWNER = textwrap.dedent(
     """

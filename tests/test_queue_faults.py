@@ -35,10 +35,11 @@ pytest.importorskip("psycopg")
 
 from sqlalchemy import func, select  # noqa: E402
 
-from _queue_fixtures import (  # noqa: E402
+from _store_fixtures import pg_database  # noqa: E402
+
+from _fault_fixtures import (  # noqa: E402
     RedisServer,
     Workers,
-    fresh_database,
     make_fault_course,
     markers,
     parent_of,
@@ -107,20 +108,17 @@ def queue(tmp_path: Path, private_redis: RedisServer, extra_settings: str) -> It
     course = make_fault_course(tmp_path / "course")
     with open(course / "grader.toml", "a") as f:
         f.write(textwrap.dedent(QUEUE_SETTINGS.format(prefix=f"faults-{uuid.uuid4().hex[:6]}:")) + extra_settings + "\n")
-    url, drop = fresh_database("faults")
-    cw = None
-    try:
+    with pg_database("grader_faults") as url:
         c = load_course(course)
         cw = Courseware(c, url, budget=None, wait=c.queue.wait)
         cfg = queue_config(c, private_redis.url, cw.catalog.keys, 2.0)
         cw.dispatcher = CeleryDispatcher(make_app(cfg), cfg)
         env = {"GRADER_TEST_MARKERS": str(course / "markers")}
-        for workers in workers_for(course, private_redis.url, url, tmp_path / "logs", env):
-            yield Queue(course, private_redis, url, workers, cw)
-    finally:
-        if cw is not None:
+        try:
+            for workers in workers_for(course, private_redis.url, url, tmp_path / "logs", env):
+                yield Queue(course, private_redis, url, workers, cw)
+        finally:
             cw.close()
-        drop()
 
 
 def started_checks(q: Queue, tag: str, n: int = 1, timeout: float = 90.0) -> list[int]:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from _queue_fixtures import StillWaiting, end_session, private_redis, session_members, wait_until  # noqa: F401 (fixture)
+from _fault_fixtures import StillWaiting, end_session, private_redis, session_members, wait_until  # noqa: F401 (fixture)
 
 
 def test_private_redis_restarts_on_its_port_and_forgets(private_redis) -> None:
