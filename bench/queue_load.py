@@ -4,7 +4,8 @@ Starts, on this machine, a private `redis-server` (in memory) as the broker, a f
 PostgreSQL database on 127.0.0.1 as the store (dropped afterwards), `grader serve --broker`
 on the demo course, and --workers `grader worker` processes; then pushes a synthetic class
 of --n submissions (bench/batch_synthetic.py's answers: right, alternative, wrong, unreadable
-and missing, over every problem set without code parts) through the service's HTTP API, as
+and missing, over every problem set without code parts), handed in by --students students in
+turn (each with a token of their own), through the service's HTTP API, as
 many at once as --clients keep-alive connections allow (the service answers 202 at once:
 --wait 0), and waits until every one is graded. Then the same batch goes through
 `grader run --workers N` for comparison, and the verdicts of the two are compared.
@@ -202,7 +203,7 @@ async def push(port: int, batch: list[dict[str, Any]], tokens: dict[str, str], c
             if rate > 0:
                 await asyncio.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
             body = json.dumps({"answers": sub["answers"]}).encode()
-            headers = {"Authorization": f"Bearer {tokens[sub['student']]}", "Idempotency-Key": f"bench-{i}"}
+            headers = {"Authorization": f"Bearer {tokens[sub['token']]}", "Idempotency-Key": f"bench-{i}"}
             try:
                 status, data = await pool.request("POST", f"/api/v1/assignments/{sub['assignment']}/submissions", body, headers)
             except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
@@ -228,6 +229,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000, help="submissions")
     ap.add_argument("--workers", type=int, default=2, help="`grader worker` processes (each --concurrency 1)")
     ap.add_argument("--clients", type=int, default=32, help="concurrent HTTP connections pushing submissions")
+    ap.add_argument("--students", type=int, default=1000, help="students handing in (each its own token), in turn")
     ap.add_argument("--rate", type=float, default=0.0, help="submissions per second sent (open loop) [default: all at once]")
     ap.add_argument("--max-tasks-per-child", type=int, default=200, help="as `grader worker --max-tasks-per-child`")
     ap.add_argument("--seed", type=int, default=0)
@@ -240,8 +242,10 @@ def main() -> None:
         tmp = Path(tmp_name)
         t0 = time.perf_counter()
         batch = make_batch(tmp / "class", args.n, args.seed)
+        for i, sub in enumerate(batch):  # who hands it in: students submit in turn
+            sub["token"] = f"student{i % args.students:05d}"
         print(f"generated {args.n} submissions over {len({b['assignment'] for b in batch})} assignments in {time.perf_counter() - t0:.1f} s")
-        students = sorted({b["student"] for b in batch})
+        students = [f"student{i:05d}" for i in range(min(args.students, args.n))]
         redis_port, web_port = free_port(), free_port()
         broker = f"redis://127.0.0.1:{redis_port}/0"
         dbname = create_database()
@@ -268,19 +272,21 @@ def main() -> None:
             procs.extend(workers)
 
             def up() -> bool:
+                for p in procs:
+                    if p.poll() is not None:
+                        raise SystemExit(f"{' '.join(p.args[:4])} exited ({p.returncode}):\n{Path(tmp, 'serve.log').read_text()[-2000:]}")
                 try:
                     return httpx.get(f"http://127.0.0.1:{web_port}/healthz", timeout=1).status_code == 200
                 except httpx.HTTPError:
                     return False
 
-            wait_for(up, 120, "grader serve")
+            wait_for(up, 300, "grader serve")
             from grader.store.jobs import JobStore
 
             jobs = JobStore(store.engine)
             # warm-up outside the measurement: each worker loads the problem sets once per pool process
-            warm = [{**b, "student": f"warm{i}"} for i, b in enumerate(batch[: 4 * args.workers * len({b["assignment"] for b in batch})])]
-            for w in warm:
-                tokens[w["student"]] = tokens.get(w["student"]) or service.issue_token(w["student"], "student")
+            warm = [{**b, "student": f"warm{i}", "token": "warm"} for i, b in enumerate(batch[: 4 * args.workers * len({b["assignment"] for b in batch})])]
+            tokens["warm"] = service.issue_token("warm", "student")
             asyncio.run(push(web_port, warm, tokens, 4))
             wait_for(lambda: set(jobs.counts()) <= {"graded", "failed"}, 600, "the warm-up graded")
             warm_jobs = sum(jobs.counts().values())
