@@ -296,20 +296,21 @@ def student_view(q: Queue, student: str, job_id: str) -> dict[str, Any]:
     return r.json()
 
 
-@pytest.mark.parametrize("extra_settings", ["time_limit = 8"])
+@pytest.mark.parametrize("extra_settings", ["time_limit = 20"])
 def test_a_task_past_its_soft_time_limit_is_failed_and_the_worker_goes_on(queue: Queue) -> None:
     """A check that waits without end (no CPU, so its CPU budget never stops it; its wall-clock
-    limit, 20 s at the budget of 2 s, lies beyond the task's): the task's soft time limit (the
-    course caps it at 8 s) ends the task, the job is failed with a reason the student can read,
-    the grading pool that held the check is replaced, and the same worker grades the next job."""
+    limit, 50 s at a budget of 5 s, lies beyond the task's): the task's soft time limit (the
+    course caps it at 20 s, which a fresh grading pool's start fits in on a loaded machine)
+    ends the task, the job is failed with a reason the student can read, the grading pool that
+    held the check is replaced, and the same worker grades the next job."""
     q = queue
-    w = q.workers.start("w1", "--concurrency", "1").wait_ready()
+    w = q.workers.start("w1", "--concurrency", "1", "--budget", "5").wait_ready()
     stuck = q.submit("fay", {"q1": "hang fay", "q2": "7"})
     nxt = q.submit("gus", {"q1": "42", "q2": "8"})
     [hung] = started_checks(q, "fay")
     done = q.wait_done(stuck, timeout=60)
     assert done.state == "failed"
-    assert done.reason == "This submission could not be graded within 8 s; staff have been told."
+    assert done.reason == "This submission could not be graded within 20 s; staff have been told."
     assert student_view(q, "fay", stuck) == {"id": stuck, "status": "failed", "report": None, "reason": done.reason}
     wait_until(lambda: hung not in w.members(), timeout=20, what="the stuck check's process ended")
     assert q.cw.service.submissions(ASSIGNMENT, "fay") == [] and q.graded_rows("fay") == (0, 0)
@@ -321,7 +322,7 @@ def test_a_task_past_its_soft_time_limit_is_failed_and_the_worker_goes_on(queue:
 
 def test_a_task_past_its_hard_time_limit_is_killed_failed_and_the_worker_goes_on(queue: Queue) -> None:
     """The hard limit, which kills the pool process: a message whose soft and hard limits are
-    both 10 s (the worker applies a message's limits as sent, the hard one counted from the soft),
+    both 20 s (the worker applies a message's limits as sent, the hard one counted from the soft),
     so the kill comes before the task can act on its soft limit, for a check that never
     returns. The job is failed with a reason, nothing of the killed process is left (its grading
     pool, the check), and the worker grades the next job in a fresh pool process."""
@@ -330,12 +331,12 @@ def test_a_task_past_its_hard_time_limit_is_killed_failed_and_the_worker_goes_on
     from grader.service.courseware import utcnow
 
     q = queue
-    w = q.workers.start("w1", "--concurrency", "1").wait_ready()
+    w = q.workers.start("w1", "--concurrency", "1", "--budget", "5").wait_ready()  # the check's own wall limit: 50 s
     key = q.cw.catalog.keys[ASSIGNMENT]
     answers = {"q1": "hang hal", "q2": "7"}
     sub = Submission(assignment=ASSIGNMENT, student="hal", answers=answers, submitted_at=utcnow(), source="web:hal", handed_in_by="hal")
     job, _ = q.cw.jobs.create(sub, sub.answers, key_hash=key.source_hash)
-    q.cw.dispatcher.app.send_task(TASK, args=[job.id], queue=q.cw.dispatcher.cfg.name, time_limit=10, soft_time_limit=10, retry=False)
+    q.cw.dispatcher.app.send_task(TASK, args=[job.id], queue=q.cw.dispatcher.cfg.name, time_limit=20, soft_time_limit=20, retry=False)
     [hung] = started_checks(q, "hal")
     pool_process = hung
     while parent_of(pool_process) != w.pid:
