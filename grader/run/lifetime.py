@@ -6,6 +6,13 @@ run: `grader run` commits what it graded to the store and closes its workers; Gr
 driver writes its final results.json. SIGKILL cannot be caught, so a worker asks the kernel
 to kill it when its parent dies (`die_with_parent`, Linux's PR_SET_PDEATHSIG), and stops on
 its own when its pipe to the parent closes.
+
+A worker started from a fork server (a pool of a threaded process: `grader serve`, `grader
+worker`) has the fork server as its parent, not the process that owns the pool, and the fork
+server lives while any worker it forked lives (each holds a copy of its "alive" pipe): were
+the owner killed while a worker waits in a check (a sleep, a lock: no CPU, so its CPU timer
+never fires, and the wall-clock limit was the owner's to enforce), the two would keep each
+other alive for ever. Such a worker also watches the owner itself and ends when it ends.
 """
 
 from __future__ import annotations
@@ -13,9 +20,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import select
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -58,6 +67,33 @@ def die_with_parent(grader_pid: int) -> None:
             pass
     if not alive(grader_pid):
         os._exit(0)
+    if os.getppid() != grader_pid:  # forked by a fork server: PDEATHSIG is tied to that
+        _watch_owner(grader_pid)
+
+
+def _watch_owner(owner: int) -> None:
+    """End this process (at once, as SIGKILL would) when process `owner` ends: a thread that
+    waits on a pidfd of it (no polling, no pid reuse), or, without pidfds, looks every 0.5 s."""
+    try:
+        pidfd: int | None = os.pidfd_open(owner)
+    except (AttributeError, OSError):  # not Linux >= 5.3, or the owner is gone already
+        pidfd = None
+        if not alive(owner):
+            os._exit(0)
+
+    def watch() -> None:
+        if pidfd is not None:
+            select.select([pidfd], [], [])  # readable once the owner has exited
+        else:
+            while alive(owner):
+                time.sleep(0.5)
+        os._exit(0)
+
+    previous = threading.stack_size(256 * 1024)  # a waiting thread needs little of the capped address space
+    try:
+        threading.Thread(target=watch, name="grader-owner-watch", daemon=True).start()
+    finally:
+        threading.stack_size(previous)
 
 
 def alive(pid: int) -> bool:
