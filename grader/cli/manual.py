@@ -237,10 +237,16 @@ def default_grader() -> str:
 
 def _refresh(out: Path, db: str | None, assignment: str, course: "Course") -> None:
     """Rewrite the assignment's reports so they show the scores just recorded, at the feedback
-    level the command's own course (its --course, as `grader run` finds it) sets now."""
+    level the command's own course (its --course, as `grader run` finds it) sets now, and send
+    the changed scores to the LMS courses students launched the assignment from."""
+    from grader.cli.lti import send_changed
     from grader.workflow.refresh import refresh_reports
 
     refresh_reports(out, db, assignment, course)
+    with open_store(out, db) as store:  # and to the LMS, for students who came from one (LTI)
+        line = send_changed(store, assignment)
+    if line:
+        typer.echo(line)
 
 
 @manual_app.command("grade")

@@ -11,12 +11,15 @@ that moment; staff see the whole report.
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from anyio import to_thread
 
+from grader import lti
 from grader.code.notebook import _MARKER as MARKER
 from grader.course import Assignment, Course
 from grader.keys.catalog import Catalog
@@ -30,6 +33,9 @@ from grader.scoring import Reading
 from grader.store.merge import apply_adjustments
 from grader.store.repository import Store
 from grader.store.service import ServiceStore, ServiceSubmission
+
+
+log = logging.getLogger(__name__)
 
 
 class NoSuchThing(LookupError):
@@ -64,10 +70,52 @@ class Courseware:
         self.service = ServiceStore(self.store)
         self.roster: Roster = read_roster(course.roster) if course.roster is not None and course.roster.is_file() else {}
         self._sheets: dict[tuple[str, str | None], dict[str, Any]] = {}
+        self._passback: Any = None
+        self._passback_lock = threading.Lock()
 
     def close(self) -> None:
+        if self._passback is not None:
+            self._passback.close()
         self.grading.close()
         self.store.close()
+
+    # -- after a grade is recorded or changed ---------------------------------------------------
+    def passback(self) -> Any:
+        """The LTI score passback of this course's store (grader.lti.passback.Passback), made on
+        first use; None when the LTI extra is not installed."""
+        with self._passback_lock:
+            if self._passback is None:
+                if not lti.installed():
+                    return None
+                from grader.lti.keys import tool_key
+                from grader.lti.passback import Passback
+                from grader.store.lti import LtiStore
+
+                self._passback = Passback(self.store, lambda: tool_key(LtiStore(self.store)), background=True)
+            return self._passback
+
+    def recorded(self, report: SubmissionReport) -> None:
+        """Called once after a service submission is recorded (here, or by a queue worker): its
+        score goes back to each LMS course the student launched the assignment from. A failure
+        there is recorded for a retry and never fails the submission."""
+        passback = self.passback()
+        if passback is None:
+            return
+        try:
+            passback.recorded(report)
+        except Exception:  # the store was reachable a moment ago; the submission stands regardless
+            log.exception("LTI score passback for %s/%s could not be queued", report.assignment, report.student)
+
+    def scores_changed(self, assignment: str, students: list[str] | None = None) -> None:
+        """Staff changed scores (a manual score, an override, a regrade): the students' current
+        scores go back to the LMS where they differ from the last ones sent."""
+        passback = self.passback()
+        if passback is None:
+            return
+        try:
+            passback.changed(assignment, students)
+        except Exception:
+            log.exception("LTI score passback after a score change in %s could not be queued", assignment)
 
     # -- assignments -----------------------------------------------------------------------------
     def settings(self, assignment: str) -> Assignment:
@@ -150,7 +198,10 @@ class Courseware:
         outcome = await asyncio.wrap_future(self.grading.submit(sub))
         if isinstance(outcome, BrokenSubmission):
             raise NoSuchThing(outcome.reason)
-        return await to_thread.run_sync(self.service.record_submission, outcome, answers, idempotency_key)
+        made, new = await to_thread.run_sync(self.service.record_submission, outcome, answers, idempotency_key)
+        if new:
+            await to_thread.run_sync(self.recorded, made.report)
+        return made, new
 
     def code_parts(self, assignment: str) -> set[str]:
         return {p.id for p in self.part_keys(assignment) if p.kind == "code"}
