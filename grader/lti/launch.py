@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from grader.lti import claims as c
 from grader.lti.claims import AgsEndpoint, DeepLinkingSettings, Launch
+from grader.store.lti import Platform
 
 #: Clock skew allowed between the platform and the tool, in seconds.
 LEEWAY = 60
@@ -37,18 +38,7 @@ class LoginInitiation(BaseModel):
     client_id: str | None = None
 
 
-class PlatformSide(BaseModel):
-    """What the launch checks need to know about a registered platform."""
-
-    id: int
-    issuer: str
-    client_id: str
-    deployment_ids: list[str]
-    auth_login_url: str
-    jwks_url: str
-
-
-def auth_request_url(platform: PlatformSide, login: LoginInitiation, *, redirect_uri: str, state: str, nonce: str) -> str:
+def auth_request_url(platform: Platform, login: LoginInitiation, *, redirect_uri: str, state: str, nonce: str) -> str:
     """Where the browser goes next: the platform's authorisation endpoint with an OIDC
     implicit-flow request (id_token posted back as a form), `prompt=none` (the user is signed
     in at the platform already), the hints echoed unaltered."""
@@ -91,7 +81,7 @@ class PlatformKeys:
             raise LaunchError(f"the launch is not signed with a key of the platform ({exc})") from None
 
 
-def verify_launch(token: str, platform: PlatformSide, *, nonce: str, keys: PlatformKeys, leeway: int = LEEWAY) -> Launch:
+def verify_launch(token: str, platform: Platform, *, nonce: str, keys: PlatformKeys, leeway: int = LEEWAY) -> Launch:
     """The launch's claims once the token is proven to be the platform's, for this tool, fresh,
     from a registered deployment, and answering this login (its nonce); else `LaunchError`."""
     if not token or len(token) > MAX_TOKEN_CHARS:
@@ -128,7 +118,7 @@ def verify_launch(token: str, platform: PlatformSide, *, nonce: str, keys: Platf
     return _launch(body, platform)
 
 
-def _launch(body: dict[str, Any], platform: PlatformSide) -> Launch:
+def _launch(body: dict[str, Any], platform: Platform) -> Launch:
     if body.get(c.VERSION) != c.LTI_VERSION:
         raise LaunchError(f"only LTI {c.LTI_VERSION} launches are served (got {body.get(c.VERSION)!r})")
     kind = body.get(c.MESSAGE_TYPE)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -70,8 +71,11 @@ class Courseware:
         self.service = ServiceStore(self.store)
         self.roster: Roster = read_roster(course.roster) if course.roster is not None and course.roster.is_file() else {}
         self._sheets: dict[tuple[str, str | None], dict[str, Any]] = {}
+        self._on_recorded: list[Callable[[SubmissionReport], None]] = []
         self._passback: Any = None
         self._passback_lock = threading.Lock()
+        if lti.installed():  # scores back to the LMS courses students launched from (LTI AGS)
+            self.on_recorded(self._send_score)
 
     def close(self) -> None:
         if self._passback is not None:
@@ -80,6 +84,16 @@ class Courseware:
         self.store.close()
 
     # -- after a grade is recorded or changed ---------------------------------------------------
+    def on_recorded(self, hook: Callable[[SubmissionReport], None]) -> None:
+        """Call `hook(report)` after each service submission is recorded (score passback)."""
+        self._on_recorded.append(hook)
+
+    def recorded(self, report: SubmissionReport) -> None:
+        """Called once after each service submission is recorded, graded here or by a worker:
+        every hook registered with `on_recorded` gets the report as recorded."""
+        for hook in self._on_recorded:
+            hook(report)
+
     def passback(self) -> Any:
         """The LTI score passback of this course's store (grader.lti.passback.Passback), made on
         first use; None when the LTI extra is not installed."""
@@ -94,15 +108,11 @@ class Courseware:
                 self._passback = Passback(self.store, lambda: tool_key(LtiStore(self.store)), background=True)
             return self._passback
 
-    def recorded(self, report: SubmissionReport) -> None:
-        """Called once after a service submission is recorded (here, or by a queue worker): its
-        score goes back to each LMS course the student launched the assignment from. A failure
-        there is recorded for a retry and never fails the submission."""
-        passback = self.passback()
-        if passback is None:
-            return
+    def _send_score(self, report: SubmissionReport) -> None:
+        """The submission's score to each LMS course the student launched the assignment from.
+        A failure there is recorded for a retry and never fails the submission."""
         try:
-            passback.recorded(report)
+            self.passback().recorded(report)
         except Exception:  # the store was reachable a moment ago; the submission stands regardless
             log.exception("LTI score passback for %s/%s could not be queued", report.assignment, report.student)
 
@@ -198,10 +208,10 @@ class Courseware:
         outcome = await asyncio.wrap_future(self.grading.submit(sub))
         if isinstance(outcome, BrokenSubmission):
             raise NoSuchThing(outcome.reason)
-        made, new = await to_thread.run_sync(self.service.record_submission, outcome, answers, idempotency_key)
+        recorded, new = await to_thread.run_sync(self.service.record_submission, outcome, answers, idempotency_key)
         if new:
-            await to_thread.run_sync(self.recorded, made.report)
-        return made, new
+            await to_thread.run_sync(self.recorded, recorded.report)
+        return recorded, new
 
     def code_parts(self, assignment: str) -> set[str]:
         return {p.id for p in self.part_keys(assignment) if p.kind == "code"}

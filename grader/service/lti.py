@@ -28,7 +28,7 @@ from grader.lti.claims import DeepLinkingSettings, Launch
 from grader.lti.config import ToolUrls, tool_configuration
 from grader.lti.deep_linking import Picked, response_jwt
 from grader.lti.keys import tool_key
-from grader.lti.launch import LaunchError, LoginInitiation, PlatformKeys, PlatformSide, auth_request_url, verify_launch
+from grader.lti.launch import LaunchError, LoginInitiation, PlatformKeys, auth_request_url, verify_launch
 from grader.service.courseware import Courseware, NoSuchThing
 from grader.service.identity import Identities, Identity, check_csrf, launch_subject
 from grader.store.lti import STATE_LIFETIME, LtiLink, LtiStore
@@ -89,7 +89,7 @@ def add_lti_routes(
         if not urls.on_tool(initiation.target_link_uri):
             raise refused("the target link is not this tool's", 400)
         state, nonce = await to_thread.run_sync(lti.begin_login, platform.id)
-        target = auth_request_url(_side(platform), initiation, redirect_uri=urls.launch, state=state, nonce=nonce)
+        target = auth_request_url(platform, initiation, redirect_uri=urls.launch, state=state, nonce=nonce)
         response = RedirectResponse(target, status_code=302)
         secure = https_only or urls.base.startswith("https://")
         response.set_cookie(
@@ -115,7 +115,7 @@ def add_lti_routes(
         if platform is None:
             raise refused("the platform is no longer registered")
         try:
-            verified = await to_thread.run_sync(lambda: verify_launch(token, _side(platform), nonce=nonce, keys=keys))
+            verified = await to_thread.run_sync(lambda: verify_launch(token, platform, nonce=nonce, keys=keys))
         except LaunchError as exc:
             raise refused(str(exc)) from None
         if not await to_thread.run_sync(lti.use_nonce, platform_id, nonce):
@@ -236,9 +236,3 @@ def add_lti_routes(
         message = f"Placing {len(items)} assignment(s) in the course…" if items else "Nothing picked: returning to the course."
         return page(request, "lti_return.html", person, return_url=settings.deep_link_return_url, jwt=signed, message=message)
 
-
-def _side(platform: Any) -> PlatformSide:
-    return PlatformSide(
-        id=platform.id, issuer=platform.issuer, client_id=platform.client_id, deployment_ids=platform.deployment_ids,
-        auth_login_url=platform.auth_login_url, jwks_url=platform.jwks_url,
-    )
