@@ -171,6 +171,10 @@ def test_a_forged_token_is_refused(tool: Tool, platform: Platform, browser: Brow
 
 def test_an_expired_token_is_refused(tool: Tool, platform: Platform, browser: Browser) -> None:
     refused(browser, tool, browser.launch(platform, LaunchPlan(student(), tamper={"age": 3600})), "expired")
+    # a browser is shown the reason on a page
+    action, fields = browser.auth_form(platform, LaunchPlan(student(), tamper={"age": 3600}))
+    page = browser.http.post(action, data=fields, headers={"Accept": "text/html"})
+    assert page.status_code == 401 and "text/html" in page.headers["content-type"] and "the launch has expired" in page.text
 
 
 @pytest.mark.parametrize(
@@ -295,6 +299,8 @@ def test_scores_go_back_after_grading_and_after_a_manual_score(tool: Tool, platf
     assert posts[0]["lineitem"] == item and posts[0]["content_type"] == "application/vnd.ims.lis.v1.score+json"
     assert report["score"] == 2.0  # q1 1 + q2 1, q3 waits for a person
     check_score(posts[0]["body"], user, report["score"], "PendingManual")
+    # the comment says what the student may see now (before the due date: scores and mistakes)
+    assert posts[0]["body"]["comment"] == "Score 2 of 5. Marks lost on: q1 (1/2). Awaiting a grader: q3."
     assert platform.assertions[-1]["aud"] == platform.token_url  # the token came from a verified assertion
     # staff score the free-text part in the service: the adjusted score follows
     staff_token = tool.cw.service.issue_token("prof", "staff")

@@ -10,11 +10,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from grader.cli.options import CourseOpt, DbOpt, course_of, open_store
+
+if TYPE_CHECKING:
+    from grader.course import Course
 
 lti_app = typer.Typer(help="The course as an LTI 1.3 tool: register a platform, print the tool's configuration, send pending scores.", no_args_is_help=True)
 
@@ -131,18 +134,25 @@ def push_command(
     raise typer.Exit(1 if result.pending or result.failed else 0)
 
 
-def send_changed(store, assignment: str, students: list[str] | None = None) -> str | None:  # type: ignore[no-untyped-def]
+def send_changed(store, course: "Course", assignment: str, students: list[str] | None = None) -> str | None:  # type: ignore[no-untyped-def]
     """After `grader manual` changed scores: the students' current scores to the LMS courses
-    they launched from (in line); a line to print, or None when nothing goes to an LMS."""
+    they launched from (in line), with a comment at the course's feedback level now; a line
+    to print, or None when nothing goes to an LMS."""
     from grader import lti
 
     if not lti.installed():
         return None
+    from datetime import datetime, timezone
+
     from grader.lti.keys import tool_key
     from grader.lti.passback import Passback
+    from grader.report.policy import visible_report
     from grader.store.lti import LtiStore
 
-    passback = Passback(store, lambda: tool_key(LtiStore(store)))
+    def view(report):  # type: ignore[no-untyped-def]
+        return visible_report(report, course.assignment(report.assignment).feedback_level(datetime.now(timezone.utc)))
+
+    passback = Passback(store, lambda: tool_key(LtiStore(store)), view=view)
     try:
         ids = passback.changed(assignment, students)
         if not ids:

@@ -244,7 +244,7 @@ def _refresh(out: Path, db: str | None, assignment: str, course: "Course") -> No
 
     refresh_reports(out, db, assignment, course)
     with open_store(out, db) as store:  # and to the LMS, for students who came from one (LTI)
-        line = send_changed(store, assignment)
+        line = send_changed(store, course, assignment)
     if line:
         typer.echo(line)
 

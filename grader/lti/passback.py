@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from grader.lms.comment import summary_comment
 from grader.lms.lti import ags_score, iso_timestamp
 from grader.lti.ags import AgsClient, AgsError
 from grader.lti.keys import ToolKey
@@ -24,6 +25,8 @@ from grader.store.lti import LtiLink, LtiStore, ScorePost
 from grader.store.merge import apply_adjustments
 from grader.store.repository import Store
 
+#: The report as the student may see it now (the course's feedback policy).
+View = Callable[[SubmissionReport], SubmissionReport]
 #: Attempts per score before it is left `failed` for `grader lti push --failed`.
 MAX_ATTEMPTS = 5
 #: Pending scores retried on the way when another score is sent (a bounded batch).
@@ -45,10 +48,13 @@ class PushResult:
 class Passback:
     """Score posts of one course store. `background=True` (the service) sends on a thread of
     its own so a submission's response never waits for a platform; the command line sends
-    in line."""
+    in line. `view` filters the report a comment is written from (the feedback policy)."""
 
-    def __init__(self, store: Store, key: Callable[[], ToolKey], *, background: bool = False, timeout: float = 5.0) -> None:
+    def __init__(
+        self, store: Store, key: Callable[[], ToolKey], *, view: View | None = None, background: bool = False, timeout: float = 5.0
+    ) -> None:
         self.store = store
+        self.view = view
         self.lti = LtiStore(store)
         self._key, self._timeout = key, timeout
         self._client: AgsClient | None = None
@@ -107,10 +113,13 @@ class Passback:
         a, s = report.assignment, report.student
         return apply_adjustments(report, self.store.manual_scores(a, s), self.store.overrides(a, s))
 
-    @staticmethod
-    def _payload(report: SubmissionReport, user_id: str) -> dict:
+    def _payload(self, report: SubmissionReport, user_id: str) -> dict:
+        """The AGS score of the adjusted report; its comment says no more than the student may
+        see now (the feedback policy, through `view`), and there is none without a view."""
         stamp = iso_timestamp(datetime.now(timezone.utc))
-        return ags_score(report, user_id, stamp).model_dump(by_alias=True, mode="json", exclude_none=True)
+        score = ags_score(report, user_id, stamp)
+        comment = summary_comment(self.view(report)) if self.view is not None else None
+        return score.model_copy(update={"comment": comment}).model_dump(by_alias=True, mode="json", exclude_none=True)
 
     # -- sending -----------------------------------------------------------------------------------
     def _dispatch(self, ids: list[int]) -> None:

@@ -248,7 +248,7 @@ def create_app(
         if exc.status_code == 405:
             return JSONResponse({"detail": "method not allowed"}, status_code=405, headers={"Allow": allowed(request)})
         wants_page = "text/html" in request.headers.get("accept", "") and not request.url.path.startswith("/api/")
-        if wants_page and exc.status_code == 401:
+        if wants_page and exc.status_code == 401 and not request.url.path.startswith("/lti/"):
             return templates.TemplateResponse(request, "error.html", {"who": None, "title": "Sign in", "message": "Open the personal link your course staff gave you to sign in."}, status_code=401)
         if wants_page:
             return templates.TemplateResponse(request, "error.html", {"who": None, "title": f"Error {exc.status_code}", "message": exc.detail}, status_code=exc.status_code, headers=exc.headers)

@@ -105,7 +105,7 @@ class Courseware:
                 from grader.lti.passback import Passback
                 from grader.store.lti import LtiStore
 
-                self._passback = Passback(self.store, lambda: tool_key(LtiStore(self.store)), background=True)
+                self._passback = Passback(self.store, lambda: tool_key(LtiStore(self.store)), view=self.student_view, background=True)
             return self._passback
 
     def _send_score(self, report: SubmissionReport) -> None:

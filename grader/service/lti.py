@@ -120,8 +120,12 @@ def add_lti_routes(
             raise refused(str(exc)) from None
         if not await to_thread.run_sync(lti.use_nonce, platform_id, nonce):
             raise refused("this launch was used before (replayed nonce)")
-        if verified.message_type == "LtiDeepLinkingRequest" and not verified.staff:
-            raise refused("only instructors place assignments (deep linking)", 403)
+        if verified.message_type == "LtiDeepLinkingRequest":
+            if not verified.staff:
+                raise refused("only instructors place assignments (deep linking)", 403)
+            accepted = verified.deep_linking.accept_types if verified.deep_linking is not None else []
+            if accepted and "ltiResourceLink" not in accepted:
+                raise refused("this placement accepts no LTI resource links (the tool places assignments as ltiResourceLink)", 400)
         try:
             digest, staff, assignment = await to_thread.run_sync(enter, verified, request)
         except PermissionError as exc:
