@@ -25,29 +25,20 @@ from typer.testing import CliRunner
 
 from _lti_platform import INSTRUCTOR, LEARNER, Browser, LaunchPlan, Platform, ThreadServer, User, _rsa, parse_form, query_of
 from _service_fixtures import make_course
+from _store_fixtures import pg_database
 
-psycopg = pytest.importorskip("psycopg")
-ADMIN = "postgresql://root@127.0.0.1/postgres"
 MAX_SCORE = 5.0  # svc-hw: q1 2 + q2 1 + q3 (free text) 2
 RIGHT = {"q1": "73519", "q2": "3.25 4.5 6.75", "q3": "Because the weights are shared."}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The tool's store on each backend (one per module: the tool server is started once)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('lti-db') / 'grades.sqlite'}"
         return
-    try:
-        admin = psycopg.connect(ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL on 127.0.0.1: {exc}")
-    name = f"grader_lti_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://root@127.0.0.1/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.close()
+    with pg_database("grader_lti") as url:
+        yield url
 
 
 @dataclass
