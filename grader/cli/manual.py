@@ -240,9 +240,14 @@ def _refresh(out: Path, db: str | None, assignment: str, course: "Course") -> No
     level the command's own course (its --course, as `grader run` finds it) sets now, and send
     the changed scores to the LMS courses students launched the assignment from."""
     from grader.cli.lti import send_changed
+    from grader.run.output import UsageError
     from grader.workflow.refresh import refresh_reports
 
-    refresh_reports(out, db, assignment, course)
+    try:
+        refresh_reports(out, db, assignment, course)
+    except UsageError as exc:  # the scores are recorded; only the files on disk wait
+        Console(stderr=True).print(f"[yellow]Scores recorded in the store, but the reports in {escape(str(out))} were not rewritten: {escape(str(exc))}.[/] "
+                                   "The next `grader run` writes them with it.")
     with open_store(out, db) as store:  # and to the LMS, for students who came from one (LTI)
         line = send_changed(store, course, assignment)
     if line:
