@@ -13,13 +13,14 @@ itself failed somewhere (a part with status `error`, or a key that could not be 
     sheets, course init  grader.cli.variants
     serve, token, check  grader.cli.serve        db upgrade|current          grader.cli.db
     worker               grader.cli.worker
+    lti ...              grader.cli.lti
 """
 
 from __future__ import annotations
 
 import typer
 
-from grader.cli import db, export, gradescope, keys, manual, regrade, report, run, serve, variants, worker
+from grader.cli import db, export, gradescope, keys, lti, manual, regrade, report, run, serve, variants, worker
 
 app = typer.Typer(
     name="grader",
@@ -50,3 +51,4 @@ app.command("report")(report.report_command)
 variants.register(app)  # sheets, course init
 serve.register(app)  # serve, token, check
 app.command("worker")(worker.worker_command)
+lti.register(app)  # lti register|config|platforms|push

@@ -237,7 +237,9 @@ def default_grader() -> str:
 
 def _refresh(out: Path, db: str | None, assignment: str, course: "Course") -> None:
     """Rewrite the assignment's reports so they show the scores just recorded, at the feedback
-    level the command's own course (its --course, as `grader run` finds it) sets now."""
+    level the command's own course (its --course, as `grader run` finds it) sets now, and send
+    the changed scores to the LMS courses students launched the assignment from."""
+    from grader.cli.lti import send_changed
     from grader.run.output import UsageError
     from grader.workflow.refresh import refresh_reports
 
@@ -246,6 +248,10 @@ def _refresh(out: Path, db: str | None, assignment: str, course: "Course") -> No
     except UsageError as exc:  # the scores are recorded; only the files on disk wait
         Console(stderr=True).print(f"[yellow]Scores recorded in the store, but the reports in {escape(str(out))} were not rewritten: {escape(str(exc))}.[/] "
                                    "The next `grader run` writes them with it.")
+    with open_store(out, db) as store:  # and to the LMS, for students who came from one (LTI)
+        line = send_changed(store, course, assignment)
+    if line:
+        typer.echo(line)
 
 
 @manual_app.command("grade")

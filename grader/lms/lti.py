@@ -43,6 +43,19 @@ def iso_timestamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def ags_score(report: SubmissionReport, user_id: str, timestamp: str) -> AgsScore:
+    """One student's score as AGS takes it (a score below zero is sent as zero)."""
+    return AgsScore(
+        user_id=user_id,
+        score_given=max(report.score, 0.0),
+        score_maximum=report.max_score,
+        comment=summary_comment(report),
+        timestamp=timestamp,
+        activity_progress="Completed",
+        grading_progress="PendingManual" if pending_manual(report) else "FullyGraded",
+    )
+
+
 def ags_scores(
     reports: Iterable[SubmissionReport],
     *,
@@ -52,21 +65,7 @@ def ags_scores(
     """The timestamp is the export time: platforms ignore a score older than the one they hold."""
     roster = roster or {}
     stamp = iso_timestamp(now or datetime.now(timezone.utc))
-    out = []
-    for report in reports:
-        who = entry(roster, report.student)
-        out.append(
-            AgsScore(
-                user_id=who.lti_user_id or report.student,
-                score_given=max(report.score, 0.0),
-                score_maximum=report.max_score,
-                comment=summary_comment(report),
-                timestamp=stamp,
-                activity_progress="Completed",
-                grading_progress="PendingManual" if pending_manual(report) else "FullyGraded",
-            )
-        )
-    return out
+    return [ags_score(r, entry(roster, r.student).lti_user_id or r.student, stamp) for r in reports]
 
 
 def ags_payloads(scores: Iterable[AgsScore]) -> list[dict]:

@@ -32,6 +32,7 @@ from grader.store.jobs import Job
 from grader.service.identity import Identities, Identity, check_csrf, csrf_token
 from grader.service.limits import DEFAULT_BODY_CAP, BodyCap, Rate, RateLimit
 from grader.service.overview import overview
+from grader import lti
 from grader.service import staff as staff_work
 
 HERE = Path(__file__).parent
@@ -263,7 +264,7 @@ def create_app(
         if exc.status_code == 405:
             return JSONResponse({"detail": "method not allowed"}, status_code=405, headers={"Allow": allowed(request)})
         wants_page = "text/html" in request.headers.get("accept", "") and not request.url.path.startswith("/api/")
-        if wants_page and exc.status_code == 401:
+        if wants_page and exc.status_code == 401 and not request.url.path.startswith("/lti/"):
             return templates.TemplateResponse(request, "error.html", {"who": None, "title": "Sign in", "message": "Open the personal link your course staff gave you to sign in."}, status_code=401)
         if wants_page:
             return templates.TemplateResponse(request, "error.html", {"who": None, "title": f"Error {exc.status_code}", "message": exc.detail}, status_code=exc.status_code, headers=exc.headers)
@@ -484,6 +485,7 @@ def create_app(
             )
         except (LookupError, ValueError) as exc:
             raise HTTPException(400, str(exc)) from None
+        await to_thread.run_sync(cw.scores_changed, assignment, [_field(form, "student") or ""])
         return RedirectResponse(f"/staff/assignments/{assignment}/manual", status_code=303)
 
     @app.post("/staff/assignments/{assignment}/override", include_in_schema=False)
@@ -499,6 +501,7 @@ def create_app(
             await to_thread.run_sync(staff_work.override, cw, assignment, _field(form, "student") or "", _field(form, "part") or "", score, reason, who.student)
         except (LookupError, ValueError) as exc:
             raise HTTPException(400, str(exc)) from None
+        await to_thread.run_sync(cw.scores_changed, assignment, [_field(form, "student") or ""])
         return RedirectResponse(f"/staff/assignments/{assignment}", status_code=303)
 
     @app.get("/staff/assignments/{assignment}/regrade", response_class=HTMLResponse, include_in_schema=False)
@@ -514,6 +517,7 @@ def create_app(
         known(assignment)
         plan = await staff_work.plan_regrade(cw, assignment)
         await staff_work.apply_regrade(cw, plan)
+        await to_thread.run_sync(cw.scores_changed, assignment, None)
         return page(request, "staff_regrade.html", who, info=cw.info(assignment), plan=plan, applied=True)
 
     @app.get("/staff/assignments/{assignment}/export/{name}", include_in_schema=False)
@@ -524,6 +528,11 @@ def create_app(
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from None
         return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    if lti.installed():  # the LTI tool's routes (grader[lti])
+        from grader.service.lti import add_lti_routes
+
+        add_lti_routes(app, cw, identities, page, identity, https_only=https_only)
 
     return app
 

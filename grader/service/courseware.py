@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 from anyio import to_thread
 
+from grader import lti
 from grader.code.notebook import _MARKER as MARKER
 from grader.course import Assignment, Course
 from grader.keys.catalog import Catalog
@@ -105,8 +107,14 @@ class Courseware:
         self.roster: Roster = read_roster(course.roster) if course.roster is not None and course.roster.is_file() else {}
         self._sheets: dict[tuple[str, str | None], dict[str, Any]] = {}
         self._on_recorded: list[Callable[[SubmissionReport], None]] = []
+        self._passback: Any = None
+        self._passback_lock = threading.Lock()
+        if lti.installed():  # scores back to the LMS courses students launched from (LTI AGS)
+            self.on_recorded(self._send_score)
 
     def close(self) -> None:
+        if self._passback is not None:
+            self._passback.close()
         self.grading.close()
         if self.dispatcher is not None:
             self.dispatcher.close()
@@ -116,6 +124,49 @@ class Courseware:
         """A fresh engine (the old one's pool is ended with whatever it was grading)."""
         self.grading.close()
         self.grading = Grading(self.catalog, budget=self.budget, workers=self.workers)
+    # -- after a grade is recorded or changed ---------------------------------------------------
+    def on_recorded(self, hook: Callable[[SubmissionReport], None]) -> None:
+        """Call `hook(report)` after each service submission is recorded (score passback)."""
+        self._on_recorded.append(hook)
+
+    def recorded(self, report: SubmissionReport) -> None:
+        """Called once after each service submission is recorded, graded here or by a worker:
+        every hook registered with `on_recorded` gets the report as recorded."""
+        for hook in self._on_recorded:
+            hook(report)
+
+    def passback(self) -> Any:
+        """The LTI score passback of this course's store (grader.lti.passback.Passback), made on
+        first use; None when the LTI extra is not installed."""
+        with self._passback_lock:
+            if self._passback is None:
+                if not lti.installed():
+                    return None
+                from grader.lti.keys import tool_key
+                from grader.lti.passback import Passback
+                from grader.store.lti import LtiStore
+
+                self._passback = Passback(self.store, lambda: tool_key(LtiStore(self.store)), view=self.student_view, background=True)
+            return self._passback
+
+    def _send_score(self, report: SubmissionReport) -> None:
+        """The submission's score to each LMS course the student launched the assignment from.
+        A failure there is recorded for a retry and never fails the submission."""
+        try:
+            self.passback().recorded(report)
+        except Exception:  # the store was reachable a moment ago; the submission stands regardless
+            log.exception("LTI score passback for %s/%s could not be queued", report.assignment, report.student)
+
+    def scores_changed(self, assignment: str, students: list[str] | None = None) -> None:
+        """Staff changed scores (a manual score, an override, a regrade): the students' current
+        scores go back to the LMS where they differ from the last ones sent."""
+        passback = self.passback()
+        if passback is None:
+            return
+        try:
+            passback.changed(assignment, students)
+        except Exception:
+            log.exception("LTI score passback after a score change in %s could not be queued", assignment)
 
     # -- assignments -----------------------------------------------------------------------------
     def settings(self, assignment: str) -> Assignment:

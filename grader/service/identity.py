@@ -1,5 +1,7 @@
 """Who is asking: a personal access token (`grader token`), sent as `Authorization: Bearer
-TOKEN` by API clients or turned into a session by `/login?token=TOKEN` in a browser.
+TOKEN` by API clients or turned into a session by `/login?token=TOKEN` in a browser, or an
+LTI launch from the course's LMS (grader.service.lti), whose verified (issuer, sub) maps to a
+student or staff member once (`launch_subject`) and opens the same kind of session.
 
 The session is Starlette's signed cookie (itsdangerous; HttpOnly, SameSite=Lax) holding the
 token's hash, not the token, so revoking the token (`grader token --revoke`) ends every
@@ -12,14 +14,21 @@ sends). Bearer requests need none: a browser never adds that header on its own.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request
 
 from grader.store.service import Principal, ServiceStore, token_hash
+
+if TYPE_CHECKING:
+    from grader.lms.roster import Roster
+    from grader.lti.claims import Launch
 
 SESSION_KEY = "who"
 CSRF_KEY = "csrf"
@@ -77,10 +86,44 @@ class Identities:
     def login(self, request: Request, token: str) -> Principal | None:
         principal = self.by_hash(token_hash(token))
         if principal is not None:
-            request.session.clear()
-            request.session[SESSION_KEY] = token_hash(token)
-            request.session[CSRF_KEY] = secrets.token_urlsafe(24)
+            self.enter(request, token_hash(token))
         return principal
+
+    def enter(self, request: Request, digest: str) -> None:
+        """A fresh session for the token with this hash (a login link, or an LTI launch)."""
+        request.session.clear()
+        request.session[SESSION_KEY] = digest
+        request.session[CSRF_KEY] = secrets.token_urlsafe(24)
+        self._cache.pop(digest, None)  # a token re-issued by a launch is read afresh
+
+
+def launch_subject(launch: Launch, roster: Roster, taken: Callable[[str], bool]) -> tuple[str, str]:
+    """(subject, role) for a platform user on their first launch; later launches keep the
+    mapping stored then. Only the verified token's claims count. Staff (Instructor or
+    TeachingAssistant) are named by email or name; a student is the roster's student whose
+    lti_user_id is the token's sub, or whose id or SIS id is its lis person_sourcedid, or whose
+    email it carries; without a roster, the person_sourcedid; else a stable id made from the
+    platform and sub. An id another platform user already holds is never shared."""
+    stable = "lti-" + hashlib.sha256(f"{launch.issuer}\n{launch.sub}".encode()).hexdigest()[:16]
+    if launch.staff:
+        return (launch.email or launch.name or stable)[:200], "staff"
+    if not launch.learner:
+        raise PermissionError("this tool serves a course's learners and its instructors (the launch gave neither role)")
+    found = ""
+    source, email = launch.person_sourcedid, launch.email.casefold()
+    for entry in roster.values():
+        if entry.lti_user_id and entry.lti_user_id == launch.sub:
+            found = entry.student
+            break
+        if source and source in (entry.student, entry.sis_user_id):
+            found = found or entry.student
+        elif email and entry.email and entry.email.casefold() == email:
+            found = found or entry.student
+    if not found and not roster and source:
+        found = source[:200]
+    if not found or taken(found):
+        return stable, "student"
+    return found, "student"
 
 
 def csrf_token(request: Request) -> str:

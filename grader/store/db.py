@@ -339,3 +339,106 @@ grading_jobs = Table(
     Index("ix_grading_jobs_state_lease", "state", "lease_until"),
     Index("ix_grading_jobs_assignment_student", "assignment", "student"),
 )
+
+
+# -- LTI 1.3 (the service as a tool in Canvas, Moodle, Blackboard): see grader/store/lti.py -------
+# A platform the course is registered with: its issuer and the client id it gave the tool,
+# the deployments allowed to launch, and where its login, token and keys are.
+lti_platforms = Table(
+    "lti_platforms",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issuer", String(400), nullable=False),
+    Column("client_id", String(400), nullable=False),
+    Column("deployment_ids", JSON, nullable=False),  # [str]
+    Column("auth_login_url", Text, nullable=False),
+    Column("token_url", Text, nullable=False),
+    Column("jwks_url", Text, nullable=False),
+    Column("token_audience", Text),  # the `aud` of a client assertion, when not the token URL
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("issuer", "client_id"),
+)
+
+# A login started by a platform and not yet finished: the state sent back in a cookie and
+# the nonce the launch's token must carry. Consumed (deleted) by the launch: single use.
+lti_login_states = Table(
+    "lti_login_states",
+    metadata,
+    Column("state", String(100), primary_key=True),
+    Column("nonce", String(100), nullable=False),
+    Column("platform_id", Integer, ForeignKey("lti_platforms.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every nonce a launch was accepted with (a replayed token is refused): kept a day.
+lti_nonces = Table(
+    "lti_nonces",
+    metadata,
+    Column("platform_id", Integer, ForeignKey("lti_platforms.id", ondelete="CASCADE"), primary_key=True),
+    Column("nonce", String(200), primary_key=True),
+    Column("used_at", DateTime(timezone=True), nullable=False),
+)
+
+# A platform's user (issuer, sub) as the service knows them: a student id or a staff name, with
+# the service token (its hash only) whose session a launch opens.
+lti_users = Table(
+    "lti_users",
+    metadata,
+    Column("platform_id", Integer, ForeignKey("lti_platforms.id", ondelete="CASCADE"), primary_key=True),
+    Column("sub", String(400), primary_key=True),
+    Column("subject", String(200), nullable=False),
+    Column("role", String(16), nullable=False),  # "student" or "staff"
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Index("ix_lti_users_subject", "subject"),
+)
+
+# An assignment placed in a platform's course (context): where its scores go (the line item,
+# or the container to find or make it in) and the AGS scopes granted there.
+lti_links = Table(
+    "lti_links",
+    metadata,
+    Column("platform_id", Integer, ForeignKey("lti_platforms.id", ondelete="CASCADE"), primary_key=True),
+    Column("context_id", String(400), primary_key=True),
+    Column("assignment", String(200), primary_key=True),
+    Column("deployment_id", String(400), nullable=False),
+    Column("resource_link_id", String(400)),
+    Column("lineitems_url", Text),
+    Column("lineitem_url", Text),
+    Column("scopes", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Who launched in which platform course: their scores go to that course's line items.
+lti_members = Table(
+    "lti_members",
+    metadata,
+    Column("platform_id", Integer, ForeignKey("lti_platforms.id", ondelete="CASCADE"), primary_key=True),
+    Column("context_id", String(400), primary_key=True),
+    Column("sub", String(400), primary_key=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+
+# Each score sent (or to send) to a line item: the AGS payload as made when the grade changed.
+# A failed post stays `pending` (retried, bounded) and then `failed`; a newer score for the same
+# user and line item makes an unsent older one `superseded`.
+lti_score_posts = Table(
+    "lti_score_posts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("platform_id", Integer, ForeignKey("lti_platforms.id", ondelete="CASCADE"), nullable=False),
+    Column("context_id", String(400), nullable=False),
+    Column("assignment", String(200), nullable=False),
+    Column("student", String(200), nullable=False),
+    Column("user_id", String(400), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | sent | failed | superseded
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("next_try_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Index("ix_lti_score_posts_state", "state", "next_try_at"),
+    Index("ix_lti_score_posts_target", "platform_id", "context_id", "assignment", "user_id"),
+)

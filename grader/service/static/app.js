@@ -116,3 +116,7 @@
     if (form && form.dataset.code) submitWithProgress(form);
   });
 })();
+
+// An LTI deep linking response goes back to the course's LMS at once (the page's button does
+// the same without scripts).
+document.querySelectorAll("form[data-autosubmit]").forEach(function (form) { form.submit(); });
