@@ -11,14 +11,14 @@ itself failed somewhere (a part with status `error`, or a key that could not be 
     report               grader.cli.report       export canvas|moodle|...    grader.cli.export
     gradescope, export gradescope                grader.cli.gradescope
     sheets, course init  grader.cli.variants
-    serve, token, check  grader.cli.serve
+    serve, token, check  grader.cli.serve        xqueue                      grader.cli.xqueue
 """
 
 from __future__ import annotations
 
 import typer
 
-from grader.cli import export, gradescope, keys, manual, regrade, report, run, serve, variants
+from grader.cli import export, gradescope, keys, manual, regrade, report, run, serve, variants, xqueue
 
 app = typer.Typer(
     name="grader",
@@ -47,3 +47,4 @@ app.command("regrade")(regrade.regrade_command)
 app.command("report")(report.report_command)
 variants.register(app)  # sheets, course init
 serve.register(app)  # serve, token, check
+xqueue.register(app)  # xqueue
