@@ -10,7 +10,8 @@ interface as openedx/xqueue serves it (written from its views, not copied):
   and xqueue_body: accepted puts are counted per submission; the submission is retired.
 
 Knobs for faults: `fail_puts` answers the next N puts with HTTP 500; `hold_puts` keeps puts
-waiting (unanswered, not counted) until released; `expire_sessions()` ends every session.
+waiting until `release` is set, then drops them (HTTP 503, not counted) or, with
+`accept_held`, takes them as usual; `expire_sessions()` ends every session.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class FakeXQueue:
         self.hold_puts = threading.Event()
         self.release = threading.Event()
         self.held = 0
+        self.accept_held = False
         self._next = 1
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
@@ -227,9 +229,10 @@ def _handler(fake: FakeXQueue) -> type[BaseHTTPRequestHandler]:
                 holding = fake.hold_puts.is_set()
                 if holding:
                     fake.held += 1
-            if holding:  # never answered in time, never counted
+            if holding:
                 fake.release.wait(30)
-                return self._send(503, {"detail": "held"})
+                if not fake.accept_held:  # never answered in time, never counted
+                    return self._send(503, {"detail": "held"})
             with fake.lock:
                 return self._send(200, fake.put_result(form))
 

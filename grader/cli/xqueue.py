@@ -68,6 +68,7 @@ def xqueue_command(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Grading worker processes.")] = 1,
     budget: Annotated[float, typer.Option("--budget", min=0.1, help="Seconds allowed per part before it is stopped.")] = 2.0,
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for XQueue's answer to one request.")] = 30.0,
+    retries: Annotated[int, typer.Option("--retries", min=1, max=20, help="Tries per request while the network or XQueue fails (waits 0.5 s, 1 s, 2 s, ... up to 8 s between).")] = 6,
 ) -> None:
     """Grade an edX external-grader queue: pull from XQueue, grade, post {correct, score, msg} (docs/xqueue.md)."""
     try:
@@ -76,7 +77,7 @@ def xqueue_command(
         raise _fail(f"the XQueue client needs its extra ({exc.name} is missing): pip install 'grader[xqueue]'", 2) from None
     from grader.errors import StoreError
     from grader.service.courseware import Courseware
-    from grader.xqueue.client import LoginRefused, Unreachable, UnknownQueue, XQueueClient, XQueueError
+    from grader.xqueue.client import LoginRefused, Retry, Unreachable, UnknownQueue, XQueueClient, XQueueError
     from grader.xqueue.puller import Puller
 
     who = read_credentials(credentials)
@@ -91,16 +92,21 @@ def xqueue_command(
         log(f"{signal.Signals(signum).name}: finishing the submission under way, then stopping")
         stopping.set()
 
-    try:
-        cw = Courseware(c, db, budget=budget, workers=workers)
-    except StoreError as exc:
-        raise _fail(str(exc), 2) from None
-    client = XQueueClient(url, who, timeout=timeout, stopping=stopping, log=log)
+    client = XQueueClient(url, who, timeout=timeout, retry=Retry(tries=retries), stopping=stopping, log=log)
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    cw = None
     try:
+        # XQueue first: wrong credentials or queue are told before the course is loaded
+        client.login()
+        length = client.queue_length(queue)
+        log(f"logged in to {client.url} as {who.username}; {length} submission(s) queued")
+        try:
+            cw = Courseware(c, db, budget=budget, workers=workers)
+        except StoreError as exc:
+            raise _fail(str(exc), 2) from None
         puller = Puller(cw, client, queue, poll=poll, stopping=stopping, log=log)
-        length = puller.start()
-        log(f"logged in to {client.url} as {who.username}; {length} submission(s) queued; {len(cw.catalog.assignments)} assignment(s) to grade")
+        log(f"grading {len(cw.catalog.assignments)} assignment(s) of {c.title or c.root}")
+        puller.resume()
         puller.run(once=once)
     except LoginRefused as exc:
         raise _fail(str(exc), 2) from None
@@ -117,7 +123,8 @@ def xqueue_command(
         for s, handler in previous.items():
             signal.signal(s, handler)
         client.close()
-        cw.close()
+        if cw is not None:
+            cw.close()
     log("stopped" if stopping.is_set() else "the queue is empty")
 
 
