@@ -449,3 +449,26 @@ def test_a_submission_whose_grading_keeps_stopping_the_client_is_answered_not_gr
     reply = one_reply(fake, sid)
     assert reply["score"] == 0.0 and reply["correct"] is False and "could not be graded" in reply["msg"]
     assert ServiceStore(client.cw.store).submissions() == []  # nothing credited, nothing recorded
+
+
+def test_code_that_never_ends_costs_its_part_and_the_client_goes_on(fake: FakeXQueue, tmp_path: Path) -> None:
+    """A code part through the pool's sandbox with the CLI's budget: a loop for ever is stopped
+    at the budget, that part earns nothing, and the next submission is graded as usual."""
+    from _service_fixtures import demo_sections, make_code_course
+
+    root = make_code_course(tmp_path / "code-course")
+    payload = {"assignment": "nyu-dl-hw2-code", "part": "2.1.forward"}
+    right = demo_sections("c6001")["2.1.forward"]
+    loop = fake.add("import torch\n\ndef conv1d(x, W):\n    while True:\n        pass\n", payload, student="anon-loop")
+    after = fake.add(right, payload, student="anon-right")
+    c = Client(root, fake.url, str(tmp_path / "code.sqlite"), budget=2.0)
+    try:
+        started = time.monotonic()
+        c.drain()
+        assert time.monotonic() - started < 120
+    finally:
+        c.close()
+    got = one_reply(fake, loop)
+    assert got["correct"] is False and got["score"] == 0.0
+    assert "2.1.forward" in got["msg"] and "(incorrect)" in got["msg"] and "was stopped" in got["msg"]
+    assert one_reply(fake, after) == {**one_reply(fake, after), "correct": True, "score": 1.0}
