@@ -104,6 +104,8 @@ def xqueue_command(
             cw = Courseware(c, db, budget=budget, workers=workers)
         except StoreError as exc:
             raise _fail(str(exc), 2) from None
+        for note in cw.catalog.notes + cw.catalog.errors:
+            log(f"note: {note}")
         puller = Puller(cw, client, queue, poll=poll, stopping=stopping, log=log)
         log(f"grading {len(cw.catalog.assignments)} assignment(s) of {c.title or c.root}")
         puller.resume()

@@ -135,5 +135,5 @@ class XQueueJournal:
 def _entry(row: Any) -> JournalEntry:
     values = dict(row)
     for name in ("pulled_at", "graded_at", "posted_at"):
-        values[name] = _utc(values[name]) if values[name] is not None else None
+        values[name] = _utc(values[name])
     return JournalEntry.model_validate(values)

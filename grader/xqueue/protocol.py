@@ -25,9 +25,11 @@ from typing import Any
 from pydantic import BaseModel
 
 #: XQueue's own limits: the header is a 1024-character column; a body larger than this is not a
-#: homework answer (the answer file reader's own bound is 2 MB).
+#: homework answer (the answer file reader's own bound is 2 MB). A larger one is still read far
+#: enough to be answered (up to MAX_PULLED_CHARS), then answered as too large.
 MAX_HEADER_CHARS = 1024
 MAX_BODY_CHARS = 4 * 1024 * 1024
+MAX_PULLED_CHARS = 64 * 1024 * 1024
 MAX_ID_CHARS = 200
 SUBMISSION_TIME_FORMAT = "%Y%m%d%H%M%S"
 
@@ -81,7 +83,7 @@ def answer(data: Any) -> Answer:
 
 def pulled(content: Any) -> Pulled:
     """A submission from `get_submission`'s content."""
-    outer = _json_object(content, "the submission", MAX_BODY_CHARS + 2 * MAX_HEADER_CHARS)
+    outer = _json_object(content, "the submission", MAX_PULLED_CHARS)
     header, body = outer.get("xqueue_header"), outer.get("xqueue_body")
     if not isinstance(header, str) or not isinstance(body, str):
         raise Malformed("the submission has no xqueue_header or xqueue_body string")
@@ -137,7 +139,7 @@ def _json_object(text: Any, what: str, limit: int) -> dict[str, Any]:
     if not isinstance(text, str):
         raise Malformed(f"{what} is not a JSON string")
     if len(text) > limit:
-        raise Malformed(f"{what} is too large ({len(text)} characters; the limit is {limit})")
+        raise Malformed(f"{what} is too large (more than {limit:,} characters)")
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):

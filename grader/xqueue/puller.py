@@ -24,7 +24,7 @@ from grader.models import BrokenSubmission, Submission
 from grader.service.courseware import Courseware
 from grader.store.xqueue import JournalEntry, XQueueJournal
 from grader.xqueue.answers import ACCEPTED_FORM, Payload, read_payload, read_response
-from grader.xqueue.client import Refused, Unreachable, XQueueClient, XQueueError
+from grader.xqueue.client import LoginRefused, Refused, UnknownQueue, XQueueClient, XQueueError
 from grader.xqueue.protocol import Malformed, Pulled, Result, handed
 from grader.xqueue.reply import graded_reply, message_reply
 
@@ -74,15 +74,17 @@ class Puller:
             self.post(self.grade(entry))
 
     def run(self, *, once: bool = False) -> None:
-        """Pull and answer until stopped (with `once`: until the queue is empty).
-        `Unreachable` when XQueue cannot be reached in `once` mode."""
+        """Pull and answer until stopped (with `once`: until the queue is empty). XQueue
+        unreachable or failing is waited for (with `once`, the error is raised)."""
         while not self.stopping.is_set():
             try:
                 pulled = self.client.get_submission(self.queue)
             except Malformed as exc:  # no header to answer it by: XQueue serves it again
                 self.log(f"a submission could not be read and is not answered: {exc}")
                 pulled = None
-            except Unreachable as exc:
+            except (LoginRefused, UnknownQueue):
+                raise  # the operator's to fix: waiting would not help
+            except XQueueError as exc:  # unreachable, failing, or refusing this once
                 if once or self.stopping.is_set():
                     raise
                 self.log(f"{exc}; trying again in {self.poll:g} s")
