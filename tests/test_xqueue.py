@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from _fake_xqueue import FakeXQueue
+from _store_fixtures import pg_url, store_url  # noqa: F401 (fixtures: SQLite, and a fresh PostgreSQL database)
 
 from grader.course import load_course
 from grader.service.courseware import Courseware
@@ -191,16 +192,20 @@ def test_student_text_is_escaped_in_the_message(fake: FakeXQueue, client: Client
     assert "<script>" not in msg and "&lt;script&gt;" in msg
 
 
-def test_the_student_is_edx_anonymous_id_and_the_grade_is_in_the_store(fake: FakeXQueue, client: Client) -> None:
+def test_the_student_is_edx_anonymous_id_and_the_grade_is_in_the_store(fake: FakeXQueue, course_dir: Path, store_url: str) -> None:
     sid = fake.add(f'student = "someone-else"\nassignment = "xq-open"\n{RIGHT}', {"assignment": "xq-hw"}, student="anon-77")
-    client.drain()
-    assert one_reply(fake, sid)["correct"] is True
-    recorded = ServiceStore(client.cw.store).submissions("xq-hw")
-    assert [(s.student, s.report.score) for s in recorded] == [("anon-77", 4.0)]
-    assert recorded[0].report.source == f"xqueue:{QUEUE}/{sid}"
-    assert any("someone-else" in w for w in recorded[0].report.warnings)
-    # staff views and exports read the latest reports: this grade is among them
-    assert [(r.student, r.score) for r in client.cw.store.latest_reports("xq-hw")] == [("anon-77", 4.0)]
+    client = Client(course_dir, fake.url, store_url)
+    try:
+        client.drain()
+        assert one_reply(fake, sid)["correct"] is True
+        recorded = ServiceStore(client.cw.store).submissions("xq-hw")
+        assert [(s.student, s.report.score) for s in recorded] == [("anon-77", 4.0)]
+        assert recorded[0].report.source == f"xqueue:{QUEUE}/{sid}"
+        assert any("someone-else" in w for w in recorded[0].report.warnings)
+        # staff views and exports read the latest reports: this grade is among them
+        assert [(r.student, r.score) for r in client.cw.store.latest_reports("xq-hw")] == [("anon-77", 4.0)]
+    finally:
+        client.close()
 
 
 def test_parts_graded_one_by_one_add_up_in_the_store(fake: FakeXQueue, client: Client) -> None:
@@ -249,11 +254,11 @@ def test_hostile_answers_cost_their_part_never_the_client(fake: FakeXQueue, cour
 
 
 # -- the journal: restarts, re-serves, retries ----------------------------------------------------
-def test_a_submission_served_again_is_answered_from_the_journal(fake: FakeXQueue, course_dir: Path, db: str) -> None:
+def test_a_submission_served_again_is_answered_from_the_journal(fake: FakeXQueue, course_dir: Path, store_url: str) -> None:
     fake.timeout = 2.0
     sid = fake.add(RIGHT, {"assignment": "xq-hw"}, student="anon-s")
     fake.fail_puts = FAST.tries  # every try of the first post fails
-    c = Client(course_dir, fake.url, db)
+    c = Client(course_dir, fake.url, store_url)
     try:
         c.drain()
         journal = XQueueJournal(c.cw.store, c.client.url, QUEUE)
@@ -266,17 +271,21 @@ def test_a_submission_served_again_is_answered_from_the_journal(fake: FakeXQueue
         c.close()
     assert one_reply(fake, sid)["correct"] is True
     assert fake.submissions[sid].pulls == 2 and fake.refused_puts == []
-    with Courseware(load_course(course_dir), db, budget=None).store as store:
+    with Courseware(load_course(course_dir), store_url, budget=None).store as store:
         assert len(ServiceStore(store).submissions()) == 1
 
 
-def test_a_failed_put_is_retried(fake: FakeXQueue, client: Client) -> None:
+def test_a_failed_put_is_retried(fake: FakeXQueue, course_dir: Path, store_url: str) -> None:
     sid = fake.add(RIGHT, {"assignment": "xq-hw"})
     fake.fail_puts = FAST.tries - 1
-    client.drain()
-    assert one_reply(fake, sid)["correct"] is True
-    assert fake.put_requests == FAST.tries
-    assert any("retrying" in line for line in client.lines)
+    client = Client(course_dir, fake.url, store_url)
+    try:
+        client.drain()
+        assert one_reply(fake, sid)["correct"] is True
+        assert fake.put_requests == FAST.tries
+        assert any("retrying" in line for line in client.lines)
+    finally:
+        client.close()
 
 
 def test_an_expired_session_logs_in_again(fake: FakeXQueue, client: Client) -> None:
@@ -289,10 +298,10 @@ def test_an_expired_session_logs_in_again(fake: FakeXQueue, client: Client) -> N
     assert fake.logins == 2
 
 
-def test_a_restart_posts_what_was_graded_and_grades_what_was_pulled(fake: FakeXQueue, course_dir: Path, db: str) -> None:
+def test_a_restart_posts_what_was_graded_and_grades_what_was_pulled(fake: FakeXQueue, course_dir: Path, store_url: str) -> None:
     graded = fake.add(RIGHT, {"assignment": "xq-hw"}, student="anon-g")
     fake.fail_puts = 1_000  # XQueue down for posts: the reply stays in the journal
-    c = Client(course_dir, fake.url, db)
+    c = Client(course_dir, fake.url, store_url)
     try:
         c.drain()
         journal = XQueueJournal(c.cw.store, c.client.url, QUEUE)
@@ -304,13 +313,13 @@ def test_a_restart_posts_what_was_graded_and_grades_what_was_pulled(fake: FakeXQ
         c.close()
     fake.fail_puts = 0
     assert fake.puts(graded) == [] and fake.puts(pulled) == []
-    again = Client(course_dir, fake.url, db)
+    again = Client(course_dir, fake.url, store_url)
     try:
         again.puller.start()  # resuming: posts the graded one, grades and posts the pulled one
     finally:
         again.close()
     assert one_reply(fake, graded)["correct"] and one_reply(fake, pulled)["correct"]
-    with Courseware(load_course(course_dir), db, budget=None).store as store:
+    with Courseware(load_course(course_dir), store_url, budget=None).store as store:
         assert sorted(s.student for s in ServiceStore(store).submissions()) == ["anon-g", "anon-p"]
 
 
@@ -408,32 +417,6 @@ def test_an_unreachable_xqueue_is_exit_code_1_after_bounded_retries(course_dir: 
     done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "failed 2 times" in done.stderr
     assert time.monotonic() - started < 60
-
-
-# -- PostgreSQL -----------------------------------------------------------------------------------
-from test_service_postgres import pg_url  # noqa: E402,F401 (fixture: a fresh database, dropped after)
-
-
-def test_the_journal_on_postgresql(fake: FakeXQueue, course_dir: Path, pg_url: str) -> None:
-    unposted = fake.add(RIGHT, {"assignment": "xq-hw"}, student="anon-1")
-    wrong = fake.add('[answers]\nq1 = "5"\n', {"assignment": "xq-hw"}, student="anon-2")
-    fake.fail_puts = FAST.tries  # the first reply's every try fails
-    c = Client(course_dir, fake.url, pg_url)
-    try:
-        c.drain()
-        assert fake.puts(unposted) == [] and one_reply(fake, wrong)["score"] == 0.0
-    finally:
-        c.close()
-    again = Client(course_dir, fake.url, pg_url)  # a restart: the graded reply is posted first
-    try:
-        again.drain()
-        journal = XQueueJournal(again.cw.store, again.client.url, QUEUE)
-        assert [e.state for e in journal.entries()] == ["posted", "posted"]
-        assert journal.entry(str(unposted)).grade_attempts == 1
-        assert sorted(s.student for s in ServiceStore(again.cw.store).submissions()) == ["anon-1", "anon-2"]
-    finally:
-        again.close()
-    assert one_reply(fake, unposted)["correct"] is True
 
 
 def test_a_submission_whose_grading_keeps_stopping_the_client_is_answered_not_graded_for_ever(fake: FakeXQueue, client: Client) -> None:

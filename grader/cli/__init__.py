@@ -11,14 +11,15 @@ itself failed somewhere (a part with status `error`, or a key that could not be 
     report               grader.cli.report       export canvas|moodle|...    grader.cli.export
     gradescope, export gradescope                grader.cli.gradescope
     sheets, course init  grader.cli.variants
-    serve, token, check  grader.cli.serve        xqueue                      grader.cli.xqueue
+    serve, token, check  grader.cli.serve        db upgrade|current          grader.cli.db
+    xqueue               grader.cli.xqueue
 """
 
 from __future__ import annotations
 
 import typer
 
-from grader.cli import export, gradescope, keys, manual, regrade, report, run, serve, variants, xqueue
+from grader.cli import db, export, gradescope, keys, manual, regrade, report, run, serve, variants, xqueue
 
 app = typer.Typer(
     name="grader",
@@ -39,6 +40,7 @@ export_app = typer.Typer(help="Export grades for an LMS or for analysis, or the 
 app.add_typer(export_app, name="export")
 app.add_typer(keys.key_app, name="key")
 app.add_typer(manual.manual_app, name="manual")
+app.add_typer(db.db_app, name="db")
 run.register(app)  # run, schema
 keys.register(app)  # template
 gradescope.register(app, export_app)  # gradescope, export gradescope
