@@ -103,7 +103,7 @@ class Puller:
         if entry.state == "pulled":
             entry = self.grade(entry)
         else:
-            self.log(f"submission {entry.submission_id}: served again (time {entry.served}), answered from the journal")
+            self.log(f"submission {entry.submission_id}: served again ({entry.served} times in all), answered from the journal")
         return self.post(entry)
 
     # -- grading ---------------------------------------------------------------------------------
