@@ -55,6 +55,7 @@ class FakeXQueue:
         self.hold_puts = threading.Event()
         self.release = threading.Event()
         self.held = 0
+        self.most_in_flight = 0  # the most submissions handed out and not yet answered at once
         self.accept_held = False
         self._next = 1
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -135,6 +136,8 @@ class FakeXQueue:
         found.pull_time = time.monotonic()
         found.pullkey = secrets.token_hex(16)
         found.pulls += 1
+        in_flight = sum(1 for s in self.submissions.values() if s.pull_time is not None and not s.retired)
+        self.most_in_flight = max(self.most_in_flight, in_flight)
         header = json.dumps({"submission_id": found.id, "submission_key": found.pullkey})
         return _reply(True, json.dumps({"xqueue_header": header, "xqueue_body": found.body, "xqueue_files": found.files}))
 

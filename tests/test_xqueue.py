@@ -113,11 +113,11 @@ FAST = Retry(tries=3, first=0.05, longest=0.1)
 class Client:
     """A puller in this process (the engine graded here, no pool: fast), over one store."""
 
-    def __init__(self, course_dir: Path, url: str, db: str, *, retry: Retry = FAST, budget: float | None = None) -> None:
+    def __init__(self, course_dir: Path, url: str, db: str, *, retry: Retry = FAST, budget: float | None = None, workers: int = 1) -> None:
         self.lines: list[str] = []
-        self.cw = Courseware(load_course(course_dir), db, budget=budget)
+        self.cw = Courseware(load_course(course_dir), db, budget=budget, workers=workers)
         self.client = XQueueClient(url, Credentials(USER, PASSWORD), retry=retry, log=self.lines.append)
-        self.puller = Puller(self.cw, self.client, QUEUE, poll=0.05, log=self.lines.append)
+        self.puller = Puller(self.cw, self.client, QUEUE, poll=0.05, parallel=workers, log=self.lines.append)
 
     def drain(self) -> None:
         self.puller.start()
@@ -251,6 +251,24 @@ def test_hostile_answers_cost_their_part_never_the_client(fake: FakeXQueue, cour
     got = one_reply(fake, deep)
     assert got["score"] == 0.0 and "(invalid)" in got["msg"]
     assert one_reply(fake, after)["correct"] is True
+
+
+def test_with_two_workers_two_are_graded_at_once_and_each_answered_once(fake: FakeXQueue, course_dir: Path, store_url: str) -> None:
+    answers = [RIGHT, '[answers]\nq1 = "5"\n', f'[answers]\nq1 = "{Q1_MISTAKE}"\n'] * 4
+    sids = [fake.add(text, {"assignment": "xq-hw"}, student=f"anon-{i}") for i, text in enumerate(answers)]
+    c = Client(course_dir, fake.url, store_url, budget=2.0, workers=2)
+    try:
+        c.puller.start()
+        fake.expire_sessions()  # both threads meet the login page: one logs in again for both
+        c.puller.run(once=True)
+        assert fake.logins == 2
+        assert [e.state for e in c.puller.journal.entries()] == ["posted"] * len(sids)
+        assert len(ServiceStore(c.cw.store).submissions()) == len(sids)
+    finally:
+        c.close()
+    scores = [one_reply(fake, sid)["score"] for sid in sids]
+    assert scores == [1.0, 0.0, 0.25] * 4  # q1's mistake: 1 of 4 marks
+    assert fake.most_in_flight == 2  # two handed out and not yet answered, at one moment
 
 
 # -- the journal: restarts, re-serves, retries ----------------------------------------------------

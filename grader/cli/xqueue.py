@@ -65,7 +65,7 @@ def xqueue_command(
     ] = None,
     poll: Annotated[float, typer.Option("--poll", min=0.05, help="Seconds between polls of an empty queue.")] = 5.0,
     once: Annotated[bool, typer.Option("--once", help="Answer what is queued, then exit (instead of polling for ever).")] = False,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Grading worker processes.")] = 1,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Grading worker processes; as many submissions are graded at once.")] = 1,
     budget: Annotated[float, typer.Option("--budget", min=0.1, help="Seconds allowed per part before it is stopped.")] = 2.0,
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for XQueue's answer to one request.")] = 30.0,
     retries: Annotated[int, typer.Option("--retries", min=1, max=20, help="Tries per request while the network or XQueue fails (waits 0.5 s, 1 s, 2 s, ... up to 8 s between).")] = 6,
@@ -106,7 +106,7 @@ def xqueue_command(
             raise _fail(str(exc), 2) from None
         for note in cw.catalog.notes + cw.catalog.errors:
             log(f"note: {note}")
-        puller = Puller(cw, client, queue, poll=poll, stopping=stopping, log=log)
+        puller = Puller(cw, client, queue, poll=poll, parallel=workers, stopping=stopping, log=log)
         log(f"grading {len(cw.catalog.assignments)} assignment(s) of {c.title or c.root}")
         puller.resume()
         puller.run(once=once)

@@ -85,6 +85,8 @@ class XQueueClient:
         self.log = log
         # redirects are not followed: a redirect to the login page means the session expired
         self.http = httpx.Client(base_url=self.url, timeout=timeout, follow_redirects=False)
+        self._login_lock = threading.Lock()  # pullers on several threads share one session
+        self._session = 0  # counts logins: a thread that saw the old session ended logs in once
 
     def close(self) -> None:
         self.http.close()
@@ -92,6 +94,10 @@ class XQueueClient:
     # -- the interface ---------------------------------------------------------------------------
     def login(self) -> None:
         """Log in (a fresh session); `LoginRefused` with XQueue's reason if the credentials fail."""
+        with self._login_lock:
+            self._login()
+
+    def _login(self) -> None:
         self.http.cookies.clear()
         got = self._send("POST", "/xqueue/login/", data={"username": self.credentials.username, "password": self.credentials.password})
         if got.status_code != 200:
@@ -99,6 +105,7 @@ class XQueueClient:
         reply = self._answer(got)
         if not reply.ok:
             raise LoginRefused(f"XQueue at {self.url} refused the login of user {self.credentials.username!r}: {_text(reply.content)}")
+        self._session += 1
 
     def queue_length(self, queue: str) -> int:
         reply = self._call("GET", "/xqueue/get_queuelen/", params={"queue_name": queue})
@@ -132,10 +139,13 @@ class XQueueClient:
     def _call(self, method: str, path: str, **kwargs: Any) -> Answer:
         """One request of the interface: logged in again once if the session is gone."""
         for relogin in (True, False):
+            session = self._session
             got = self._send(method, path, **kwargs)
             if got.status_code in (301, 302, 303, 307, 308, 401, 403) and relogin:
-                self.log(f"XQueue session ended (HTTP {got.status_code}); logging in again")
-                self.login()
+                with self._login_lock:
+                    if self._session == session:  # not already renewed by another thread
+                        self.log(f"XQueue session ended (HTTP {got.status_code}); logging in again")
+                        self._login()
                 continue
             if got.status_code != 200:
                 raise XQueueError(f"XQueue answered {method} {path} with HTTP {got.status_code}")

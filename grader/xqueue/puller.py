@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -40,6 +41,7 @@ class Puller:
         queue: str,
         *,
         poll: float = 5.0,
+        parallel: int = 1,
         stopping: threading.Event | None = None,
         log: Callable[[str], None] = lambda line: None,
     ) -> None:
@@ -47,6 +49,8 @@ class Puller:
         self.client = client
         self.queue = queue
         self.poll = poll
+        self.parallel = max(1, parallel)
+        self._halt = threading.Event()  # another pulling thread failed
         self.stopping = stopping or threading.Event()
         self.log = log
         self.journal = XQueueJournal(courseware.store, client.url, queue)
@@ -74,9 +78,35 @@ class Puller:
             self.post(self.grade(entry))
 
     def run(self, *, once: bool = False) -> None:
-        """Pull and answer until stopped (with `once`: until the queue is empty). XQueue
-        unreachable or failing is waited for (with `once`, the error is raised)."""
-        while not self.stopping.is_set():
+        """Pull and answer until stopped (with `once`: until the queue is empty), `parallel`
+        submissions at a time (one loop a thread, each grading its own submission in the pool).
+        XQueue unreachable or failing is waited for (with `once`, the error is raised)."""
+        if self.parallel == 1:
+            return self._loop(once)
+        failures: list[BaseException] = []
+        halt = self._halt = threading.Event()
+
+        def loop() -> None:
+            try:
+                self._loop(once)
+            except BaseException as exc:  # handed to the caller's thread; the others stop
+                failures.append(exc)
+                halt.set()
+
+        threads = [threading.Thread(target=loop, name=f"xqueue-{i}", daemon=True) for i in range(self.parallel)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(timeout=0.2)  # short joins: the caller's signal handlers keep running
+        if failures:
+            raise failures[0]
+
+    def _stopped(self) -> bool:
+        return self.stopping.is_set() or self._halt.is_set()
+
+    def _loop(self, once: bool) -> None:
+        while not self._stopped():
             try:
                 pulled = self.client.get_submission(self.queue)
             except Malformed as exc:  # no header to answer it by: XQueue serves it again
@@ -85,17 +115,22 @@ class Puller:
             except (LoginRefused, UnknownQueue):
                 raise  # the operator's to fix: waiting would not help
             except XQueueError as exc:  # unreachable, failing, or refusing this once
-                if once or self.stopping.is_set():
+                if once or self._stopped():
                     raise
                 self.log(f"{exc}; trying again in {self.poll:g} s")
-                self.stopping.wait(self.poll)
+                self._wait()
                 continue
             if pulled is None:
                 if once:
                     return
-                self.stopping.wait(self.poll)
+                self._wait()
                 continue
             self.answer(pulled)
+
+    def _wait(self) -> None:
+        deadline = time.monotonic() + self.poll
+        while not self._stopped() and time.monotonic() < deadline:
+            self.stopping.wait(min(0.2, max(0.0, deadline - time.monotonic())))
 
     def answer(self, pulled: Pulled) -> JournalEntry:
         """One submission: journaled, graded unless the journal has its reply, posted."""
