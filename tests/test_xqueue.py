@@ -9,6 +9,7 @@ machine's PostgreSQL. Expected scores are worked out here from the problem's num
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -473,3 +474,37 @@ def test_code_that_never_ends_costs_its_part_and_the_client_goes_on(fake: FakeXQ
     assert got["correct"] is False and got["score"] == 0.0
     assert "2.1.forward" in got["msg"] and "(incorrect)" in got["msg"] and "was stopped" in got["msg"]
     assert one_reply(fake, after) == {**one_reply(fake, after), "correct": True, "score": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("payload", "told"),
+    [
+        ('{"assignment": "xq-hw", "parts": []}', "'parts' is empty"),
+        ('{"assignment": "xq-hw", "part": "q9"}', "parts ['q9']"),
+        ('{"assignment": "xq-hw", "part": "q1", "parts": ["q2"]}', "both 'part' and 'parts'"),
+        ('{"assignment": "xq-hw", "points": -1}', "positive number"),
+        ('{"assignment": "xq-hw", "format": "xml"}', "not of the form"),
+        ('{"assignment": ', "not of the form"),
+        ("csc999", "assignment 'csc999'"),
+    ],
+)
+def test_a_payload_the_course_cannot_grade_is_told_to_the_course_team(payload: str, told: str) -> None:
+    from grader.xqueue.answers import read_payload
+    from grader.xqueue.protocol import Malformed
+
+    with pytest.raises(Malformed, match=re.escape(told)):
+        read_payload(payload, {"xq-hw": ["q1", "q2", "q3"]})
+    assert read_payload("xq-hw", {"xq-hw": ["q1"]}).assignment == "xq-hw"  # a bare id is the assignment
+
+
+def test_student_info_is_read_as_edx_sends_it() -> None:
+    from datetime import datetime, timezone
+
+    from grader.xqueue.protocol import handed
+
+    body = {"student_response": "1", "grader_payload": "xq-hw", "student_info": json.dumps({"anonymous_student_id": " a1b2 ", "submission_time": "20260315093000"})}
+    found = handed(json.dumps(body))
+    assert (found.student, found.submitted_at) == ("a1b2", datetime(2026, 3, 15, 9, 30, tzinfo=timezone.utc))
+    body["student_info"] = {"anonymous_student_id": "x" * 201, "submission_time": "yesterday"}  # an object, too long, no time
+    found = handed(json.dumps(body))
+    assert (found.student, found.submitted_at) == (None, None)

@@ -60,6 +60,8 @@ def read_payload(text: str, assignments: dict[str, list[str]]) -> Payload:
         raise Malformed(f"the grader_payload names assignment {found.assignment!r}, which this course does not have")
     if found.part is not None and found.parts is not None:
         raise Malformed("the grader_payload gives both 'part' and 'parts'; give one")
+    if found.parts is not None and not found.parts:
+        raise Malformed("the grader_payload's 'parts' is empty; name at least one part, or leave 'parts' out")
     unknown = [p for p in found.graded() or [] if p not in assignments[found.assignment]]
     if unknown:
         raise Malformed(f"the grader_payload names parts {unknown} that {found.assignment} does not have")
