@@ -23,7 +23,7 @@ import math
 import os
 import stat
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any
@@ -484,7 +484,6 @@ def read_submission(
     path = Path(path)
     source = display_source(path, root)
     warnings = Warnings()
-    assignment: str | None = None
     try:
         suffix = path.suffix.lower()
         code: dict[str, str] = {}
@@ -497,15 +496,70 @@ def read_submission(
                 raise Unreadable("no readable code file (.py or .ipynb) in the folder")
         else:
             data = _read_bounded(path, root)
-            try:
-                text = data.decode("utf-8-sig")
-            except UnicodeDecodeError as exc:
-                raise Unreadable(f"not UTF-8 text (byte {exc.start})") from None
             if suffix not in SUFFIXES:
+                _decoded(data)
                 raise Unreadable(f"unsupported file type {suffix or '(none)'!r}; use .toml, .yaml, .yml or .json")
-            doc = _plain(_parse(text, suffix, warnings), _Budget())
+            doc = _document(_decoded(data), suffix, warnings)
             if path.name.lower() in ANSWER_NAMES:  # a student's folder: the code beside the answers
                 code = code_files(path.parent, root, warnings)
+    except Unreadable as exc:
+        return BrokenSubmission(source=source, reason=str(exc))
+    student = handed_in_by or _clean_str(default_student(path))
+    return _from_document(
+        doc, code, warnings, source=source, student=student, others=lambda: _others_warning(path),
+        assignment_override=assignment_override, assignment_default=assignment_default,
+    )
+
+
+def read_answer_text(
+    text: str, suffix: str, *, source: str, handed_in_by: str, assignment_override: str | None = None
+) -> Submission | BrokenSubmission:
+    """An answer file's text handed in some other way than as a file (an LMS's text box): read
+    exactly as `read_submission` reads a file with that suffix (.toml, .yaml, .yml or .json),
+    under the same bounds. The student is `handed_in_by`, from where it was handed in."""
+    warnings = Warnings()
+    try:
+        suffix = suffix.lower()
+        if suffix not in SUFFIXES:
+            raise Unreadable(f"unsupported answer format {suffix!r}; use .toml, .yaml, .yml or .json")
+        data = text.encode("utf-8", "replace")
+        limit = MAX_YAML_BYTES if suffix in (".yaml", ".yml") else MAX_FILE_BYTES
+        if len(data) > limit:
+            raise Unreadable(f"the answers are too large ({_size(len(data))}; the limit is {_size(limit)})")
+        doc = _document(_decoded(data), suffix, warnings)
+    except Unreadable as exc:
+        return BrokenSubmission(source=source, reason=str(exc), assignment=assignment_override)
+    return _from_document(
+        doc, {}, warnings, source=source, student=handed_in_by, others=list, assignment_override=assignment_override, assignment_default=None
+    )
+
+
+def _decoded(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Unreadable(f"not UTF-8 text (byte {exc.start})") from None
+
+
+def _document(text: str, suffix: str, warnings: Warnings) -> Any:
+    """The parsed document as bounded, plain JSON-like data."""
+    return _plain(_parse(text, suffix, warnings), _Budget())
+
+
+def _from_document(
+    doc: Any,
+    code: dict[str, str],
+    warnings: Warnings,
+    *,
+    source: str,
+    student: str,
+    others: Callable[[], list[str]],
+    assignment_override: str | None,
+    assignment_default: str | None,
+) -> Submission | BrokenSubmission:
+    """The submission a parsed answer document makes, handed in by `student`."""
+    assignment: str | None = None
+    try:
         if not isinstance(doc, dict):
             raise Unreadable(f"expected a table of keys at the top level, got {_type_name(doc)}")
 
@@ -522,13 +576,12 @@ def read_submission(
         answers = doc.get("answers", {})
         if not isinstance(answers, dict):
             raise Unreadable(f"'answers' must be a table of part id = answer, got {_type_name(answers)}")
-        student = handed_in_by or _clean_str(default_student(path))
         typed = _text_field(doc, "student")
         if typed is not None and typed != student:
             warnings.append(
                 f"{STUDENT_LINE_WARNING}{_show(typed)}, but it was handed in by {_show(student)}; graded as {_show(student)}"
             )
-        warnings += _others_warning(path)
+        warnings += others()
         when = _submitted_at(doc["submitted_at"], warnings) if doc.get("submitted_at") is not None else None
         return Submission(
             assignment=assignment,

@@ -14,13 +14,14 @@ itself failed somewhere (a part with status `error`, or a key that could not be 
     serve, token, check  grader.cli.serve        db upgrade|current          grader.cli.db
     worker               grader.cli.worker
     lti ...              grader.cli.lti
+    xqueue               grader.cli.xqueue
 """
 
 from __future__ import annotations
 
 import typer
 
-from grader.cli import db, export, gradescope, keys, lti, manual, regrade, report, run, serve, variants, worker
+from grader.cli import db, export, gradescope, keys, lti, manual, regrade, report, run, serve, variants, worker, xqueue
 
 app = typer.Typer(
     name="grader",
@@ -52,3 +53,4 @@ variants.register(app)  # sheets, course init
 serve.register(app)  # serve, token, check
 app.command("worker")(worker.worker_command)
 lti.register(app)  # lti register|config|platforms|push
+xqueue.register(app)  # xqueue

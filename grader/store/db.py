@@ -442,3 +442,31 @@ lti_score_posts = Table(
     Index("ix_lti_score_posts_state", "state", "next_try_at"),
     Index("ix_lti_score_posts_target", "platform_id", "context_id", "assignment", "user_id"),
 )
+
+# -- the edX XQueue client (`grader xqueue`): its journal of submissions pulled ------------------
+# One row per XQueue submission (keyed by the server and XQueue's submission id), written when
+# it is pulled and before it is graded, holding its reply once graded and before it is posted,
+# marked posted once XQueue accepted it: a client that restarts posts what is graded but not
+# posted, and a submission XQueue serves again is answered from here, never graded twice.
+xqueue_journal = Table(
+    "xqueue_journal",
+    metadata,
+    Column("server", String(300), primary_key=True),  # the XQueue base URL
+    Column("submission_id", String(64), primary_key=True),
+    Column("queue", String(200), nullable=False),
+    Column("header", Text, nullable=False),  # the latest xqueue_header, as XQueue sent it
+    Column("body", Text, nullable=False),  # xqueue_body as sent (graded again after a crash)
+    Column("student", String(200)),  # anonymous_student_id, where edX says it was handed in
+    Column("assignment", String(200)),
+    Column("state", String(16), nullable=False),  # "pulled" | "graded" | "posted"
+    Column("reply", JSON),  # {"correct", "score", "msg"} as posted
+    Column("service_submission", String(40)),  # service_submissions.id of the recorded grade
+    Column("served", Integer, nullable=False),  # times XQueue handed it out
+    Column("grade_attempts", Integer, nullable=False),
+    Column("post_attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("pulled_at", DateTime(timezone=True), nullable=False),
+    Column("graded_at", DateTime(timezone=True)),
+    Column("posted_at", DateTime(timezone=True)),
+    Index("ix_xqueue_journal_state", "server", "queue", "state"),
+)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 #: The newest revision in migrations/versions (tests/test_migrations.py checks it is Alembic's
 #: head): a new revision changes this line too.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 VERSION_TABLE = "alembic_version"
 MIGRATIONS = Path(__file__).with_name("migrations")
