@@ -25,6 +25,8 @@ from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import worker_process_init
 
+from grader.run.pool import PoolError
+
 if TYPE_CHECKING:
     from grader.queue.app import QueueConfig
     from grader.service.courseware import Courseware
@@ -140,6 +142,11 @@ def run_job(job_id: Any, hostname: str | None) -> str:
         cw.jobs.fail(job.id, too_long(limits.soft))
         cw.restart_grading()  # the pool may still hold the submission: start clean
         return f"job {job.id} failed: {job.assignment} {job.student}: soft time limit ({limits.soft:g} s)"
+    except PoolError:
+        # the pool could not grade (a worker that cannot start): a fresh one for the next task;
+        # this job's lease runs out and a sweeper re-queues it, `attempts` bounding how often
+        cw.restart_grading()
+        raise
     took = time.monotonic() - started
     if recorded is None:
         found = cw.jobs.get(job.id)

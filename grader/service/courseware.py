@@ -11,6 +11,7 @@ that moment; staff see the whole report.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ from grader.store.merge import apply_adjustments
 from grader.store.repository import Store
 from grader.store.jobs import Job, JobStore
 from grader.store.service import ServiceStore, ServiceSubmission
+
+
+log = logging.getLogger("grader.service")
 
 
 class NoSuchThing(LookupError):
@@ -264,9 +268,13 @@ class Courseware:
 
     def recorded(self, report: SubmissionReport) -> None:
         """Called once after each service submission is recorded, graded here or by a worker:
-        every hook registered with `on_recorded` gets the report as recorded."""
+        every hook registered with `on_recorded` gets the report as recorded. A hook that fails
+        is logged; the submission stays recorded and the other hooks still run."""
         for hook in self._on_recorded:
-            hook(report)
+            try:
+                hook(report)
+            except Exception:
+                log.exception("after recording %s %s: %s failed", report.assignment, report.student, getattr(hook, "__qualname__", hook))
 
     def used_attempts(self, assignment: str, student: str) -> int:
         """Submissions made: those recorded and those still waiting for a worker."""
