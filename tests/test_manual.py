@@ -204,7 +204,7 @@ def test_a_score_recorded_while_a_run_writes_into_out_waits_for_that_run(course)
     assert "Imported 2 score(s)" in result.output
     assert "were not rewritten" in result.output and "another grader command" in result.output
     assert (out / ASSIGNMENT / "cat.json").read_bytes() == before
-    with Store.open(out) as s:
+    with Store.open(out, course["db"]) as s:
         assert {m.student for m in s.manual_scores(ASSIGNMENT)} == {"ann", "cat"}
     result = runner.invoke(app, course["run"])  # the next run writes them with the scores
     assert result.exit_code == 0, result.output
