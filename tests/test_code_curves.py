@@ -132,4 +132,96 @@ def test_the_named_mistake_curve_comes_from_its_definition_and_spikes():
     # the variant curve comes from the variant's own definition, run by the fixture
     torch.manual_seed(0)
     curve = expect_curves(SPEC)["zero_grad forgotten"]
-    assert curve.shape == (60,) and curve.max() / curve.min() > SPEC.spike_ratio
+    assert curve.losses.shape == (60,) and curve.losses.max() / curve.losses.min() > SPEC.spike_ratio
+
+
+# -- curves that are chaotic: matched over the steps any machine reproduces ---------------------
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+PLAIN_SGD = """
+import json, sys, torch
+from torch import nn
+torch.set_num_threads(1)
+
+def step(model, optimizer, x, y):  # the homework's named mistake "no fix: plain SGD"
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+
+scope = {}
+exec(sys.stdin.read(), scope)
+print(json.dumps([float(v) for v in scope["run"](step, {}, 0)["losses"]]))
+"""
+
+
+def _training_part():
+    from grader.code.expectations import decode_curve
+    from grader.keys.build import read_key
+
+    key = read_key(REPO / "reference" / "nyu-dl-hw2-code.json")
+    data = next(p.reference for p in key.parts if isinstance(p.reference, dict) and p.reference.get("form") == "training")
+    return data, *decode_curve(data)
+
+
+def test_a_chaotic_curve_is_matched_over_the_steps_other_cpu_kernels_reproduce():
+    """The exploding-gradient curve of nyu-dl-hw2-code 2.3 depends, after its first spikes, on
+    the last bits of the CPU's kernels (the committed curve was built on one machine, graded
+    on others). Recomputed in a fresh process with PyTorch's plain, unvectorised kernels
+    (ATEN_CPU_CAPABILITY=default: other rounding, as on another CPU), it is still that named
+    mistake: the key compares the steps it knows every machine reproduces, and those are
+    fewer than all of them."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    data, spec, curves = _training_part()
+    known = curves["no fix: plain SGD"]
+    assert 0 < known.steps < len(known.losses)  # chaotic: not every step is reproducible
+    for capability in ("default", None):
+        env = {k: v for k, v in os.environ.items() if k != "ATEN_CPU_CAPABILITY"} | ({"ATEN_CPU_CAPABILITY": capability} if capability else {})
+        done = subprocess.run([sys.executable, "-c", PLAIN_SGD], input=spec.fixture, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        losses = np.asarray(json.loads(done.stdout))
+        assert known.matches(losses, spec.rtol), capability
+        assert not curves["zero_grad forgotten"].matches(losses, spec.rtol)
+
+
+def test_reproducible_steps_end_where_one_ulp_of_noise_makes_the_curve_depart():
+    # a smooth, convex problem: noise never grows, every step reproduces
+    from grader.code.spec import reproducible_steps
+
+    right = lambda model, optimizer, x, y: (optimizer.zero_grad(), nn.functional.mse_loss(model(x), y).backward(), optimizer.step())  # noqa: E731
+    smooth = run_fixture(SPEC, right)
+    assert reproducible_steps(SPEC, right, smooth) == len(smooth)
+    # a step that is the logistic map at r = 3.9 (chaos: a difference doubles every step or
+    # two): its losses depart from their one-ulp noisy copies within a few dozen steps
+    def logistic(model, optimizer, x, y):
+        with torch.no_grad():
+            for p in model.parameters():
+                q = p.abs().remainder(1)
+                p.copy_(3.9 * q * (1 - q))
+
+    wild = run_fixture(SPEC, logistic)
+    assert 0 < reproducible_steps(SPEC, logistic, wild) < len(wild) // 2
+
+
+def test_a_curve_drifts_only_within_its_reproducible_steps():
+    from grader.keys.check import drift
+
+    stored = {"shape": [4], "values": [1.0, 0.5, 0.25, 0.125], "steps": 2, "rtol": 1e-3}
+    later = dict(stored, values=[1.0, 0.5, 9.0, 9.0], steps=3)  # apart after step 2: another CPU
+    assert drift({"curve": stored}, {"curve": later}) == []
+    early = dict(stored, values=[1.0, 0.6, 0.25, 0.125])
+    (line,) = drift({"curve": stored}, {"curve": early})
+    assert "curve.values[1]" in line and "first 2 steps" in line
+    assert drift({"curve": stored}, {"curve": dict(stored, rtol=1e-2)}) != []  # the rule itself changed
+
+
+def test_a_key_written_before_curves_had_steps_compares_every_step():
+    from grader.code.expectations import decode_curve
+
+    data, _, _ = _training_part()
+    old = dict(data, curves={n: {"shape": c["shape"], "values": c["values"]} for n, c in data["curves"].items()})
+    _, curves = decode_curve(old)
+    assert all(c.steps == len(c.losses) for c in curves.values())

@@ -138,8 +138,9 @@ def test_a_hanging_check_is_killed_at_the_budget_and_grading_resumes(loader: Gra
     assert first.parts[2].matched == "follow-through: a"
     assert first.score == 2.0
     assert statuses(second) == {"a": "correct", "h": "correct", "b": "correct", "c": "correct"}
-    # stopped at ~1 s of CPU, twice; the rest includes two fresh workers' start
-    assert 2.0 <= elapsed < 30
+    # stopped at ~1 s of CPU, twice; the rest includes two fresh workers' start (`h` never
+    # ends by itself: the bound only has to leave room for a loaded machine)
+    assert 2.0 <= elapsed < 120
 
 
 def test_the_budget_counts_cpu_time_so_a_check_that_waits_is_not_stopped(loader: GraderLoader) -> None:

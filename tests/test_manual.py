@@ -185,3 +185,25 @@ def test_override_changes_an_autograded_part_until_removed(course):
     assert manual(course, "override", ASSIGNMENT, "bob", "q1", "0", "--remove").exit_code == 0
     assert report_on_disk(out, "bob")["score"] == 3
     assert manual(course, "override", ASSIGNMENT, "bob", "q1", "3").exit_code == 2  # above the part's 2 marks
+
+
+def test_a_score_recorded_while_a_run_writes_into_out_waits_for_that_run(course):
+    """The refresh after a manual score takes OUT's lock, like `grader run`: while another
+    command holds it, the score goes into the store and the files on disk stay as they are
+    (never interleaved with that command's writes); the message says so."""
+    from grader.run.output import lock_output
+
+    out, sheet = course["out"], course["tmp"] / "scores.csv"
+    sheet.write_text(GOOD_ROWS)
+    before = (out / ASSIGNMENT / "cat.json").read_bytes()
+    with lock_output(out):  # a `grader run` writing into OUT
+        result = manual(course, "import", str(sheet), "--grader", "prof")
+    assert result.exit_code == 0, result.output
+    assert "Imported 2 score(s)" in result.output
+    assert "were not rewritten" in result.output and "another grader command" in result.output
+    assert (out / ASSIGNMENT / "cat.json").read_bytes() == before
+    with Store.open(out) as s:
+        assert {m.student for m in s.manual_scores(ASSIGNMENT)} == {"ann", "cat"}
+    result = runner.invoke(app, course["run"])  # the next run writes them with the scores
+    assert result.exit_code == 0, result.output
+    assert report_on_disk(out, "cat")["score"] == 5

@@ -1,33 +1,15 @@
 """The service on PostgreSQL (`grader serve --db postgresql+psycopg://...`): the machine's own
-server on 127.0.0.1, a database of its own per test run. Tokens, drafts, submissions and the
-idempotency rule hold there as on SQLite, and two racing retries record one submission."""
+server on 127.0.0.1, a database of its own per test (tests/_store_fixtures.py). Tokens, drafts,
+submissions and the idempotency rule hold there as on SQLite, and two racing retries record one
+submission."""
 
 from __future__ import annotations
 
 import threading
-import uuid
 
-import pytest
 from fastapi.testclient import TestClient
 from _service_fixtures import course_dir  # noqa: F401 (fixture)
-
-psycopg = pytest.importorskip("psycopg")
-ADMIN = "postgresql://root@127.0.0.1/postgres"
-
-
-@pytest.fixture
-def pg_url():
-    try:
-        admin = psycopg.connect(ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL on 127.0.0.1: {exc}")
-    name = f"grader_service_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://root@127.0.0.1/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.close()
+from _store_fixtures import pg_url  # noqa: F401 (fixture)
 
 
 def test_the_service_on_postgresql(course_dir, pg_url) -> None:

@@ -198,8 +198,9 @@ def test_one_result_per_student_and_run_even_within_one_batch(store, reports):
 
 
 def test_a_store_written_before_columns_were_added_opens_and_keeps_the_new_fields(tmp_path, reports):
-    """An earlier store lacks `submissions.variant` and `results.reveals`: opening adds them,
-    and a report's variant and reference-revealing feedback then round-trip."""
+    """A store of a grader before migrations (no version table) that lacks `submissions.variant`
+    and `results.reveals`: opening adds them (the baseline migration adopts it), and a report's
+    variant and reference-revealing feedback then round-trip."""
     import sqlite3
 
     from grader.variants.variant import Variant
@@ -210,6 +211,7 @@ def test_a_store_written_before_columns_were_added_opens_and_keeps_the_new_field
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE submissions DROP COLUMN variant")
     con.execute("ALTER TABLE results DROP COLUMN reveals")
+    con.execute("DROP TABLE alembic_version")
     con.commit()
     con.close()
     report = reports[0]

@@ -11,13 +11,12 @@ itself failed somewhere (a part with status `error`, or a key that could not be 
     report               grader.cli.report       export canvas|moodle|...    grader.cli.export
     gradescope, export gradescope                grader.cli.gradescope
     sheets, course init  grader.cli.variants
-    serve, token, check  grader.cli.serve
+    serve, token, check  grader.cli.serve        db upgrade|current          grader.cli.db
 
 The app is assembled in grader.cli.main and imported from here on first use (`grader.cli.app`,
 the console script's entry point): a process that needs one command module, such as
 Gradescope's `python -m grader gradescope` (grader.__main__), then imports only that one.
 """
-
 from __future__ import annotations
 
 from typing import Any

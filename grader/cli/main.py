@@ -1,11 +1,12 @@
 """The `grader` app: every command group registered on one typer app (grader.cli explains the
 layout and exit codes)."""
 
+
 from __future__ import annotations
 
 import typer
 
-from grader.cli import export, gradescope, keys, manual, regrade, report, run, serve, variants
+from grader.cli import db, export, gradescope, keys, manual, regrade, report, run, serve, variants
 
 app = typer.Typer(
     name="grader",
@@ -26,6 +27,7 @@ export_app = typer.Typer(help="Export grades for an LMS or for analysis, or the 
 app.add_typer(export_app, name="export")
 app.add_typer(keys.key_app, name="key")
 app.add_typer(manual.manual_app, name="manual")
+app.add_typer(db.db_app, name="db")
 run.register(app)  # run, schema
 keys.register(app)  # template
 gradescope.register(app, export_app)  # gradescope, export gradescope

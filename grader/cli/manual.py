@@ -238,9 +238,14 @@ def default_grader() -> str:
 def _refresh(out: Path, db: str | None, assignment: str, course: "Course") -> None:
     """Rewrite the assignment's reports so they show the scores just recorded, at the feedback
     level the command's own course (its --course, as `grader run` finds it) sets now."""
+    from grader.run.output import UsageError
     from grader.workflow.refresh import refresh_reports
 
-    refresh_reports(out, db, assignment, course)
+    try:
+        refresh_reports(out, db, assignment, course)
+    except UsageError as exc:  # the scores are recorded; only the files on disk wait
+        Console(stderr=True).print(f"[yellow]Scores recorded in the store, but the reports in {escape(str(out))} were not rewritten: {escape(str(exc))}.[/] "
+                                   "The next `grader run` writes them with it.")
 
 
 @manual_app.command("grade")

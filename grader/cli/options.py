@@ -23,7 +23,12 @@ OutOpt = Annotated[
 ]
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", help="Grade store: SQLAlchemy URL or SQLite file [default: the course file's store, else OUT/grades.sqlite].", show_default=False),
+    typer.Option(
+        "--db",
+        envvar="GRADER_DB",
+        help="Grade store: SQLAlchemy URL or SQLite file [default: $GRADER_DB, else the course file's store, else OUT/grades.sqlite].",
+        show_default=False,
+    ),
 ]
 ProblemsOpt = Annotated[
     Path | None, typer.Option("--problems", help="Folder of problem sets (*.py) " + _FROM_COURSE.format("problems"), show_default=False)

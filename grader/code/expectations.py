@@ -6,7 +6,8 @@ process (the zygote imports its own). For a function or module part: the declara
 signature, probe shapes, tolerances, which variants are hand-written backwards, limits) and
 the probes computed by `spec.expect` in the trusted process: inputs, output gradients, and the
 reference's and each named mistake's outputs and gradients. For a training part: the
-instructor's fixture, the curve rules, and each named mistake's loss curve.
+instructor's fixture, the curve rules, and each named mistake's loss curve with the number of
+its leading steps any machine reproduces (`spec.reproducible_steps`).
 
 Arrays are stored as {"shape": [...], "values": [...]} (float64 repr is exact in JSON), so
 `grader key check` compares them a tensor at a time and a fresh build is byte-identical.
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.code.spec import CodeSpec, CurveSpec, CurveVariant, Probe, Variant, expect, expect_curves
+from grader.code.spec import CodeSpec, CurveSpec, CurveVariant, KnownCurve, Probe, Variant, expect, expect_curves
 from grader.sandbox import Limits
 
 
@@ -91,7 +92,9 @@ def encode_curve(spec: CurveSpec, after: tuple[str, ...], limits: Limits) -> dic
         "seed": spec.seed,
         "rtol": spec.rtol,
         "variants": [{"name": v.name, "feedback": v.feedback} for v in spec.variants],
-        "curves": {name: _array(curve) for name, curve in expect_curves(spec).items()},
+        # a curve with its reproducible steps and the tolerance it is matched with: what
+        # `grader key check` needs to tell drift from another machine's rounding
+        "curves": {name: {**_array(c.losses), "steps": c.steps, "rtol": spec.rtol} for name, c in expect_curves(spec).items()},
         "after": list(after),
         "limits": limits.model_dump(),
     }
@@ -131,7 +134,7 @@ def decode_code(data: dict[str, Any]) -> tuple[CodeSpec, list[Probe]]:
     return spec, probes
 
 
-def decode_curve(data: dict[str, Any]) -> tuple[CurveSpec, dict[str, np.ndarray]]:
+def decode_curve(data: dict[str, Any]) -> tuple[CurveSpec, dict[str, KnownCurve]]:
     """The grading data of a training part: its rules and the named mistakes' curves."""
     spec = CurveSpec(
         entry=data["entry"],
@@ -144,7 +147,8 @@ def decode_curve(data: dict[str, Any]) -> tuple[CurveSpec, dict[str, np.ndarray]
         variants=tuple(CurveVariant(v["name"], _not_here, v["feedback"]) for v in data["variants"]),
         rtol=float(data["rtol"]),
     )
-    return spec, {name: _unarray(c) for name, c in data["curves"].items()}
+    # (a key written before curves carried their reproducible steps: every step counts)
+    return spec, {name: KnownCurve(_unarray(c), int(c.get("steps", np.prod(c["shape"])))) for name, c in data["curves"].items()}
 
 
 def limits_of(data: dict[str, Any]) -> Limits:

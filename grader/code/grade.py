@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from grader.code.check import all_close, matching_variant, relative_error, shapes
 from grader.sandbox.harness import GRADCHECK_CAP, ErrorInfo, Facts, Source
-from grader.code.spec import CodeSpec, CurveSpec, Probe
+from grader.code.spec import CodeSpec, CurveSpec, KnownCurve, Probe
 from grader.sandbox import Ending, Limits, Sandbox
 
 CheckName = Literal["code", "signature", "shape", "dtype", "values", "gradients", "gradcheck", "curve"]
@@ -324,7 +324,7 @@ def curve_checks(spec: CurveSpec, losses: np.ndarray) -> list[Check]:
     return checks
 
 
-def grade_curve(sandbox: Sandbox, spec: CurveSpec, variant_curves: dict[str, np.ndarray], sources: list[Source], limits: Limits | None = None) -> CodeVerdict:
+def grade_curve(sandbox: Sandbox, spec: CurveSpec, variant_curves: dict[str, KnownCurve], sources: list[Source], limits: Limits | None = None) -> CodeVerdict:
     """Run the student's training step under the fixture in the sandbox; judge the loss curve."""
     if not sources:
         return CodeVerdict(status="missing", feedback=f"no code for this part was found (tag the cell with `# grader: <part id>`, defining {spec.entry})")
@@ -337,7 +337,7 @@ def grade_curve(sandbox: Sandbox, spec: CurveSpec, variant_curves: dict[str, np.
             checks.append(Check(name="code", passed=False, message=_error_text(facts.error)))
         else:
             losses = curve.get("losses", np.zeros(0)).astype(np.float64).reshape(-1)
-            mistake = next((n for n, c in variant_curves.items() if c.shape == losses.shape and np.allclose(losses, c, rtol=spec.rtol, atol=1e-8)), None)
+            mistake = next((n for n, c in variant_curves.items() if c.matches(losses, spec.rtol)), None)
             if mistake:
                 checks.append(Check(name="curve", passed=False, message=f"the training matches a known mistake: {mistake}."))
             checks += curve_checks(spec, losses)

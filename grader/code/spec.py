@@ -184,6 +184,69 @@ def run_fixture(spec: CurveSpec, step: Callable[..., Any]) -> np.ndarray:
     return np.asarray(scope["run"](step, {}, spec.seed)["losses"], dtype=np.float64)
 
 
-def expect_curves(spec: CurveSpec) -> dict[str, np.ndarray]:
-    """Each named training mistake's loss curve."""
-    return {v.name: run_fixture(spec, v.step) for v in spec.variants}
+@dataclass(frozen=True)
+class KnownCurve:
+    """A loss curve the key knows (a named mistake's) and how many of its leading steps any
+    machine reproduces (`reproducible_steps`): a student's curve is that mistake when it has
+    the same length and agrees with it, within `rtol`, over those steps."""
+
+    losses: np.ndarray
+    steps: int
+
+    def matches(self, losses: np.ndarray, rtol: float) -> bool:
+        n = self.steps
+        return losses.shape == self.losses.shape and bool(np.allclose(losses[:n], self.losses[:n], rtol=rtol, atol=1e-8))
+
+
+#: One-ulp noise runs per curve, and the share of `rtol` at which a noisy run has departed.
+NOISY_RUNS = 3
+DEPARTED = 0.1
+
+
+def _with_noise(step: Callable[..., Any], seed: int) -> Callable[..., Any]:
+    """`step`, then every parameter it trained scaled by 1 ± one ulp of its dtype (a fixed
+    random sign per entry): the size of the rounding differences between two CPUs' kernels."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+
+    def noisy(*args: Any, **kwargs: Any) -> Any:
+        out = step(*args, **kwargs)
+        with torch.no_grad():
+            for arg in [*args, *kwargs.values()]:
+                tensors = list(arg.parameters()) if isinstance(arg, torch.nn.Module) else [arg] if isinstance(arg, torch.Tensor) and arg.requires_grad else []
+                for t in tensors:
+                    if t.is_floating_point():
+                        sign = torch.randint(0, 2, t.shape, generator=generator).to(t.dtype) * 2 - 1
+                        t.mul_(1 + torch.finfo(t.dtype).eps * sign)
+        return out
+
+    return noisy
+
+
+def reproducible_steps(spec: CurveSpec, step: Callable[..., Any], losses: np.ndarray) -> int:
+    """How many leading losses of `losses` (the fixture driving `step`) another machine gives
+    too. Training can be chaotic: once a gradient explodes, the last-bit rounding differences
+    between CPUs' kernels grow until two machines' curves part (seen: a curve built on one
+    machine and recomputed on another agreed to 1e-4 for 30 steps and then not at all). So the
+    curve is run again a few times with one-ulp noise after every step; the reproducible
+    prefix ends at the first step where any noisy run departs by more than a tenth of `rtol`
+    (noisy runs part a few steps before two real machines do)."""
+    steps = len(losses)
+    for seed in range(NOISY_RUNS):
+        noisy = run_fixture(spec, _with_noise(step, seed))
+        if noisy.shape != losses.shape:
+            return 0
+        departed = ~np.isclose(noisy, losses, rtol=DEPARTED * spec.rtol, atol=1e-8, equal_nan=True)
+        if departed.any():
+            steps = min(steps, int(np.argmax(departed)))
+    return steps
+
+
+def expect_curves(spec: CurveSpec) -> dict[str, KnownCurve]:
+    """Each named training mistake's loss curve, with its reproducible steps."""
+    out = {}
+    for v in spec.variants:
+        losses = run_fixture(spec, v.step)
+        out[v.name] = KnownCurve(losses, reproducible_steps(spec, v.step, losses))
+    return out

@@ -16,6 +16,7 @@ from grader import __version__
 from grader.kinds.spec import kind_to_spec
 from grader.models import AnswerKey, PartKey, VariantKey
 from grader.problemset import ProblemSet
+from grader.report.files import write_atomic
 from grader.variants import Variant
 
 
@@ -141,10 +142,8 @@ def key_path(reference_dir: Path, assignment: str) -> Path:
 
 
 def write_key(key: AnswerKey, reference_dir: Path) -> Path:
-    path = key_path(reference_dir, key.assignment)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(key.model_dump(mode="json"), indent=1, sort_keys=False) + "\n")
-    return path
+    # atomic: a `grader run` reading the committed key meanwhile never sees half a file
+    return write_atomic(key_path(reference_dir, key.assignment), json.dumps(key.model_dump(mode="json"), indent=1, sort_keys=False) + "\n")
 
 
 def read_key(path: Path) -> AnswerKey:

@@ -96,6 +96,8 @@ def drift(stored: Any, fresh: Any, where: str = "") -> list[str]:
     Numbers are compared a tensor at a time: the largest difference against the largest
     magnitude of that tensor, with its position; everything else must be equal.
     """
+    if _is_measured_curve(stored) and _is_measured_curve(fresh):
+        return _curve_drift(stored, fresh, where)
     a, b = _numbers(stored), _numbers(fresh)
     if a is not None and b is not None and (isinstance(stored, list) == isinstance(fresh, list)):
         if a.shape != b.shape:
@@ -130,6 +132,28 @@ def drift(stored: Any, fresh: Any, where: str = "") -> list[str]:
             lines += drift(x, y, f"{where}[{i}]")
         return lines
     return [] if stored == fresh else [f"{where or 'value'} differs ({_short(stored)} in the key, {_short(fresh)} now)"]
+
+
+def _is_measured_curve(data: Any) -> bool:
+    return isinstance(data, dict) and {"shape", "values", "steps", "rtol"} <= set(data)
+
+
+def _curve_drift(stored: dict[str, Any], fresh: dict[str, Any], where: str) -> list[str]:
+    """A training curve (grader.code.expectations) is a measurement, not a formula: after its
+    reproducible steps it depends on the CPU's kernels. It drifts when a fresh run leaves it,
+    beyond the tolerance a student's curve is matched with, within the steps the key says any
+    machine reproduces; its other fields must be equal (the number of steps is measured anew
+    on each machine and is not compared)."""
+    a, b = np.asarray(stored["values"], dtype=np.float64), np.asarray(fresh["values"], dtype=np.float64)
+    if stored["shape"] != fresh["shape"] or a.shape != b.shape:
+        return [f"{where} has shape {fresh['shape']} now, {stored['shape']} in the key"]
+    n, rtol = int(stored["steps"]), float(stored["rtol"])
+    lines = drift({k: v for k, v in stored.items() if k not in ("values", "steps")}, {k: v for k, v in fresh.items() if k not in ("values", "steps")}, where)
+    departed = ~np.isclose(b[:n], a[:n], rtol=rtol, atol=1e-8, equal_nan=True)
+    if departed.any():
+        i = int(np.argmax(departed))
+        lines.append(f"{where}.values[{i}] differs ({a[i]!r} in the key, {b[i]!r} now; tolerance {rtol:g} relative, over the first {n} steps, which any machine reproduces)")
+    return lines
 
 
 def _short(value: Any) -> str:

@@ -17,12 +17,10 @@ from __future__ import annotations
 
 from itertools import combinations
 
-import numpy as np
-
 from grader.code.check import separation
 from grader.code.expectations import decode_code, decode_curve
 from grader.code.grade import curve_checks
-from grader.code.spec import run_fixture
+from grader.code.spec import KnownCurve, reproducible_steps, run_fixture
 from grader.models import AnswerKey
 from grader.problemset import CodePart, ProblemSet
 from grader.references import one_thread
@@ -46,12 +44,14 @@ def code_findings(ps: ProblemSet, key: AnswerKey) -> tuple[list[tuple[str, str]]
         curve_spec, curves = decode_curve(data)
         with one_thread():
             reference = run_fixture(curve_spec, part.reference)  # type: ignore[arg-type]
+            reference_steps = reproducible_steps(curve_spec, part.reference, reference)  # type: ignore[arg-type]
         failed = [c.message for c in curve_checks(curve_spec, reference) if not c.passed]
         if failed:
             found.append((part.id, f"the reference training step fails the part's own rules: {failed[0]}"))
-        named = {"reference": reference, **curves}
+        # over the steps both curves reproduce: the steps a student's curve is matched on
+        named = {"reference": KnownCurve(reference, reference_steps), **curves}
         for a, b in combinations(named, 2):
             x, y = named[a], named[b]
-            if x.shape == y.shape and np.allclose(x, y, rtol=curve_spec.rtol, atol=1e-8):
-                found.append((part.id, f"the loss curves of {a!r} and {b!r} cannot be told apart"))
+            if KnownCurve(x.losses, min(x.steps, y.steps)).matches(y.losses, curve_spec.rtol):
+                found.append((part.id, f"the loss curves of {a!r} and {b!r} cannot be told apart (over the {min(x.steps, y.steps)} steps both reproduce)"))
     return found, checked

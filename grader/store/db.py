@@ -4,6 +4,10 @@ Runs are append-only: a run records when it happened, the grader version and the
 hash per assignment, so any stored grade can be reproduced. Results hang off runs; manual
 scores and overrides live in their own tables keyed by (assignment, student, part) so no
 run ever overwrites them.
+
+Every change to these tables is also an Alembic revision in migrations/versions/ (and
+migrate.HEAD_REVISION moves to it): `Store.open` migrates every store to that head, and
+tests/test_migrations.py checks that the migrated schema is exactly this `metadata`.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
-    inspect,
     make_url,
 )
 from sqlalchemy.exc import SQLAlchemyError
@@ -108,9 +111,8 @@ manual_scores = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
-# The rubric items behind a manual score, one row per scored part that has any. A table of its
-# own (not a column of manual_scores) so a store made before rubrics opens as it is:
-# create_all adds a missing table, never a missing column.
+# The rubric items behind a manual score, one row per scored part that has any (a table of its
+# own, not a column of manual_scores: stores made before rubrics gained it as a new table).
 manual_rubric_items = Table(
     "manual_rubric_items",
     metadata,
@@ -195,30 +197,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 
 def make_engine(url: str) -> Engine:
-    """An engine with the schema in place (tables are created if missing)."""
+    """An engine on the store (the schema is brought up to date by grader.store.migrate)."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    metadata.create_all(engine)
-    _add_new_columns(engine)
     return engine
-
-
-def _add_new_columns(engine: Engine) -> None:
-    """A store written by an earlier version lacks the nullable columns added since: add them
-    (`create_all` creates missing tables, never missing columns), so old stores keep opening."""
-    found = inspect(engine)
-    with engine.begin() as conn:
-        for table in metadata.sorted_tables:
-            if not found.has_table(table.name):
-                continue
-            present = {c["name"] for c in found.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present and column.nullable:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
 
 
 # -- the web service (`grader serve`): identities, drafts and its own submissions ---------------

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
 from grader import __version__
 from grader.models import Late, PartResult, Status, SubmissionReport
-from grader.store import db
+from grader.store import db, migrate
 from grader.store.merge import apply_adjustments
 from grader.store.models import ManualScore, Override, RegradeRecord, RunInfo
 from grader.variants.variant import Variant
@@ -55,10 +55,17 @@ class Store:
     @classmethod
     def open(cls, out: Path | None = None, db_url: str | None = None) -> "Store":
         """OUT/grades.sqlite unless `db_url` (a URL or a SQLite path) is given; `StoreError`
-        if it cannot be opened (the schema is created on first use, so this connects)."""
+        if it cannot be opened. This connects, and brings the schema to the newest revision
+        (a new store is created by the migrations)."""
         url = db.database_url(out, db_url)
         with db.store_errors(url, "cannot open the grade store"):
-            return cls(db.make_engine(url))
+            engine = db.make_engine(url)
+            try:
+                migrate.bring_to_head(engine)
+            except BaseException:
+                engine.dispose()
+                raise
+            return cls(engine)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from grader.course import Course
 from grader.models import SubmissionReport
 from grader.report.summary import PartInfo
+from grader.run.output import lock_output
 from grader.run.writer import feedback_levels, read_run_file, update_stats, write_class_files, write_report_files, write_run_file
 from grader.store.merge import apply_adjustments
 from grader.store.repository import Store
@@ -22,8 +23,15 @@ from grader.store.repository import Store
 
 def refresh_reports(out: Path, db: str | None, assignment: str, course: Course | None = None) -> list[Path]:
     """Rewrite OUT/<assignment>/ reports with current manual scores; the files written. The
-    students' reports show what the course's feedback policy allows now (as `grader run`)."""
+    students' reports show what the course's feedback policy allows now (as `grader run`).
+    Holds OUT's lock while it writes (`UsageError` if a `grader run` or another refresh is
+    writing there: the scores are in the store, and that run's reports will show them)."""
     out = Path(out)
+    with lock_output(out):
+        return _refresh(out, db, assignment, course)
+
+
+def _refresh(out: Path, db: str | None, assignment: str, course: Course | None) -> list[Path]:
     summary = read_run_file(out)
     if summary is None:
         return []  # no run on disk to refresh (exports and the HTML report read the store)

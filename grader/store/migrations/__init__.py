@@ -1,0 +1,1 @@
+"""The grade store's Alembic migrations (env.py, versions/): see grader.store.migrate."""
