@@ -1,7 +1,6 @@
 """The `grader` app: every command group registered on one typer app (grader.cli explains the
 layout and exit codes)."""
 
-
 from __future__ import annotations
 
 import typer
