@@ -37,7 +37,7 @@ from grader.variants import ensure_secret
 
 #: Runtime dependencies besides torch (kept equal to pyproject's by a test).
 REQUIREMENTS = (
-    "numpy>=1.26", "sympy>=1.12", "pydantic>=2.12", "typer>=0.12", "rich>=13", "lark>=1.1", "PyYAML>=6", "SQLAlchemy>=2.0",
+    "numpy>=1.26", "sympy>=1.12", "pydantic>=2.12", "typer>=0.12", "rich>=13", "lark>=1.1", "PyYAML>=6", "SQLAlchemy>=2.0", "alembic>=1.13",
     "markdown-it-py>=3", "packaging>=23", "nbformat>=5.9", "pyseccomp>=0.1.2; sys_platform == 'linux'",
 )
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
