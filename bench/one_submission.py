@@ -86,6 +86,18 @@ def submission_file(assignment: str, tmp: Path) -> Path:
     return path
 
 
+def lay_out(answers: Path, tmp: Path) -> tuple[Path, Path]:
+    """The submission as Gradescope hands it in (`<root>/submission/`) and as a class folder of
+    one student (`<class>/<student>/`): (Gradescope's root, the class folder)."""
+    root = tmp / "autograder"
+    (root / "submission").mkdir(parents=True)
+    shutil.copy(answers, root / "submission" / answers.name)
+    one = tmp / "one" / answers.parent.name
+    one.mkdir(parents=True)
+    shutil.copy(answers, one / answers.name)
+    return root, one.parent
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="Grade one submission in a fresh process: wall time and RSS.")
     ap.add_argument("--repeat", type=int, default=3)
@@ -97,16 +109,11 @@ def main() -> None:
         tmp = Path(tmp_name)
         answers = submission_file(args.assignment, tmp)
         print(f"submission: {answers.relative_to(REPO) if answers.is_relative_to(REPO) else answers.name}")
-        root = tmp / "autograder"
-        (root / "submission").mkdir(parents=True)
-        shutil.copy(answers, root / "submission" / answers.name)
-        one = tmp / "one" / answers.parent.name
-        one.mkdir(parents=True)
-        shutil.copy(answers, one / answers.name)
+        root, one_class = lay_out(answers, tmp)
         commands = {
             "grader gradescope": [py, "-m", "grader", "gradescope", "--root", str(root), "--problems", str(REPO / "problems"),
                                   "--reference", str(args.reference), "--assignment", args.assignment],
-            "grader run (1 file)": [py, "-m", "grader", "run", str(tmp / "one"), "--out", str(tmp / "out"), "--quiet",
+            "grader run (1 file)": [py, "-m", "grader", "run", str(one_class), "--out", str(tmp / "out"), "--quiet",
                                     "--problems", str(REPO / "problems"), "--reference", str(args.reference)],
         }
         print(f"{'command':<22}{'wall s (median)':>16}{'min':>7}{'max':>7}{'RSS MB, largest':>17}{'all processes':>15}")

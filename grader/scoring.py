@@ -34,7 +34,7 @@ from grader import __version__
 from grader.errors import InvalidAnswer
 from grader.kinds.base import Kind, numeric_value
 from grader.kinds.spec import kind_from_spec
-from grader.kinds.symbolic import sympy_module
+from grader.kinds.symbolic import IMPORT_SETUP as SYMPY_IMPORT_SETUP
 from grader.kinds.text import TEXT_LIMIT
 from grader.models import AnswerKey, PartKey, PartResult, Status, Submission, SubmissionReport
 from grader.notices import Warnings, shown
@@ -188,6 +188,9 @@ class PartGrader:
         #: The graders of the other parts of the assignment (set by AssignmentGrader): what a
         #: follow-through route reads is judged usable against that part's own key.
         self.peers: dict[str, PartGrader] = {}
+        #: Whether an accepted form is this part's answer (`_is_reference`), by its text: the
+        #: same few examples come with every unreadable answer, and reading one is a parse.
+        self._example_is_reference: dict[str, bool] = {}
 
     def _target(self, data: Any) -> Any:
         """A decoded variant; a sampled one shares the reference's points (one object), so a
@@ -259,10 +262,15 @@ class PartGrader:
         exc.example = next((e for e in self.kind.examples if e != exc.example and not self._is_reference(e)), None)
 
     def _is_reference(self, text: str) -> bool:
+        known = self._example_is_reference.get(text)
+        if known is not None:
+            return known
         try:
-            return self.kind.compare(self.kind.parse(text), self.reference).full
+            full = self.kind.compare(self.kind.parse(text), self.reference).full
         except Exception:  # an example the kind cannot compare is no answer at all
             return False
+        self._example_is_reference[text] = full
+        return full
 
     def answer(self, sub: Submission) -> Any:
         """What `sub` gives for this part: the typed answer, or a code part's code files."""
@@ -325,7 +333,15 @@ class PartGrader:
     # -- the order of targets ----------------------------------------------------------------
     def judge(self, answer: Any, ctx: GradingContext) -> "Verdict":
         if "sympy" not in sys.modules and isinstance(self.reference, Sample) and self.reference.meta.get("formula"):
-            self.source.setup(sympy_module)  # a formula's proof needs sympy: imported outside the part's budget
+            # a formula's proof may need sympy: imported, if it is, outside the part's budget
+            token = SYMPY_IMPORT_SETUP.set(self.source.setup)
+            try:
+                return self._judge(answer, ctx)
+            finally:
+                SYMPY_IMPORT_SETUP.reset(token)
+        return self._judge(answer, ctx)
+
+    def _judge(self, answer: Any, ctx: GradingContext) -> "Verdict":
         best = self.kind.compare(answer, self.reference)
         if best.full:
             return Verdict(Status.correct, 1.0, join("Correct.", best.feedback), "reference", best.details)

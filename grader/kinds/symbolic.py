@@ -17,11 +17,14 @@ sympy cannot simplify (a `floor` that is 1 at one unsampled setting only).
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Callable
+from contextvars import ContextVar
 from fractions import Fraction
 from typing import Any, Literal, Mapping, Sequence
 
 from grader.parsing.ast import Node, node_count
-from grader.parsing.symbolic import Unsupported, to_symbolic
+from grader.parsing.symbolic import Unsupported, plainly_convertible, to_symbolic
 from grader.sampling import Count, Domain, Real
 
 Proof = Literal["equal", "different"] | None
@@ -36,9 +39,23 @@ OPAQUE = frozenset({"floor", "ceil"})
 WITNESS_POINTS = 12
 
 
-def sympy_module() -> Any:
-    """sympy, imported on first use (the part loop imports it outside a part's budget)."""
+#: How sympy's first import is run, when a proof needs it: the part loop sets the part's
+#: `setup` hook here (grader.scoring), so the import (about a second) is outside the part's
+#: budget, and a run whose proofs all end before sympy (grader.parsing.symbolic's
+#: `plainly_convertible`) never imports it.
+IMPORT_SETUP: ContextVar[Callable[[Callable[[], Any]], Any] | None] = ContextVar("sympy_import_setup", default=None)
+
+
+def _import_sympy() -> Any:
     return importlib.import_module("sympy")
+
+
+def sympy_module() -> Any:
+    """sympy, imported on first use (through IMPORT_SETUP when one is set)."""
+    setup = IMPORT_SETUP.get()
+    if setup is None or "sympy" in sys.modules:
+        return _import_sympy()
+    return setup(_import_sympy)
 
 
 def symbols_for(sp: Any, names: list[str], domains: Mapping[str, Domain]) -> dict[str, Any]:
@@ -83,6 +100,10 @@ def prove(
     size = node_count(answer) + node_count(reference)
     if size > PROOF_NODES:
         return None
+    if answer == reference:
+        declared = dict.fromkeys(names)
+        if plainly_convertible(answer, declared, OPAQUE) and plainly_convertible(reference, declared, OPAQUE):
+            return "equal"  # the difference as built is 0, sympy's first step: no need to import it
     sp = sympy_module()
     try:
         syms = symbols_for(sp, names, domains)

@@ -9,6 +9,7 @@ form here: `Unsupported`.
 
 from __future__ import annotations
 
+import math
 import operator
 from fractions import Fraction
 from typing import Any, Mapping
@@ -85,6 +86,48 @@ def to_symbolic(node: Node, sp: Any, symbols: Mapping[str, Any], opaque: frozens
         raise Unsupported(type(n).__name__)
 
     return fold(node, up)
+
+
+def plainly_convertible(node: Node, symbols: Mapping[str, Any], opaque: frozenset[str] = frozenset()) -> bool:
+    """True only if `to_symbolic` surely builds `node` without sympy evaluating a number it
+    could reject or turn into nan (a large power, `tan(pi/2)`): numbers (no booleans, finite
+    floats), declared symbols and constants, + - * /, a declared symbol to a literal integer
+    power of at most MAX_EXPONENT, and calls of `opaque` functions. False means "ask sympy",
+    never "different". Two equal trees passing it are equal as built (`x - x` is 0), so a
+    proof needs no sympy (grader.kinds.symbolic)."""
+    constants = {c.name for c in VOCABULARY.constants}
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, Num):
+            v = n.value
+            if isinstance(v, bool) or (isinstance(v, float) and not math.isfinite(v)):
+                return False
+        elif isinstance(n, Sym):
+            if n.name not in symbols and n.name not in constants:
+                return False
+        elif isinstance(n, Const):
+            if n.name not in constants:
+                return False
+        elif isinstance(n, Neg):
+            todo.append(n.x)
+        elif isinstance(n, BinOp):
+            if n.op == "^":
+                b = n.b
+                if not (isinstance(n.a, Sym) and n.a.name in symbols and isinstance(b, Num) and type(b.value) is int and abs(b.value) <= MAX_EXPONENT):
+                    return False
+            elif n.op in _ARITHMETIC:
+                todo += (n.a, n.b)
+            else:
+                return False
+        elif isinstance(n, Call):
+            entry = VOCABULARY.function(n.func)
+            if entry is None or entry.name not in opaque:
+                return False
+            # an opaque call is one symbol named by its text: its arguments are never built
+        else:
+            return False
+    return True
 
 
 def _too_large(exponent: Any) -> bool:

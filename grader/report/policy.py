@@ -46,8 +46,10 @@ def visible_part(part: PartResult, level: FeedbackLevel) -> PartResult:
     at `score` a student sees no part at all (`visible_report` drops them)."""
     if level is FeedbackLevel.reference:
         return part
-    details = {k: v for k, v in part.details.items() if k not in REVEALING_DETAILS}
     if level is FeedbackLevel.mistakes:
+        if part.reveals is None and REVEALING_DETAILS.isdisjoint(part.details):
+            return part  # nothing to withhold (most parts): no copy, two per submission and part
+        details = {k: v for k, v in part.details.items() if k not in REVEALING_DETAILS}
         return part.model_copy(update={"details": details, "reveals": None})
     # verdicts: an unreadable answer keeps its message (it is about the student's own text,
     # not the key); every other verdict is one neutral sentence.
