@@ -2,9 +2,11 @@
 store to the newest revision.
 
 `Store.open` calls `bring_to_head`: a store already at `HEAD_REVISION` costs one small query
-and Alembic is not even imported (so `grader run` starts as fast as before); a new store is
-created by the migrations; a store made before migrations existed (no version table) is
-adopted by the baseline revision. Several processes opening one store at once (web processes
+and Alembic is not even imported (so `grader run` starts as fast as before); a new store (an
+empty database) is created from the declared tables and stamped with the head revision, as
+Alembic's documentation advises, again without importing it (tests/test_migrations.py checks
+that the migrations, run from nothing, make exactly the same schema); a store made before
+migrations existed (no version table) is adopted by the baseline revision. Several processes opening one store at once (web processes
 and workers starting together) migrate it once: the check and the upgrade run in one
 transaction that holds a lock — a PostgreSQL advisory lock, SQLite's write lock.
 """
@@ -16,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, func, inspect, select, text
+from sqlalchemy import Column, Connection, Engine, MetaData, PrimaryKeyConstraint, String, Table, func, inspect, select, text
 
 from grader.errors import StoreError
 from grader.store import db
@@ -34,6 +36,11 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # PostgreSQL store (advisory locks are per database, so stores on one server do not wait on
 # each other). "graderdb" in ASCII.
 _PG_LOCK_KEY = 0x6772616465726462
+
+# Alembic's version table, as Alembic itself creates it (for stamping a new store)
+_version_table = Table(
+    VERSION_TABLE, MetaData(), Column("version_num", String(32), nullable=False), PrimaryKeyConstraint("version_num", name="alembic_version_pkc")
+)
 
 
 def revisions(conn: Connection) -> set[str]:
@@ -58,7 +65,13 @@ def upgrade(engine: Engine) -> tuple[set[str], set[str]]:
     with engine.begin() as conn:
         _lock(conn)
         before = revisions(conn)  # again, under the lock: another process may have just done it
-        if before != {HEAD_REVISION}:
+        if not before and not inspect(conn).get_table_names():
+            # an empty database: the head's schema at once (the migrations would end in the
+            # same tables, after importing Alembic and replaying every revision)
+            db.metadata.create_all(conn)
+            _version_table.create(conn)
+            conn.execute(_version_table.insert().values(version_num=HEAD_REVISION))
+        elif before != {HEAD_REVISION}:
             _check_known(before)
             from alembic import command
             from alembic.util.exc import CommandError
