@@ -9,6 +9,7 @@ precise message.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -769,9 +770,11 @@ def tokenize(text: str, start: int, limits: Limits, example: str = FORMULA_EXAMP
     return Tokenizer(text, start, limits, example, grouping).run()
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_name(name: str) -> str:
     """A declared name in the tokenizer's spelling: ``σ`` -> ``sigma``, ``ŷ`` -> ``yhat``,
-    ``\\hat{y}`` -> ``yhat``; spaces removed."""
+    ``\\hat{y}`` -> ``yhat``; spaces removed.  Cached: only declared names come here (a part's
+    symbols, functions and indices), so every parse would otherwise redo the same few."""
     name = unicodedata.normalize("NFC", str(name)).replace(" ", "")
     if name.startswith("\\"):
         body = name[1:]

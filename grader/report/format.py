@@ -8,6 +8,7 @@ open HTML, a link, a heading, a table cell or close its own code block.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -22,6 +23,7 @@ _CONTROLS[0x7F] = 0x2421
 _CONTROLS.update({c: 0xFFFD for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
 
 
+@functools.lru_cache(maxsize=4096)  # a class's reports write the same few marks over and over
 def fmt_score(x: float) -> str:
     """Marks as short, stable text: 2.4375, 26.4, 30, 0 (six decimals at most, never -0)."""
     if not math.isfinite(x):
@@ -40,6 +42,8 @@ def visible(text: str) -> str:
 
 
 def one_line(text: str, sep: str = " ") -> str:
+    if text.isascii() and text.isprintable():  # most text: no control, newline, tab or bidi character
+        return text
     return _NEWLINES.sub(sep, visible(text)).replace("\t", " ")
 
 
@@ -60,7 +64,7 @@ def code_span(text: str) -> str:
     body = one_line(text, " ⏎ ")
     if not body:
         return "*(empty)*"
-    fence = "`" * (max((len(run) for run in re.findall(r"`+", body)), default=0) + 1)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", body)), default=0) + 1) if "`" in body else "`"
     if body[0] in "` " or body[-1] in "` ":
         body = f" {body} "  # CommonMark strips one space each side, so backticks stay apart
     return f"{fence}{body}{fence}"
