@@ -165,12 +165,13 @@ def test_a_key_folder_the_sandbox_could_read_stops_code_parts_only(tmp_path, mon
     make the sandbox refuse to start: the code part is an error saying so, the typed part is
     graded."""
     import grader.code.part as code_part
+    import grader.code.protected as protected
     import grader.sandbox.client as client
 
     readable = tmp_path / "readable"
     (readable / "reference").mkdir(parents=True)
     monkeypatch.setattr(client, "python_read_paths", lambda: [str(readable)])
-    monkeypatch.setattr(code_part, "_protected", [])
+    monkeypatch.setattr(protected, "_paths", [])
     monkeypatch.setattr(code_part, "_shared", None)
     (tmp_path / "problems").mkdir()
     (tmp_path / "problems" / "mixed.py").write_text(MIXED)

@@ -77,15 +77,6 @@ def export_constraints_command(
     typer.echo(f"wrote {output} ({len(pins)} pinned distributions, torch {pins.get('torch', 'not installed')})")
 
 
-def run_alone(args: list[str]) -> None:
-    """`grader gradescope ARGS` from this module alone, as the whole app runs it (the same
-    options, help and exit codes): run_autograder starts it for every submission, and the
-    other command modules (exports, the service, manual grading...) are not imported."""
-    alone = typer.Typer(add_completion=False, rich_markup_mode=None)
-    alone.command()(gradescope_command)
-    alone(args=args, prog_name="grader gradescope")
-
-
 def register(app: typer.Typer, export_app: typer.Typer) -> None:
     """Add `gradescope`, `export gradescope` and `export constraints`."""
     app.command("gradescope")(gradescope_command)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import numpy as np
@@ -24,6 +23,7 @@ import numpy as np
 from grader.code.expectations import decode_code, decode_curve, limits_of
 from grader.code.grade import CodeVerdict, grade_code, grade_curve
 from grader.code.notebook import UnreadableCode, read_files, sources_for
+from grader.code.protected import on_growth, protected_paths
 from grader.sandbox import Limits, Sandbox, TestOutcome
 from grader.sandbox.preload import PRELOAD_GRADCHECK, PRELOAD_TRAINING
 
@@ -31,21 +31,6 @@ T = TypeVar("T")
 
 _lock = threading.Lock()
 _shared: tuple[int, Sandbox] | None = None
-_protected: list[Path] = []
-
-
-def protect(*paths: Path | str | None) -> None:
-    """Paths sandboxed code must not be able to read (answer keys, problem sets, the class
-    folder): the sandbox refuses to start when one lies inside what a test may read
-    (Sandbox(protected=...)), so a code part is then an `error` saying why, and nothing else
-    is affected. The catalog protects its problems and keys folders."""
-    global _shared
-    with _lock:
-        added = [Path(p).resolve() for p in paths if p is not None and Path(p).resolve() not in _protected]
-        _protected.extend(added)
-        if added and _shared is not None and _shared[0] == os.getpid():  # started without them: start again
-            _shared[1].close()
-            _shared = None
 
 
 def shared_sandbox() -> Sandbox:
@@ -54,10 +39,23 @@ def shared_sandbox() -> Sandbox:
     global _shared
     with _lock:
         if _shared is None or _shared[0] != os.getpid():
-            box = Sandbox(preload=PRELOAD_GRADCHECK + PRELOAD_TRAINING, protected=list(_protected))
+            box = Sandbox(preload=PRELOAD_GRADCHECK + PRELOAD_TRAINING, protected=protected_paths())
             _shared = (os.getpid(), box)
             atexit.register(_close, os.getpid())
         return _shared[1]
+
+
+def _restart() -> None:
+    """More folders are protected: a sandbox started without them is closed (the next code
+    part starts one that knows them)."""
+    global _shared
+    with _lock:
+        if _shared is not None and _shared[0] == os.getpid():
+            _shared[1].close()
+            _shared = None
+
+
+on_growth(_restart)
 
 
 def _close(pid: int) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from grader.code.part import protect
+from grader.code.protected import protect
 from grader.course import Course
 from grader.keys.build import build_key
 from grader.keys.variants import CACHE_FOLDER, VariantGraders
@@ -48,7 +48,7 @@ class GraderLoader:
 
     entries: tuple[tuple[str, str, str, str], ...]  # (assignment, problem file, problem set id, AnswerKey JSON)
     variants: tuple[tuple[str, VariantSettings], ...] = ()
-    protected: tuple[str, ...] = ()  # folders no sandboxed code may read (grader.code.part.protect)
+    protected: tuple[str, ...] = ()  # folders no sandboxed code may read (grader.code.protected)
 
     def __call__(self) -> dict[str, "AssignmentGrader | VariantGraders"]:
         protect(*self.protected)

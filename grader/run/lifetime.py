@@ -18,7 +18,6 @@ other alive for ever. Such a worker also watches the owner itself and ends when 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import select
 import signal
@@ -61,7 +60,9 @@ def die_with_parent(grader_pid: int) -> None:
     it is already gone (it died before this call), exit now."""
     if sys.platform.startswith("linux"):
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            # the C library this interpreter is linked with: no find_library (which runs
+            # `ldconfig -p` in every new worker)
+            libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):
             pass

@@ -8,21 +8,23 @@ dialect's own construct) decides in the database.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, insert, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-_ON_CONFLICT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+# The dialects whose own INSERT has ON CONFLICT, imported when first used (PostgreSQL's is a
+# sixth of the grade store's import, which a run on SQLite never needs).
+_ON_CONFLICT = ("sqlite", "postgresql")
 
 
 def upsert(conn: Connection, table: Table, values: dict[str, Any], changing: Sequence[str]) -> None:
     """Insert `values`, or, when a row with the same primary key exists, set its `changing` columns."""
     key = [c.name for c in table.primary_key.columns]
-    make = _ON_CONFLICT.get(conn.dialect.name)
-    if make is not None:
-        statement = make(table).values(values)
+    if conn.dialect.name in _ON_CONFLICT:
+        dialect = importlib.import_module(f"sqlalchemy.dialects.{conn.dialect.name}")
+        statement = dialect.insert(table).values(values)
         conn.execute(statement.on_conflict_do_update(index_elements=key, set_={c: statement.excluded[c] for c in changing}))
         return
     # another database: portable, safe where the transaction isolation serialises writers
