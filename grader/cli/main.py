@@ -5,8 +5,9 @@ layout and exit codes).
 module that defines COMMAND: a one-file `grader run`, or Gradescope's `grader gradescope` once
 per submission, then spends nothing on importing the service, the exports, the LTI tool and the
 rest (a fifth of a one-file run). Anything else (`grader`, `grader --help`, a typo) gets the
-whole app, which is also `grader.cli.app` (built on first use, for tests and embedding). Either way a command has the same options,
-help and exit codes: it is registered by the same function on the same kind of app.
+whole app, which is also `grader.cli.app` (built on first use, for tests and embedding).
+Either way a command has the same options, help and exit codes: it is registered by the same
+function on the same kind of app.
 """
 
 from __future__ import annotations
