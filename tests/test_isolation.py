@@ -3,6 +3,7 @@ crashes and memory caps contained, identical answers checked once, reports in in
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 import time
@@ -239,3 +240,35 @@ def test_a_real_homework_graded_without_follow_through_never_loads_torch() -> No
         maps = Path(f"/proc/{slot.process.pid}/maps").read_text()
     assert {p.status for p in report.parts if p.id in model} == {Status.correct}
     assert "libtorch" not in maps  # the worker's address space: torch was never imported
+
+
+def test_warm_modules_are_imported_before_the_first_submission(loader: GraderLoader) -> None:
+    # The same right answers as above, whose checks never need torch: with warm=("torch",) the
+    # worker has it already (imported while it started, not in the middle of the class).
+    plain = sub("plain", a=2, h=1, b=6, c=7)
+    with GradingPool(loader, workers=1, warm=("torch",)).start() as pool:
+        [report] = pool.grade([plain])
+    assert {p.status for p in report.parts} == {Status.correct}
+    assert all(p.feedback.endswith("torch True") for p in report.parts)
+
+
+def test_a_large_class_starts_its_pool_before_reading_and_warms_torch(loader: GraderLoader, tiny_root: Path) -> None:
+    # In a fresh interpreter, as `grader run` starts: torch not imported in the parent.
+    probe = textwrap.dedent(f"""
+        import sys
+        from grader.keys.catalog import Catalog
+        from grader.models import Submission
+        from grader.run.batch import EARLY_POOL_FILES, early_pool
+        catalog = Catalog({str(tiny_root / "problems")!r}, {str(tiny_root / "reference")!r})  # b, c follow through
+        assert early_pool(catalog, EARLY_POOL_FILES - 1, 2.0, None) is None  # too small to gain
+        assert early_pool(catalog, EARLY_POOL_FILES, None, None) is None  # graded in this process
+        pool = early_pool(catalog, EARLY_POOL_FILES, 2.0, 1)
+        assert pool is not None and pool.warm == ("torch",) and len(pool.slots) == 1  # started already
+        with pool:
+            [report] = pool.grade([Submission(assignment="tiny", student="s", answers=dict(a=2, h=1, b=6, c=7), source="s.toml")])
+        assert all(p.feedback.endswith("torch True") for p in report.parts), [p.feedback for p in report.parts]
+        assert "torch" not in sys.modules  # the workers imported it, not this process
+        print("ok")
+    """)
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]

@@ -19,8 +19,10 @@ grade store records it and merges manual scores), and grader.run.writer for the 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.course import Course
 from grader.keys.catalog import Catalog
@@ -35,8 +37,12 @@ from grader.scoring import AssignmentGrader, describe
 from grader.submission import STUDENT_LINE_WARNING, discover, one_per_student, read_submission
 from grader.variants.variant import Variant
 
+if TYPE_CHECKING:
+    from grader.run.pool import GradingPool
+
 DEFAULT_BUDGET = 2.0  # seconds per part, as grader.run.pool's default
 SUBMISSIONS_PER_WORKER = 20
+EARLY_POOL_FILES = 100  # a class at least this large starts its pool before reading its files (early_pool)
 
 ReportHook = Callable[[SubmissionReport], SubmissionReport]
 OnProgress = Callable[[int, int], None]  # (submissions graded, submissions to grade)
@@ -68,11 +74,18 @@ class ClassGrading:
     """
 
     def __init__(
-        self, catalog: Catalog, items: list[Submission | BrokenSubmission], *, budget: float | None, workers: int | None
+        self,
+        catalog: Catalog,
+        items: list[Submission | BrokenSubmission],
+        *,
+        budget: float | None,
+        workers: int | None,
+        pool: GradingPool | None = None,
     ) -> None:
         self.catalog = catalog
         self.budget = budget
         self.workers = workers
+        self._pool = pool  # started before the class was read (early_pool), else made when grading
         self.warnings: list[str] = list(dict.fromkeys(catalog.notes))
         self.errors: list[str] = list(catalog.errors)
         self._graders: dict[str, AssignmentGrader | VariantGraders | None] = {}
@@ -158,10 +171,11 @@ class ClassGrading:
         """Outcomes in order, each part under the budget in a worker process (grader.run.pool)."""
         from grader.run.pool import GradingPool
 
-        loader = self.catalog.loader({s.assignment for s in subs})
-        # Each worker imports the problem files (and torch) once: a small class needs few.
-        n = self.workers or min(os.cpu_count() or 1, -(-len(subs) // SUBMISSIONS_PER_WORKER))
-        with GradingPool(loader, workers=n, budget=self.budget or DEFAULT_BUDGET) as pool:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            loader = self.catalog.loader({s.assignment for s in subs})
+            pool = GradingPool(loader, workers=self.workers or workers_for(len(subs)), budget=self.budget or DEFAULT_BUDGET)
+        with pool:
             for outcome, sub in zip(pool.grade(subs), subs):  # the pool's generator first: it runs to its end
                 if isinstance(outcome, BrokenSubmission):
                     outcome = outcome.model_copy(update={"assignment": sub.assignment})
@@ -190,11 +204,37 @@ def grade_class(
     if assignment is not None and assignment not in catalog.keys:
         raise UsageError(f"unknown assignment {assignment!r}; known: {', '.join(catalog.assignments)}")
     paths = discover(root, exclude=exclude)
-    items, superseded = one_per_student([read_submission(path, assignment_override=assignment, root=root) for path in paths], paths)
-    klass = ClassGrading(catalog, items, budget=budget, workers=workers)
+    pool = early_pool(catalog, len(paths), budget, workers)
+    try:
+        items, superseded = one_per_student([read_submission(path, assignment_override=assignment, root=root) for path in paths], paths)
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
+    klass = ClassGrading(catalog, items, budget=budget, workers=workers, pool=pool)
     klass.superseded = superseded
     klass.warnings += [f"{sub.source}: {w}" for sub in items if isinstance(sub, Submission) for w in sub.warnings if w.startswith(STUDENT_LINE_WARNING)]
     return klass
+
+
+def workers_for(submissions: int) -> int:
+    """Each worker imports the problem files (and torch) once: a small class needs few."""
+    return min(os.cpu_count() or 1, -(-submissions // SUBMISSIONS_PER_WORKER))
+
+
+def early_pool(catalog: Catalog, files: int, budget: float | None, workers: int | None) -> GradingPool | None:
+    """For a large class graded under a budget, the pool started before its files are read, its
+    workers importing torch meanwhile when some part has follow-through (in a class this size
+    some answer needs it: the first one would otherwise stop that worker for a second of the
+    run). None for a class too small to gain from it, or when torch is already imported here
+    (the workers then come from a fork server that has its own)."""
+    if not budget or files < EARLY_POOL_FILES or "torch" in sys.modules:
+        return None
+    from grader.run.pool import GradingPool
+
+    follow_through = any(pk.follow_through for key in catalog.keys.values() for pk in key.parts)
+    pool = GradingPool(catalog.loader(), workers=workers or workers_for(files), budget=budget, warm=("torch",) if follow_through else ())
+    return pool.start()
 
 
 def grade_directory(

@@ -121,8 +121,11 @@ class GradingPool:
         memory: int | None = DEFAULT_MEMORY,
         cache: bool = True,
         start_timeout: float = START_TIMEOUT,
+        warm: tuple[str, ...] = (),
     ) -> None:
         self.loader = loader
+        #: Modules each worker imports before it says it is ready (grader.run.worker.serve).
+        self.warm = warm
         self.n_workers = max(1, workers or os.cpu_count() or 1)
         self.budget = budget
         self.memory = memory
@@ -166,7 +169,8 @@ class GradingPool:
         # thread lives as long as the process (the main thread, or the fork server's).
         tied = mp.get_start_method() == "forkserver" or threading.current_thread() is threading.main_thread()
         process = mp.Process(
-            target=serve, args=(child, progress, self.loader, limits, self.memory, self.cache, os.getpid() if tied else None),
+            target=serve,
+            args=(child, progress, self.loader, limits, self.memory, self.cache, os.getpid() if tied else None, self.warm),
             name="grader-worker", daemon=True,
         )
         process.start()
@@ -174,6 +178,12 @@ class GradingPool:
         slot = _Slot(process, parent, progress, time.monotonic())
         self.slots.append(slot)
         return slot
+
+    def start(self) -> "GradingPool":
+        """Start the workers now (else the first submission does): they load while the caller
+        goes on (reads the class, say)."""
+        self._start_workers()
+        return self
 
     def _start_workers(self) -> None:
         for _ in range(self.n_workers - len(self.slots)):

@@ -11,6 +11,7 @@ cache. A task resumed after a kill carries the `GradingState` the parent receive
 
 from __future__ import annotations
 
+import importlib
 import os
 import resource
 import signal
@@ -91,11 +92,20 @@ class Worker:
 
 
 def serve(
-    conn: Connection, shared: Any, loader: Loader, limits: tuple[float, float], memory: int | None, cache: bool, grader_pid: int | None
+    conn: Connection,
+    shared: Any,
+    loader: Loader,
+    limits: tuple[float, float],
+    memory: int | None,
+    cache: bool,
+    grader_pid: int | None,
+    warm: tuple[str, ...] = (),
 ) -> None:
     """A worker process's main function: load the graders, then grade tasks until told to stop
     (a None task, or the parent's end of the pipe closing). With `grader_pid` (the process that
-    started the pool) it also dies with its parent, even if that is killed outright."""
+    started the pool) it also dies with its parent, even if that is killed outright. `warm`
+    names modules to import before saying ready (torch, which a first follow-through would
+    otherwise import in the middle of the run); one that fails is left to fail where needed."""
     if grader_pid is not None:
         die_with_parent(grader_pid)  # a killed `grader run` leaves no worker behind
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -113,6 +123,11 @@ def serve(
     except BaseException:
         conn.send(("fatal", traceback.format_exc()))
         return
+    for module in warm:
+        try:
+            importlib.import_module(module)
+        except Exception:
+            pass
     budget, setup_time = limits
     worker = Worker(graders, conn, Deadline(shared, budget, setup_time), cache)
     conn.send(("ready",))
