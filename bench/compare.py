@@ -9,12 +9,13 @@ worktree (or `--before-dir`), run from there with `PYTHONPATH` pointing at it an
 interpreter. Runs alternate between the trees, in the opposite order each round, so a load
 that changes during the run falls on both.
 
-Bytecode is cached for both trees, as an installed package has it (see `timed`), and each tree
-runs once untimed first. Printed per tree: the median wall time and the median CPU time (user + system of the command
-and every process it waited for, its workers included). On a shared machine the CPU time is
-the figure to compare; the wall time says what a user waited under the load printed beside
-it. For the batch: CPU per further submission (the class's CPU minus that of a run of one
-submission, over N - 1) and what that makes on 2 idle cores. Prints figures; asserts nothing.
+Bytecode is cached for both trees, as an installed package has it (bench/installed.py), and
+each tree runs once untimed first. Printed per tree: the median wall time and the median CPU
+time (user + system of the command and every process it waited for, its workers included).
+On a shared machine the CPU time is the figure to compare; the wall time says what a user
+waited under the load printed beside it. For the batch: CPU per further submission (the
+class's CPU minus that of a run of one submission, over N - 1) and what that makes on 2 idle
+cores. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO))
 
 from batch_synthetic import make_class  # noqa: E402
+from installed import installed_env  # noqa: E402
 from one_submission import lay_out, submission_file  # noqa: E402
 
 
@@ -45,12 +47,9 @@ def _children_cpu() -> float:
 
 
 def timed(cmd: list[str], tree: Path) -> tuple[float, float]:
-    """(wall s, CPU s) of `cmd` run from `tree` with that tree's package first on the path.
-    Bytecode is cached as for an installed package (pip compiles it at install), whatever
-    PYTHONDONTWRITEBYTECODE says here: otherwise every start would compile the package's
-    source, which users never pay, and the tree with more lines would pay more of it."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    """(wall s, CPU s) of `cmd` run from `tree` with that tree's package first on the path,
+    its bytecode cached as an installed package's is (bench/installed.py)."""
+    env = installed_env(PYTHONPATH=str(tree))
     t0, c0 = time.perf_counter(), _children_cpu()
     proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
     wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
