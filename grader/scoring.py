@@ -43,12 +43,13 @@ from grader.sampling import Sample
 from grader.variants import Variant
 
 ANSWER_ECHO_LIMIT = 500
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # from a JSON escape (a service body): no UTF-8 form
 
 
 def echo(raw: Any, limit: int = ANSWER_ECHO_LIMIT) -> str:
     """The answer as typed, cut to a readable length for reports."""
     text = raw if isinstance(raw, str) else raw.isoformat() if isinstance(raw, (date, time)) else repr(raw)
-    text = text.replace("\x00", "\\0")
+    text = _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", "\\0"))  # every report must encode as UTF-8
     return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
 
 

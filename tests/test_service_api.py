@@ -236,3 +236,24 @@ def test_text_no_database_can_store_costs_only_itself(svc) -> None:
     assert parts["q1"]["status"] == "invalid" and parts["q3"]["status"] == "manual"
     stored = svc.courseware.store.latest_reports("svc-hw")[0]
     assert stored.parts[2].answer == "why \\0" and svc.courseware.service.submissions("svc-hw", "alice")[0].answers["q3"] == "why \x00"
+
+
+@pytest.mark.parametrize(
+    "path, body, status",
+    [
+        ("check", b'{"part": "q1", "answer": "\\ud800"}', 200),  # read: an unreadable character
+        ("check", b'{"part": "\\ud800", "answer": "1"}', 422),  # FastAPI's reply echoes the bad input
+        ("check", b'{"part": "q1", "answer": ["\\udfff"]}', 200),  # a list: read, and refused
+        ("submissions", b'{"answers": {"q1": "\\ud800", "q2": "3.25 4.5 6.75"}}', 201),
+    ],
+)
+def test_a_lone_surrogate_in_a_body_is_answered_never_a_500(svc, path: str, body: bytes, status: int) -> None:
+    """JSON may escape a lone surrogate, which has no UTF-8 form: every reply is still valid
+    JSON, and a submitted one is an unreadable answer whose echo shows U+FFFD."""
+    r = svc.client.post(f"/api/v1/assignments/svc-hw/{path}", content=body, headers={**svc.as_("alice"), "Content-Type": "application/json"})
+    assert r.status_code == status, r.text
+    reply = r.json()
+    if path == "submissions":
+        parts = {p["id"]: p for p in reply["report"]["parts"]}
+        assert parts["q1"]["status"] == "invalid" and parts["q1"]["answer"] == "\ufffd"
+        assert parts["q2"]["status"] == "correct"

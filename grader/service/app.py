@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from anyio import to_thread
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -154,6 +156,18 @@ def _math_safe_markdown() -> MarkdownIt:
 MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", re.S)
 
 
+class SafeJSONResponse(JSONResponse):
+    """JSON that can always be sent: a lone surrogate (valid in a JSON escape, so a client can
+    send one, but with no UTF-8 form) is written as its escape instead of ending the response
+    in a 500. Other text is written as JSONResponse writes it, byte for byte."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def create_app(
     courseware: Courseware,
     *,
@@ -164,7 +178,9 @@ def create_app(
     https_only: bool = False,
 ) -> FastAPI:
     cw = courseware
-    app = FastAPI(title="grader serve", version="1", description="The grading service: see docs/service.md.")
+    app = FastAPI(
+        title="grader serve", version="1", description="The grading service: see docs/service.md.", default_response_class=SafeJSONResponse
+    )
     identities = Identities(cw.service, ttl=identity_ttl)
     limits = {"check": RateLimit(check_rate), "submit": RateLimit(submit_rate)}
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -262,13 +278,18 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _problem(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 405:
-            return JSONResponse({"detail": "method not allowed"}, status_code=405, headers={"Allow": allowed(request)})
+            return SafeJSONResponse({"detail": "method not allowed"}, status_code=405, headers={"Allow": allowed(request)})
         wants_page = "text/html" in request.headers.get("accept", "") and not request.url.path.startswith("/api/")
         if wants_page and exc.status_code == 401 and not request.url.path.startswith("/lti/"):
             return templates.TemplateResponse(request, "error.html", {"who": None, "title": "Sign in", "message": "Open the personal link your course staff gave you to sign in."}, status_code=401)
         if wants_page:
             return templates.TemplateResponse(request, "error.html", {"who": None, "title": f"Error {exc.status_code}", "message": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return SafeJSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_body(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's own handler, but sent by SafeJSONResponse: its errors echo the input
+        return SafeJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
     # -- the API -------------------------------------------------------------------------------
     @app.get("/healthz", response_class=PlainTextResponse)
