@@ -25,6 +25,8 @@ from typing import TypeVar
 
 import pytest
 
+from _children import ends_with_pytest
+
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
 
@@ -134,7 +136,7 @@ class RedisServer:
         log = open(self.folder / f"redis-{self.starts}.log", "wb")
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=ends_with_pytest,
         )
         log.close()
         wait_until(self.ping, timeout=timeout, what=f"redis-server on port {self.port} answers")
@@ -245,6 +247,7 @@ class Workers:
             proc = subprocess.Popen(
                 self.command(*extra), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=self.course, env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env}, start_new_session=True,
+                preexec_fn=ends_with_pytest,
             )
         worker = Worker(name, proc, log)
         self.started.append(worker)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from _children import ends_with_pytest
+
 from _store_fixtures import pg_database  # noqa: F401 (the shared PostgreSQL databases)
 
 REDIS_DB = 3
@@ -96,7 +98,9 @@ def start_worker(course: Path, db: str, broker: str, log: Path, *extra: str, con
     command = [sys.executable, "-m", "grader", "worker", "--course", str(course), "--broker", broker, "--db", db, "--concurrency", str(concurrency), *extra]
     env = {k: v for k, v in os.environ.items() if k not in ("GRADER_BROKER_URL", "GRADER_COURSE")}
     out = log.open("w")
-    process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    process = subprocess.Popen(
+        command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True, preexec_fn=ends_with_pytest
+    )
     out.close()
     worker = Worker(process, log)
     try:

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from _children import ends_with_pytest
+
 from conftest import build_keys_without_torch
 
 SLOW = '''
@@ -62,7 +64,7 @@ class Server:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "grader", "serve", "--course", str(root), "--port", str(self.port)],
-            cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=ends_with_pytest,
         )
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
