@@ -104,12 +104,18 @@ def test_not_graded_within_the_wait_is_202_then_the_status_shows_it(served: Serv
         retry = client.post("/api/v1/assignments/svc-hw/submissions", json={"answers": RIGHT}, headers={**h, "Idempotency-Key": "b1"})
         assert retry.status_code == 202 and retry.json()["id"] == sid
         assert cw.jobs.counts().get("queued") == 1
-        # the page says it waits, and looks again
+        # the list has it, waiting (bob's own list; carol's does not)
+        listed = {s["id"]: s for s in client.get("/api/v1/submissions", headers=h).json()}
+        assert listed[sid]["status"] == "queued" and listed[sid]["score"] is None and listed[sid]["max_score"] == 5
+        assert sid not in {s["id"] for s in client.get("/api/v1/submissions", headers=bearer(tokens, "carol")).json()}
+        # the page says it waits, and looks again; so does the history
         client.cookies.clear()
         assert client.get(f"/login?token={tokens['bob']}", follow_redirects=False).status_code == 303
         page = client.get(f"/submissions/{sid}")
         assert page.status_code == 200 and "Queued: waiting for a grader" in page.text
         assert re.search(r'<meta http-equiv="refresh" content="2">', page.text)
+        history = client.get("/history").text
+        assert f'href="/submissions/{sid}">status<' in history and "Queued: waiting for a grader" in history
         # the worker's queue gets the id (as a sweeper would send it): graded, and the status says so
         from grader.queue.app import make_app, queue_config
         from grader.queue.dispatch import CeleryDispatcher
@@ -124,6 +130,10 @@ def test_not_graded_within_the_wait_is_202_then_the_status_shows_it(served: Serv
         assert done["report"]["score"] == 3 and done["report"]["student"] == "bob"
         page = client.get(f"/submissions/{sid}")
         assert "Score: 3 / 5" in page.text and "http-equiv" not in page.text
+        # listed once, graded
+        mine = [s for s in client.get("/api/v1/submissions", headers=h).json() if s["id"] == sid]
+        assert [(s["status"], s["score"]) for s in mine] == [("graded", 3.0)]
+        assert f'href="/submissions/{sid}">report<' in client.get("/history").text
         with cw.dispatcher.app.connection_for_write() as conn:  # the idle queue's extra message
             conn.default_channel.queue_purge(idle)
 

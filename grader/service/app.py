@@ -101,9 +101,11 @@ class SubmissionOut(BaseModel):
 class SubmissionSummary(BaseModel):
     id: str
     assignment: str
-    score: float
+    score: float | None = Field(description="None until graded")
     max_score: float
     created_at: datetime
+    status: Literal["queued", "running", "graded", "failed"] = "graded"  # on a queue: until graded
+    reason: str | None = None  # failed: what the student reads
 
 
 class Problem(BaseModel):
@@ -377,14 +379,28 @@ def create_app(
                 headers={"Retry-After": str(QUEUE_RETRY_AFTER)},
             ) from None
 
+    def own_submissions(who: Identity, assignment: str | None = None) -> list[Any]:
+        """Every submission `who` may see, oldest first: the recorded ones and, on a queue, the
+        jobs not graded yet (waiting, being graded, failed)."""
+        student = None if who.staff else who.student
+        found: list[Any] = list(cw.service.submissions(assignment, student))
+        if cw.dispatcher is not None:
+            found += cw.jobs.unfinished(assignment, student)
+            found.sort(key=lambda s: (s.created_at, s.id))
+        return found
+
+    def summary_of(found: Any, who: Identity) -> SubmissionSummary:
+        if isinstance(found, Job):
+            return SubmissionSummary(
+                id=found.id, assignment=found.assignment, score=None, max_score=cw.info(found.assignment).max_score,
+                created_at=found.created_at, status=found.state, reason=found.reason if found.state == "failed" else None,
+            )
+        report = shown(found.report, who)
+        return SubmissionSummary(id=found.id, assignment=found.assignment, score=report.score, max_score=report.max_score, created_at=found.created_at)
+
     @app.get("/api/v1/submissions", response_model=list[SubmissionSummary], responses=ERRORS)
     def list_submissions(who: Annotated[Identity, Depends(identity)], assignment: str | None = None) -> list[SubmissionSummary]:
-        subs = cw.service.submissions(assignment, None if who.staff else who.student)
-        out = []
-        for s in subs:
-            report = shown(s.report, who)
-            out.append(SubmissionSummary(id=s.id, assignment=s.assignment, score=report.score, max_score=report.max_score, created_at=s.created_at))
-        return out
+        return [summary_of(s, who) for s in own_submissions(who, assignment)]
 
     @app.get("/api/v1/submissions/{sid}", response_model=SubmissionOut, responses=ERRORS)
     def get_submission(sid: str, who: Annotated[Identity, Depends(identity)]) -> SubmissionOut:
@@ -463,8 +479,7 @@ def create_app(
 
     @app.get("/history", response_class=HTMLResponse, include_in_schema=False)
     def history(request: Request, who: Annotated[Identity, Depends(identity)]) -> Response:
-        subs = cw.service.submissions(None, None if who.staff else who.student)
-        rows = [{"sub": s, "report": shown(s.report, who)} for s in reversed(subs)]
+        rows = [{"sub": s, "summary": summary_of(s, who)} for s in reversed(own_submissions(who))]
         return page(request, "history.html", who, rows=rows)
 
     # -- staff pages ---------------------------------------------------------------------------

@@ -127,6 +127,17 @@ class JobStore:
                 ).scalar_one()
             )
 
+    def unfinished(self, assignment: str | None = None, student: str | None = None) -> list[Job]:
+        """Jobs with no recorded submission: waiting, being graded, or failed; oldest first."""
+        t = self.t
+        query = select(t).where(t.c.state != "graded").order_by(t.c.created_at, t.c.id)
+        if assignment is not None:
+            query = query.where(t.c.assignment == assignment)
+        if student is not None:
+            query = query.where(t.c.student == student)
+        with self.engine.connect() as conn:
+            return [_job(row) for row in conn.execute(query).mappings()]
+
     def counts(self) -> dict[str, int]:
         """How many jobs are in each state (for the logs and the benchmark)."""
         with self.engine.connect() as conn:
