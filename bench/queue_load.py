@@ -231,7 +231,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=32, help="concurrent HTTP connections pushing submissions")
     ap.add_argument("--students", type=int, default=1000, help="students handing in (each its own token), in turn")
     ap.add_argument("--rate", type=float, default=0.0, help="submissions per second sent (open loop) [default: all at once]")
-    ap.add_argument("--max-tasks-per-child", type=int, default=200, help="as `grader worker --max-tasks-per-child`")
+    ap.add_argument("--max-tasks-per-child", type=int, default=5000, help="as `grader worker --max-tasks-per-child` [5000, its default]")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-run", action="store_true", help="leave out the `grader run` comparison")
     args = ap.parse_args()

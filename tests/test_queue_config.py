@@ -76,3 +76,12 @@ def test_the_celery_settings_delivery_rests_on(tmp_path: Path) -> None:
     options = conf.broker_transport_options
     assert options["visibility_timeout"] > longest.hard and options["global_keyprefix"] == "c1:"
     assert cfg.limits_for("hw") == cfg.limits["hw"] and cfg.limits_for("unknown") == longest
+
+
+def test_the_worker_commands_default_is_the_apps() -> None:
+    import inspect
+
+    from grader.cli.worker import worker_command
+    from grader.queue.app import MAX_TASKS_PER_CHILD
+
+    assert inspect.signature(worker_command).parameters["max_tasks_per_child"].default == MAX_TASKS_PER_CHILD

@@ -19,7 +19,7 @@ def worker_command(
     broker: BrokerOpt = None,
     db: DbOpt = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256, help="Worker processes (each grades one submission at a time).")] = 2,
-    max_tasks_per_child: Annotated[int, typer.Option("--max-tasks-per-child", min=1, max=100_000, help="Replace a worker process after this many submissions.")] = 200,
+    max_tasks_per_child: Annotated[int, typer.Option("--max-tasks-per-child", min=1, max=100_000, help="Replace a worker process after this many submissions (a new one imports torch and the problem sets again).")] = 5000,  # grader.queue.app.MAX_TASKS_PER_CHILD
     budget: Annotated[float, typer.Option("--budget", min=0.1, help="Seconds allowed per part before it is stopped (as `grader serve --budget`).")] = 2.0,
     hostname: Annotated[str | None, typer.Option("--hostname", help="This worker's name in the logs and in `celery inspect` [default: celery@HOST].", show_default=False)] = None,
     loglevel: Annotated[str, typer.Option("--loglevel", help="DEBUG, INFO (one line per submission), WARNING or ERROR.")] = "INFO",

@@ -36,8 +36,10 @@ from grader.models import AnswerKey
 from grader.queue.limits import GRACE, START_ALLOWANCE, TaskLimits, capped, task_limits, visibility_timeout
 from grader.queue.tasks import TASK, register
 
-#: Worker processes are replaced after this many tasks (memory a long life may gather).
-MAX_TASKS_PER_CHILD = 200
+#: Worker processes are replaced after this many tasks (memory a long life may gather). A new
+#: one imports torch and the problem sets again, ~2.5 s of CPU: every 200 tasks that was 13 ms
+#: a task, more than half of a task's CPU (bench/queue_load.py: 22 -> 9 ms, twice the rate).
+MAX_TASKS_PER_CHILD = 5000
 #: The broker's URL when neither --broker nor the course file gives one.
 BROKER_ENV = "GRADER_BROKER_URL"
 #: How long a publish or a broker connection may take before the broker is "down".
