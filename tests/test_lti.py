@@ -357,6 +357,43 @@ def test_a_platform_that_is_down_costs_an_attempt_and_grader_lti_push_sends_late
     assert [p.state for p in lti.posts() if p.user_id == user.sub] == ["sent"]
 
 
+def test_a_platform_that_comes_back_gets_its_pending_score_on_the_services_timer(tool: Tool, platform: Platform, browser: Browser) -> None:
+    """No new submission and no `grader lti push`: the service's passback looks for pending
+    scores whose time has come and sends them."""
+    from sqlalchemy import update
+
+    from grader.lti.keys import tool_key
+    from grader.lti.passback import Passback
+    from grader.store import db
+    from grader.store.lti import LtiStore
+
+    item = platform.add_line_item("course-5", scoreMaximum=MAX_SCORE, label="Service homework", resourceId="svc-hw")
+    user = student()
+    assert browser.launch(platform, LaunchPlan(user, custom={"assignment": "svc-hw"}, context_id="course-5", lineitem=item)).status_code == 303
+    platform.fail_scores = 1000
+    submit(tool, browser, RIGHT)
+    service_passback = tool.cw.passback()
+    assert service_passback.flush(20) and service_passback.retrying  # the timer started with the first score
+    lti = LtiStore(tool.cw.store)
+    [post] = [p for p in lti.posts() if p.user_id == user.sub]
+    assert post.state == "pending" and platform.scores_for(item) == []
+    platform.fail_scores = 0
+    with tool.cw.store.engine.begin() as conn:  # its retry time has come (30 s after the failure)
+        conn.execute(update(db.lti_score_posts).where(db.lti_score_posts.c.id == post.id).values(next_try_at=datetime(2000, 1, 1)))
+    # a passback like the service's, on a timer of 0.2 s instead of 30
+    timer = Passback(tool.cw.store, lambda: tool_key(LtiStore(tool.cw.store)), view=tool.cw.student_view, background=True, retry_every=0.2)
+    try:
+        timer.start_retrying()
+        platform.wait_scores(1)  # (this test's platform: its first score)
+        assert timer.flush(20)
+    finally:
+        timer.close()
+    assert lti.post(post.id).state == "sent"
+    bodies = platform.scores_for(item)
+    assert len(bodies) == 1
+    check_score(bodies[0], user, 3.0, "PendingManual")
+
+
 def test_grader_manual_sends_the_adjusted_score(tool: Tool, platform: Platform, browser: Browser, tmp_path: Path) -> None:
     from grader.cli import app
 

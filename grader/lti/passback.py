@@ -4,12 +4,15 @@ every platform course they launched the assignment from.
 
 Each score is first recorded (`lti_score_posts`), then sent; a send that fails leaves it
 pending with the error, retried with a growing delay for a bounded number of attempts, then
-`failed` (`grader lti push` sends pending ones now; `--failed` tries failed ones again). So a
-platform that is down never fails a submission and loses no score.
+`failed` (`grader lti push` sends pending ones now; `--failed` tries failed ones again). In the
+service, a thread also looks every RETRY_EVERY seconds for pending scores whose time has come,
+so a platform that comes back gets them without another submission or command. So a platform
+that is down never fails a submission and loses no score.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -31,6 +34,10 @@ View = Callable[[SubmissionReport], SubmissionReport]
 MAX_ATTEMPTS = 5
 #: Pending scores retried on the way when another score is sent (a bounded batch).
 RETRY_BATCH = 20
+#: How often the service's passback looks for pending scores due again (the shortest delay).
+RETRY_EVERY = 30.0
+
+log = logging.getLogger(__name__)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -51,7 +58,14 @@ class Passback:
     in line. `view` filters the report a comment is written from (the feedback policy)."""
 
     def __init__(
-        self, store: Store, key: Callable[[], ToolKey], *, view: View | None = None, background: bool = False, timeout: float = 5.0
+        self,
+        store: Store,
+        key: Callable[[], ToolKey],
+        *,
+        view: View | None = None,
+        background: bool = False,
+        timeout: float = 5.0,
+        retry_every: float = RETRY_EVERY,
     ) -> None:
         self.store = store
         self.view = view
@@ -61,6 +75,9 @@ class Passback:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lti-passback") if background else None
         self._futures: set[Future[None]] = set()
         self._lock = threading.Lock()
+        self.retry_every = retry_every
+        self._stop = threading.Event()
+        self._retrying: threading.Thread | None = None  # started with the first score (background only)
 
     @property
     def client(self) -> AgsClient:
@@ -71,6 +88,9 @@ class Passback:
             return self._client
 
     def close(self) -> None:
+        self._stop.set()
+        if self._retrying is not None:
+            self._retrying.join(timeout=10)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         if self._client is not None:
@@ -134,10 +154,36 @@ class Passback:
             self.send(ids)
             self.retry_due()
 
+        self._submit(job)
+        self.start_retrying()
+
+    def _submit(self, job: Callable[[], object]) -> None:
+        assert self._pool is not None
         future = self._pool.submit(job)
         with self._lock:
             self._futures.add(future)
         future.add_done_callback(self._forget)
+
+    @property
+    def retrying(self) -> bool:
+        """Whether the thread that retries pending scores on a timer runs."""
+        return self._retrying is not None and self._retrying.is_alive()
+
+    def start_retrying(self) -> None:
+        """Start the timer that retries pending scores (background passbacks; once)."""
+        with self._lock:
+            if self._pool is None or self._retrying is not None or self._stop.is_set():
+                return
+            self._retrying = threading.Thread(target=self._retry_loop, name="lti-retry", daemon=True)
+            self._retrying.start()
+
+    def _retry_loop(self) -> None:
+        while not self._stop.wait(self.retry_every):
+            try:
+                if self.lti.posts(("pending",), due_only=True, limit=1):
+                    self._submit(self.retry_due)  # on the sending thread, one send at a time
+            except Exception:  # the store may be away for a moment: the next round tries again
+                log.exception("LTI: could not look for pending scores")
 
     def _forget(self, future: Future[None]) -> None:
         with self._lock:
