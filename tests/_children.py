@@ -2,19 +2,17 @@
 end when pytest does, even when pytest is killed and its fixtures never run their teardown.
 
 `ends_with_pytest` is a `preexec_fn`: in the child, before it executes the command, it asks
-Linux to send it SIGTERM when its parent (the pytest thread that started it) dies. The setting
-survives the exec. Elsewhere than Linux it does nothing (the fixtures' own teardown remains).
+for SIGTERM when its parent (the pytest thread that started it) dies, as the grading pool's
+workers ask for SIGKILL (grader.run.lifetime.parent_death_signal; Linux only, kept across the
+exec). Elsewhere the fixtures' own teardown remains.
 """
 
 from __future__ import annotations
 
-import ctypes
 import signal
-import sys
 
-PR_SET_PDEATHSIG = 1
+from grader.run.lifetime import parent_death_signal
 
 
 def ends_with_pytest() -> None:
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    parent_death_signal(signal.SIGTERM)

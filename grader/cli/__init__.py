@@ -1,4 +1,4 @@
-"""The `grader` command line (console script `grader = "grader.cli:main"`): every command lives
+"""The `grader` command line (console script `grader = "grader.cli.main:main"`): every command lives
 in this package, one module per group, and nothing below it imports typer.
 
 Exit codes (answer-format.md): 0 for a normal run — even when answers are wrong, unreadable
@@ -15,21 +15,14 @@ itself failed somewhere (a part with status `error`, or a key that could not be 
     worker               grader.cli.worker       lti ...                     grader.cli.lti
     xqueue               grader.cli.xqueue
 
-The app is assembled in grader.cli.main. `grader COMMAND` (the console script, `main`, and
-`python -m grader`) imports only the module of COMMAND: a one-file `grader run`, or Gradescope's
-`python -m grader gradescope` once per submission, imports no other command. The whole app is
-`grader.cli.app`, built on first use.
+The app is assembled in grader.cli.main. `grader COMMAND` (the console script,
+grader.cli.main:main, and `python -m grader`) imports only the module of COMMAND: a one-file
+`grader run`, or Gradescope's `python -m grader gradescope` once per submission, imports no
+other command. The whole app is `grader.cli.app`, built on first use.
 """
 from __future__ import annotations
 
 from typing import Any
-
-
-def main() -> None:
-    """The console script: `grader COMMAND ...` with only COMMAND's module imported."""
-    from grader.cli.main import main as run_command_line
-
-    run_command_line()
 
 
 def __getattr__(name: str) -> Any:

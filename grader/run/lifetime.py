@@ -54,18 +54,24 @@ def sigterm_unwinds() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def die_with_parent(grader_pid: int) -> None:
-    """In a worker: be killed when the parent process dies, even by SIGKILL (Linux only; other
-    systems rely on the pipe closing). `grader_pid` is the process that started the pool: if
-    it is already gone (it died before this call), exit now."""
+def parent_death_signal(signum: int) -> None:
+    """Ask Linux to send this process `signum` when the thread that started it ends, however it
+    ends (PR_SET_PDEATHSIG; kept across exec). Elsewhere nothing happens."""
     if sys.platform.startswith("linux"):
         try:
             # the C library this interpreter is linked with: no find_library (which runs
             # `ldconfig -p` in every new worker)
             libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
         except (OSError, AttributeError):
             pass
+
+
+def die_with_parent(grader_pid: int) -> None:
+    """In a worker: be killed when the parent process dies, even by SIGKILL (Linux only; other
+    systems rely on the pipe closing). `grader_pid` is the process that started the pool: if
+    it is already gone (it died before this call), exit now."""
+    parent_death_signal(signal.SIGKILL)
     if not alive(grader_pid):
         os._exit(0)
     if os.getppid() != grader_pid:  # forked by a fork server: PDEATHSIG is tied to that
