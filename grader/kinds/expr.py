@@ -11,7 +11,7 @@ default those the vocabulary allows in `expr` (exp, log/ln, sqrt).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from grader.parsing import canonical as formula_text
 from grader.parsing.formula import function_table, read_formula
 from grader.parsing.numbers import fmt_number
 from grader.sampling import Domain, Real, Sample, draw
+
+if TYPE_CHECKING:
+    from grader.parsing.ast import Node
 
 EXPR_TEXT_LIMIT = 2_000
 AGREE_REL = 1e-6

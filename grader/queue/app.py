@@ -34,7 +34,7 @@ from grader.course import Course
 from grader.models import AnswerKey
 
 from grader.queue.limits import GRACE, START_ALLOWANCE, TaskLimits, capped, task_limits, visibility_timeout
-from grader.queue.tasks import TASK, register
+from grader.queue.tasks import register
 
 #: Worker processes are replaced after this many tasks (memory a long life may gather). A new
 #: one imports torch and the problem sets again, ~2.5 s of CPU: every 200 tasks that was 13 ms

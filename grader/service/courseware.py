@@ -16,7 +16,7 @@ import time
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Protocol
 
 from anyio import to_thread
@@ -33,7 +33,7 @@ from grader.report.policy import visible_report
 from grader.run.grading import Grading
 from grader.scoring import Reading
 from grader.store.merge import apply_adjustments
-from grader.store.repository import Store
+from grader.store.repository import Store, utcnow
 from grader.store.jobs import Job, JobStore
 from grader.store.service import ServiceStore, ServiceSubmission
 
@@ -74,10 +74,6 @@ class AssignmentInfo:
     max_score: float
     due: datetime | None
     attempts: int | None
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Courseware:
@@ -124,17 +120,8 @@ class Courseware:
         """A fresh engine (the old one's pool is ended with whatever it was grading)."""
         self.grading.close()
         self.grading = Grading(self.catalog, budget=self.budget, workers=self.workers)
-    # -- after a grade is recorded or changed ---------------------------------------------------
-    def on_recorded(self, hook: Callable[[SubmissionReport], None]) -> None:
-        """Call `hook(report)` after each service submission is recorded (score passback)."""
-        self._on_recorded.append(hook)
 
-    def recorded(self, report: SubmissionReport) -> None:
-        """Called once after each service submission is recorded, graded here or by a worker:
-        every hook registered with `on_recorded` gets the report as recorded."""
-        for hook in self._on_recorded:
-            hook(report)
-
+    # -- after a grade is recorded or changed (the hooks: on_recorded and recorded, below) -------
     def passback(self) -> Any:
         """The LTI score passback of this course's store (grader.lti.passback.Passback), made on
         first use; None when the LTI extra is not installed."""

@@ -18,7 +18,6 @@ import io
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,13 +26,10 @@ from grader.keys.build import key_path, read_key
 from grader.models import RubricItem, Status, SubmissionReport
 from grader.store.loading import raw_reports
 from grader.store.models import ManualScore, Override, RubricPick
+from grader.store.repository import utcnow
 
 if TYPE_CHECKING:
     from grader.store.repository import Store
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # -- what can be scored by hand -----------------------------------------------------------------
